@@ -1,0 +1,28 @@
+/*
+ * api: the REST control plane. One libmicrohttpd thread turns requests into
+ * plain engine calls and renders the answers as JSON; JSON values never
+ * leave that thread.
+ */
+#ifndef LWIPD_API_H
+#define LWIPD_API_H
+
+#include <sys/socket.h>
+
+struct engine;
+struct api_server;
+
+struct api_config {
+	struct sockaddr_storage listen_addr;	/* AF_INET or AF_INET6; port 0 picks one */
+	socklen_t listen_addr_len;
+};
+
+/*
+ * Starts serving on cfg->listen_addr and logs the address it listens on.
+ * Returns 0, or a negative errno when the socket cannot be bound.
+ */
+int api_start(const struct api_config *cfg, struct engine *engine, struct api_server **out);
+
+/* Stops serving and frees the server. Accepts NULL. */
+void api_stop(struct api_server *server);
+
+#endif

@@ -1,0 +1,335 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+config_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Decimal digits only: no sign, no spaces, no hex, within [min, max]. */
+static int
+parse_uint(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t value = 0;
+
+	if (*text == '\0' || strlen(text) > 10)
+		return -EINVAL;
+	for (const char *p = text; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		value = value * 10 + (uint64_t)(*p - '0');
+	}
+	if (value < min || value > max)
+		return -EINVAL;
+	*out = (uint32_t)value;
+	return 0;
+}
+
+/* A strict dotted quad; inet_pton already refuses octal and short forms. */
+static int
+parse_ipv4(const char *text, uint32_t *out)
+{
+	struct in_addr addr;
+
+	if (strlen(text) > 15 || inet_pton(AF_INET, text, &addr) != 1)
+		return -EINVAL;
+	*out = addr.s_addr;
+	return 0;
+}
+
+static uint32_t
+prefix_mask(uint8_t prefix)
+{
+	return prefix == 0 ? 0 : htonl(0xffffffffu << (32 - prefix));
+}
+
+/* Zero network, loopback, multicast and the reserved class E, broadcast included. */
+static bool
+ipv4_is_special(uint32_t ip)
+{
+	uint8_t first = (uint8_t)(ntohl(ip) >> 24);
+
+	return first == 0 || first == 127 || first >= 224;
+}
+
+static bool
+name_is_safe(const char *name, size_t max)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > max || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (const char *p = name; *p; p++) {
+		if (*p == '/' || *p == ':' || isspace((unsigned char)*p) || !isprint((unsigned char)*p))
+			return false;
+	}
+	return true;
+}
+
+static int
+set_address(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	char copy[32];
+	char *slash;
+	uint32_t ip, prefix, mask;
+
+	if (strlen(value) >= sizeof(copy) || (slash = strchr(strcpy(copy, value), '/')) == NULL)
+		return config_error(err, errlen, "--address: expected A.B.C.D/LEN, got '%.40s'", value);
+	*slash = '\0';
+	if (parse_ipv4(copy, &ip) < 0)
+		return config_error(err, errlen, "--address: '%.40s' is not an IPv4 address", copy);
+	if (parse_uint(slash + 1, 1, 30, &prefix) < 0)
+		return config_error(err, errlen, "--address: prefix length must be from 1 to 30, got '%.40s'",
+		    slash + 1);
+	if (ipv4_is_special(ip))
+		return config_error(err, errlen,
+		    "--address: %s is a zero-network, loopback, multicast or reserved address", copy);
+	mask = prefix_mask((uint8_t)prefix);
+	if ((ip & ~mask) == 0 || (ip & ~mask) == ~mask)
+		return config_error(err, errlen, "--address: %s is the network or broadcast address of /%u",
+		    copy, prefix);
+	cfg->address = ip;
+	cfg->prefix = (uint8_t)prefix;
+	return 0;
+}
+
+static int
+set_mac(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	uint8_t mac[6];
+
+	if (strlen(value) != 17)
+		return config_error(err, errlen, "--mac: expected six hex bytes like 02:00:00:00:00:01, got '%.40s'",
+		    value);
+	for (int i = 0; i < 6; i++) {
+		const char *byte = value + i * 3;
+		char hex[3] = { byte[0], byte[1], '\0' };
+
+		if (!isxdigit((unsigned char)byte[0]) || !isxdigit((unsigned char)byte[1]) ||
+		    (i < 5 && byte[2] != ':'))
+			return config_error(err, errlen,
+			    "--mac: expected six hex bytes like 02:00:00:00:00:01, got '%s'", value);
+		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+	}
+	if (mac[0] & 0x01)
+		return config_error(err, errlen, "--mac: %s is a multicast address", value);
+	if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
+		return config_error(err, errlen, "--mac: the all-zero address is not usable");
+	memcpy(cfg->mac, mac, sizeof(mac));
+	cfg->has_mac = true;
+	return 0;
+}
+
+/* HOST:PORT where HOST is an IPv4 literal, "localhost" or [IPv6]. */
+static int
+set_listen(struct config *cfg, const char *value, char *err, size_t errlen)
+{
+	char host[64];
+	const char *colon = strrchr(value, ':');
+	uint32_t port;
+	size_t host_len;
+
+	if (colon == NULL || parse_uint(colon + 1, 0, 65535, &port) < 0)
+		return config_error(err, errlen, "--listen: expected HOST:PORT with a port from 0 to 65535, got '%.80s'",
+		    value);
+	host_len = (size_t)(colon - value);
+	if (host_len == 0 || host_len >= sizeof(host))
+		return config_error(err, errlen, "--listen: expected HOST:PORT, got '%.80s'", value);
+	memcpy(host, value, host_len);
+	host[host_len] = '\0';
+
+	memset(&cfg->listen_addr, 0, sizeof(cfg->listen_addr));
+	if (host[0] == '[' && host[host_len - 1] == ']') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->listen_addr;
+
+		host[host_len - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
+			return config_error(err, errlen, "--listen: '%s' is not an IPv6 address", host + 1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		cfg->listen_addr_len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->listen_addr;
+		uint32_t ip;
+
+		if (strcmp(host, "localhost") == 0)
+			ip = htonl(INADDR_LOOPBACK);
+		else if (parse_ipv4(host, &ip) < 0)
+			return config_error(err, errlen,
+			    "--listen: '%s' is not an IPv4 address, [IPv6] address or localhost", host);
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = ip;
+		sin->sin_port = htons((uint16_t)port);
+		cfg->listen_addr_len = sizeof(*sin);
+	}
+	return 0;
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	char unused[CONFIG_ERROR_MAX];
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->msl_ms = CONFIG_MSL_MS_DEFAULT;
+	cfg->retain_closed = CONFIG_RETAIN_CLOSED_DEFAULT;
+	cfg->log_level = LOG_LEVEL_INFO;
+	set_listen(cfg, "127.0.0.1:8080", unused, sizeof(unused));
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+	if (strlen(value) > CONFIG_VALUE_MAX)
+		return config_error(err, errlen, "--%s: value is longer than %d bytes", name, CONFIG_VALUE_MAX);
+
+	if (strcmp(name, "tap") == 0) {
+		if (!name_is_safe(value, CONFIG_TAP_NAME_MAX))
+			return config_error(err, errlen,
+			    "--tap: '%.40s' is not an interface name (1 to %d printable characters, no '/', ':' or spaces)",
+			    value, CONFIG_TAP_NAME_MAX);
+		strcpy(cfg->tap_name, value);
+	} else if (strcmp(name, "netns") == 0) {
+		if (!name_is_safe(value, CONFIG_NETNS_NAME_MAX))
+			return config_error(err, errlen, "--netns: '%.40s' is not a namespace name", value);
+		strcpy(cfg->netns, value);
+	} else if (strcmp(name, "address") == 0) {
+		return set_address(cfg, value, err, errlen);
+	} else if (strcmp(name, "gateway") == 0) {
+		uint32_t ip;
+
+		if (parse_ipv4(value, &ip) < 0 || ipv4_is_special(ip))
+			return config_error(err, errlen, "--gateway: '%.40s' is not a usable IPv4 address", value);
+		cfg->gateway = ip;
+	} else if (strcmp(name, "mac") == 0) {
+		return set_mac(cfg, value, err, errlen);
+	} else if (strcmp(name, "listen") == 0) {
+		return set_listen(cfg, value, err, errlen);
+	} else if (strcmp(name, "msl-ms") == 0) {
+		if (parse_uint(value, 1, CONFIG_MSL_MS_MAX, &cfg->msl_ms) < 0)
+			return config_error(err, errlen,
+			    "--msl-ms: must be an integer from 1 to %u, so that 2MSL ends before lwIP's own 120000 ms TIME_WAIT; got '%.40s'",
+			    CONFIG_MSL_MS_MAX, value);
+	} else if (strcmp(name, "retain-closed") == 0) {
+		if (parse_uint(value, 0, CONFIG_RETAIN_CLOSED_MAX, &cfg->retain_closed) < 0)
+			return config_error(err, errlen, "--retain-closed: must be an integer from 0 to %u, got '%.40s'",
+			    CONFIG_RETAIN_CLOSED_MAX, value);
+	} else if (strcmp(name, "log-level") == 0) {
+		if (log_level_parse(value, &cfg->log_level) < 0)
+			return config_error(err, errlen,
+			    "--log-level: must be one of error, warn, info, debug; got '%.40s'", value);
+	} else {
+		return config_error(err, errlen, "--%.40s: unknown option", name);
+	}
+	return 0;
+}
+
+static int
+config_check(const struct config *cfg, char *err, size_t errlen)
+{
+	uint32_t mask = prefix_mask(cfg->prefix);
+
+	if (cfg->tap_name[0] == '\0')
+		return config_error(err, errlen, "--tap: required, e.g. --tap tap0");
+	if (cfg->address == 0)
+		return config_error(err, errlen, "--address: required, e.g. --address 10.9.0.2/24");
+	if (cfg->gateway != 0) {
+		if ((cfg->gateway & mask) != (cfg->address & mask))
+			return config_error(err, errlen, "--gateway: not inside the --address subnet");
+		if (cfg->gateway == cfg->address)
+			return config_error(err, errlen, "--gateway: equals --address");
+		if ((cfg->gateway & ~mask) == ~mask)
+			return config_error(err, errlen, "--gateway: is the subnet's broadcast address");
+	}
+	return 0;
+}
+
+void
+config_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: lwipd --tap NAME --address A.B.C.D/LEN [options]\n"
+	    "\n"
+	    "Runs the lwIP TCP/IP stack on a TAP device and serves a REST API to drive\n"
+	    "and watch its TCP connections.\n"
+	    "\n"
+	    "  --tap NAME           TAP device to attach to, created if missing\n"
+	    "  --address A.B.C.D/LEN  lwIP's IPv4 address and prefix length\n"
+	    "  --gateway IP         next hop for addresses off the subnet\n"
+	    "  --mac MAC            lwIP's MAC address (default: derived from the TAP name\n"
+	    "                       and address, locally administered)\n"
+	    "  --netns NSNAME       open the TAP inside /run/netns/NSNAME; the API stays in\n"
+	    "                       the daemon's own namespace\n"
+	    "  --listen HOST:PORT   API address (default 127.0.0.1:8080; port 0 picks one)\n"
+	    "  --msl-ms N           maximum segment lifetime; TIME_WAIT lasts 2 x N ms\n"
+	    "                       (default %u, at most %u)\n"
+	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
+	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
+	    "  --help               show this help and exit\n"
+	    "  --version            show the version and exit\n"
+	    "\n"
+	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
+	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT);
+}
+
+int
+config_parse_args(struct config *cfg, int argc, char **argv, enum config_action *action,
+    char *err, size_t errlen)
+{
+	static const struct option options[] = {
+		{ "tap", required_argument, NULL, 0 },
+		{ "address", required_argument, NULL, 0 },
+		{ "gateway", required_argument, NULL, 0 },
+		{ "mac", required_argument, NULL, 0 },
+		{ "netns", required_argument, NULL, 0 },
+		{ "listen", required_argument, NULL, 0 },
+		{ "msl-ms", required_argument, NULL, 0 },
+		{ "retain-closed", required_argument, NULL, 0 },
+		{ "log-level", required_argument, NULL, 0 },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int index, opt, rc;
+
+	*action = CONFIG_ACTION_RUN;
+	opterr = 0;
+	optind = 0;	/* GNU getopt: 0 also resets its state between calls. */
+	while ((opt = getopt_long(argc, argv, ":", options, &index)) != -1) {
+		switch (opt) {
+		case 0:
+			rc = config_set(cfg, options[index].name, optarg, err, errlen);
+			if (rc < 0)
+				return rc;
+			break;
+		case 'h':
+			*action = CONFIG_ACTION_HELP;
+			return 0;
+		case 'V':
+			*action = CONFIG_ACTION_VERSION;
+			return 0;
+		case ':':
+			return config_error(err, errlen, "%s: requires a value", argv[optind - 1]);
+		default:
+			return config_error(err, errlen, "%.60s: unknown option (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return config_error(err, errlen, "%.60s: unexpected argument (see --help)", argv[optind]);
+	return config_check(cfg, err, errlen);
+}

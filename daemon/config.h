@@ -1,0 +1,72 @@
+/*
+ * config: the daemon's settings and their validation.
+ * Every option goes through config_set(), so the command line and, later,
+ * a configuration file share one set of rules and messages.
+ */
+#ifndef LWIPD_CONFIG_H
+#define LWIPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+#define CONFIG_TAP_NAME_MAX 15		/* IFNAMSIZ - 1 */
+#define CONFIG_NETNS_NAME_MAX 255
+#define CONFIG_VALUE_MAX 512
+#define CONFIG_ERROR_MAX 256
+
+#define CONFIG_MSL_MS_DEFAULT 30000u
+/*
+ * lwIP frees TIME_WAIT PCBs on its own after 2 x 60 s, silently. The daemon's
+ * 2MSL must end well before that, with a margin for lwIP's 500 ms slow timer.
+ */
+#define CONFIG_MSL_MS_MAX 59000u
+#define CONFIG_RETAIN_CLOSED_DEFAULT 1024u
+#define CONFIG_RETAIN_CLOSED_MAX 1000000u
+
+struct config {
+	char tap_name[CONFIG_TAP_NAME_MAX + 1];
+	char netns[CONFIG_NETNS_NAME_MAX + 1];	/* empty: the daemon's own namespace */
+	uint32_t address;			/* network byte order */
+	uint8_t prefix;
+	uint32_t gateway;			/* network byte order; 0: none */
+	uint8_t mac[6];
+	bool has_mac;
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_addr_len;
+	uint32_t msl_ms;
+	uint32_t retain_closed;
+	enum log_level log_level;
+};
+
+enum config_action {
+	CONFIG_ACTION_RUN = 0,
+	CONFIG_ACTION_HELP,
+	CONFIG_ACTION_VERSION
+};
+
+/* Fills cfg with the defaults. --tap and --address have none. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Sets one option by its long name without dashes, e.g. "msl-ms".
+ * Returns 0, or -EINVAL with a one-line reason in err that names the option.
+ */
+int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen);
+
+/*
+ * Parses the command line over the defaults and checks that the required
+ * options are there and agree with each other.
+ * Returns 0, or -EINVAL with a one-line reason in err.
+ */
+int config_parse_args(struct config *cfg, int argc, char **argv, enum config_action *action,
+    char *err, size_t errlen);
+
+/* Writes the --help text. */
+void config_usage(FILE *out);
+
+#endif

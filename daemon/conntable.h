@@ -1,0 +1,84 @@
+/*
+ * conntable: the engine's record of every connection, live and closed.
+ * Pure bookkeeping: ids, state history, counters, retransmission detection
+ * and the retention of closed connections. No lwIP, no locking; the engine
+ * calls it with the stack's core lock held.
+ */
+#ifndef LWIPD_CONNTABLE_H
+#define LWIPD_CONNTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "engine.h"
+
+struct stack_tcp;
+
+struct conn {
+	uint64_t id;
+	enum engine_origin origin;
+	struct engine_endpoint local;
+	struct engine_endpoint remote;
+	enum tcpinfo_state state;
+	size_t history_len;
+	struct engine_history_entry history[ENGINE_HISTORY_MAX];
+	struct engine_counters counters;
+	uint32_t snd_max;		/* highest sequence number sent, plus one */
+	bool snd_max_valid;
+	struct stack_tcp *tcp;		/* the engine's handle; NULL once closed */
+	uint64_t time_wait_deadline_us;
+	struct conn *tw_prev, *tw_next;	/* the engine's TIME_WAIT queue */
+	struct conn *prev, *next;	/* every connection, in id order */
+	struct conn *closed_prev, *closed_next;	/* closed ones, oldest first */
+	UT_hash_handle hh;
+};
+
+struct conntable;
+
+/* Returns NULL when out of memory. */
+struct conntable *conntable_new(uint32_t retain_closed);
+
+/* Frees the table and every connection in it. Accepts NULL. */
+void conntable_free(struct conntable *table);
+
+/* Adds a connection in state CLOSED with an empty history and the next id. NULL: out of memory. */
+struct conn *conntable_add(struct conntable *table, enum engine_origin origin,
+    const struct engine_endpoint *local, const struct engine_endpoint *remote);
+
+/* Removes a connection that never started, as if it had never been added. */
+void conntable_discard(struct conntable *table, struct conn *conn);
+
+struct conn *conntable_find(struct conntable *table, uint64_t id);
+
+/* The first connection in id order, and the next one; NULL at the end. */
+struct conn *conntable_first(struct conntable *table);
+struct conn *conntable_next(struct conn *conn);
+
+size_t conntable_live_count(const struct conntable *table);
+
+/*
+ * Appends a state to the history. Entering CLOSED moves the connection to the
+ * closed list; closed connections beyond the retention cap are freed by
+ * conntable_prune(), never here, so callers' pointers stay valid.
+ */
+void conntable_record_state(struct conntable *table, struct conn *conn, enum tcpinfo_state state,
+    struct tcpinfo_cause cause, uint64_t at_us);
+
+/* Counts one segment; an outbound one that resends sequence space is a retransmission. */
+void conntable_record_segment(struct conn *conn, bool outbound, uint8_t flags, uint32_t seq,
+    uint32_t payload_len);
+
+/* Keeps conn from being pruned until unpinned (NULL). */
+void conntable_pin(struct conntable *table, struct conn *conn);
+
+/* Frees the oldest closed connections beyond the cap, except the pinned one. */
+void conntable_prune(struct conntable *table);
+
+/* Changes the retention cap; the next prune applies it. */
+void conntable_set_retain(struct conntable *table, uint32_t retain_closed);
+
+void conntable_view(const struct conn *conn, struct engine_conn_view *out);
+
+#endif

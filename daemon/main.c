@@ -1,0 +1,137 @@
+/*
+ * lwipd: lwIP on a TAP device, with a REST API to open, close and watch
+ * its TCP connections.
+ *
+ * The main thread sets everything up, then only waits for SIGTERM or SIGINT.
+ * Those signals are blocked in every thread, so they arrive here and nowhere
+ * else; shutting down never runs inside a signal handler.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "stack.h"
+#include "tap.h"
+
+#define EXIT_USAGE 2
+
+/*
+ * Without --mac, a stable address from the TAP name and IPv4 address, so
+ * restarts do not leave the peer's neighbour cache pointing at a stale MAC.
+ */
+static void
+default_mac(const struct config *cfg, uint8_t mac[6])
+{
+	uint64_t hash = 1469598103934665603ull;	/* FNV-1a */
+	const uint8_t *address = (const uint8_t *)&cfg->address;
+
+	for (const char *p = cfg->tap_name; *p; p++)
+		hash = (hash ^ (uint8_t)*p) * 1099511628211ull;
+	for (size_t i = 0; i < sizeof(cfg->address); i++)
+		hash = (hash ^ address[i]) * 1099511628211ull;
+	mac[0] = 0x02;	/* locally administered, unicast */
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(hash >> (8 * i));
+}
+
+static int
+run(const struct config *cfg)
+{
+	struct tap_device tap;
+	struct stack_config stack_cfg = {
+		.tap = &tap,
+		.address = cfg->address,
+		.prefix = cfg->prefix,
+		.gateway = cfg->gateway,
+	};
+	struct engine_config engine_cfg = {
+		.address = cfg->address,
+		.prefix = cfg->prefix,
+		.msl_ms = cfg->msl_ms,
+		.retain_closed = cfg->retain_closed,
+	};
+	struct api_config api_cfg = {
+		.listen_addr = cfg->listen_addr,
+		.listen_addr_len = cfg->listen_addr_len,
+	};
+	struct engine *engine = NULL;
+	struct api_server *api = NULL;
+	char address[INET_ADDRSTRLEN];
+	sigset_t signals;
+	int rc, signo;
+
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	/* Before any thread starts, so that every thread inherits the mask. */
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cfg->has_mac)
+		memcpy(stack_cfg.mac, cfg->mac, sizeof(stack_cfg.mac));
+	else
+		default_mac(cfg, stack_cfg.mac);
+	snprintf(engine_cfg.ifname, sizeof(engine_cfg.ifname), "%s", cfg->tap_name);
+
+	rc = tap_open(cfg->tap_name, cfg->netns, &tap);
+	if (rc < 0)
+		goto out;
+	rc = engine_start(&engine_cfg, &stack_cfg, &engine);
+	if (rc < 0) {
+		log_warnx("starting lwIP: %s", strerror(-rc));
+		goto close_tap;
+	}
+	rc = api_start(&api_cfg, engine, &api);
+	if (rc < 0)
+		goto stop_engine;
+	inet_ntop(AF_INET, &cfg->address, address, sizeof(address));
+	log_info("lwIP is up on %s as %s/%u, MAC %02x:%02x:%02x:%02x:%02x:%02x, MSL %u ms",
+	    cfg->tap_name, address, cfg->prefix, stack_cfg.mac[0], stack_cfg.mac[1],
+	    stack_cfg.mac[2], stack_cfg.mac[3], stack_cfg.mac[4], stack_cfg.mac[5], cfg->msl_ms);
+
+	while (sigwait(&signals, &signo) != 0)
+		;
+	log_info("%s received; aborting connections and stopping", strsignal(signo));
+
+stop_engine:
+	/* RSTs go out while the TAP is still open; then nothing new can arrive. */
+	engine_stop(engine);
+	api_stop(api);
+	stack_stop();
+	engine_free(engine);
+close_tap:
+	tap_close(&tap);
+out:
+	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+
+	config_defaults(&cfg);
+	if (config_parse_args(&cfg, argc, argv, &action, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lwipd: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (action == CONFIG_ACTION_HELP) {
+		config_usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (action == CONFIG_ACTION_VERSION) {
+		printf("lwipd %s (lwIP %s)\n", LWIPD_VERSION, stack_lwip_version());
+		return EXIT_SUCCESS;
+	}
+	log_set_level(cfg.log_level);
+	return run(&cfg);
+}

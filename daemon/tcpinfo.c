@@ -1,0 +1,102 @@
+#include "tcpinfo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const state_names[TCPINFO_STATE_COUNT] = {
+	[TCPINFO_CLOSED] = "CLOSED",
+	[TCPINFO_LISTEN] = "LISTEN",
+	[TCPINFO_SYN_SENT] = "SYN_SENT",
+	[TCPINFO_SYN_RCVD] = "SYN_RCVD",
+	[TCPINFO_ESTABLISHED] = "ESTABLISHED",
+	[TCPINFO_FIN_WAIT_1] = "FIN_WAIT_1",
+	[TCPINFO_FIN_WAIT_2] = "FIN_WAIT_2",
+	[TCPINFO_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCPINFO_CLOSING] = "CLOSING",
+	[TCPINFO_LAST_ACK] = "LAST_ACK",
+	[TCPINFO_TIME_WAIT] = "TIME_WAIT",
+};
+
+static const char *const cause_names[TCPINFO_CAUSE_KIND_COUNT] = {
+	[TCPINFO_CAUSE_API_OPEN] = "api:open",
+	[TCPINFO_CAUSE_API_CLOSE] = "api:close",
+	[TCPINFO_CAUSE_API_ABORT] = "api:abort",
+	[TCPINFO_CAUSE_RX] = "rx:",
+	[TCPINFO_CAUSE_TIMER_2MSL] = "timer:2msl",
+	[TCPINFO_CAUSE_TIMER_SYN_RETRIES] = "timer:syn-retries",
+	[TCPINFO_CAUSE_TIMER_RETRANSMIT] = "timer:retransmit",
+	[TCPINFO_CAUSE_TIMER_TIMEOUT] = "timer:timeout",
+	[TCPINFO_CAUSE_ARP_UNRESOLVED] = "arp:unresolved",
+	[TCPINFO_CAUSE_DAEMON_STOP] = "daemon:stop",
+};
+
+/* The order people read flags in: the handshake and teardown flags first. */
+static const struct {
+	uint8_t bit;
+	const char *name;
+} flag_names[] = {
+	{ TCPINFO_FLAG_SYN, "SYN" },
+	{ TCPINFO_FLAG_FIN, "FIN" },
+	{ TCPINFO_FLAG_RST, "RST" },
+	{ TCPINFO_FLAG_PSH, "PSH" },
+	{ TCPINFO_FLAG_ACK, "ACK" },
+	{ TCPINFO_FLAG_URG, "URG" },
+	{ TCPINFO_FLAG_ECE, "ECE" },
+	{ TCPINFO_FLAG_CWR, "CWR" },
+};
+
+const char *
+tcpinfo_state_name(enum tcpinfo_state state)
+{
+	if ((unsigned)state >= TCPINFO_STATE_COUNT)
+		return NULL;
+	return state_names[state];
+}
+
+int
+tcpinfo_state_parse(const char *name, enum tcpinfo_state *out)
+{
+	for (int i = 0; i < TCPINFO_STATE_COUNT; i++) {
+		if (strcmp(name, state_names[i]) == 0) {
+			*out = (enum tcpinfo_state)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+char *
+tcpinfo_flags_format(uint8_t flags, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (!(flags & flag_names[i].bit))
+			continue;
+		int n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", flag_names[i].name);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
+char *
+tcpinfo_cause_format(struct tcpinfo_cause cause, char *buf, size_t len)
+{
+	char flags[TCPINFO_TEXT_MAX];
+
+	if (cause.kind >= TCPINFO_CAUSE_KIND_COUNT) {
+		snprintf(buf, len, "unknown");
+		return buf;
+	}
+	if (cause.kind == TCPINFO_CAUSE_RX)
+		snprintf(buf, len, "rx:%s", tcpinfo_flags_format(cause.flags, flags, sizeof(flags)));
+	else
+		snprintf(buf, len, "%s", cause_names[cause.kind]);
+	return buf;
+}

@@ -1,0 +1,73 @@
+/*
+ * tcpinfo: TCP vocabulary shared by the engine, the lwIP glue and the API.
+ * States, header flags and the causes of state changes, with their names.
+ * Nothing here depends on lwIP, HTTP or JSON.
+ */
+#ifndef LWIPD_TCPINFO_H
+#define LWIPD_TCPINFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The eleven states of RFC 9293, in lwIP's numbering. */
+enum tcpinfo_state {
+	TCPINFO_CLOSED = 0,
+	TCPINFO_LISTEN,
+	TCPINFO_SYN_SENT,
+	TCPINFO_SYN_RCVD,
+	TCPINFO_ESTABLISHED,
+	TCPINFO_FIN_WAIT_1,
+	TCPINFO_FIN_WAIT_2,
+	TCPINFO_CLOSE_WAIT,
+	TCPINFO_CLOSING,
+	TCPINFO_LAST_ACK,
+	TCPINFO_TIME_WAIT,
+	TCPINFO_STATE_COUNT
+};
+
+/* TCP header flag bits, as they sit in byte 13 of the header. */
+#define TCPINFO_FLAG_FIN 0x01u
+#define TCPINFO_FLAG_SYN 0x02u
+#define TCPINFO_FLAG_RST 0x04u
+#define TCPINFO_FLAG_PSH 0x08u
+#define TCPINFO_FLAG_ACK 0x10u
+#define TCPINFO_FLAG_URG 0x20u
+#define TCPINFO_FLAG_ECE 0x40u
+#define TCPINFO_FLAG_CWR 0x80u
+
+/* What drove a state change. */
+enum tcpinfo_cause_kind {
+	TCPINFO_CAUSE_API_OPEN = 0,	/* "api:open" */
+	TCPINFO_CAUSE_API_CLOSE,	/* "api:close" */
+	TCPINFO_CAUSE_API_ABORT,	/* "api:abort" */
+	TCPINFO_CAUSE_RX,		/* "rx:SYN,ACK": an inbound segment */
+	TCPINFO_CAUSE_TIMER_2MSL,	/* "timer:2msl" */
+	TCPINFO_CAUSE_TIMER_SYN_RETRIES, /* "timer:syn-retries": lwIP gave up on the SYN */
+	TCPINFO_CAUSE_TIMER_RETRANSMIT,	/* "timer:retransmit": lwIP gave up retransmitting */
+	TCPINFO_CAUSE_TIMER_TIMEOUT,	/* "timer:timeout": a state timed out in lwIP */
+	TCPINFO_CAUSE_ARP_UNRESOLVED,	/* "arp:unresolved": the next hop never answered ARP */
+	TCPINFO_CAUSE_DAEMON_STOP,	/* "daemon:stop": aborted at shutdown */
+	TCPINFO_CAUSE_KIND_COUNT
+};
+
+struct tcpinfo_cause {
+	uint8_t kind;	/* enum tcpinfo_cause_kind */
+	uint8_t flags;	/* TCPINFO_FLAG_* of the segment, for TCPINFO_CAUSE_RX */
+};
+
+/* Long enough for any formatted cause or flag list, with its NUL. */
+#define TCPINFO_TEXT_MAX 40
+
+/* Returns the RFC name, e.g. "SYN_SENT", or NULL for a value out of range. */
+const char *tcpinfo_state_name(enum tcpinfo_state state);
+
+/* Parses an exact state name. Returns 0, or -EINVAL for an unknown name. */
+int tcpinfo_state_parse(const char *name, enum tcpinfo_state *out);
+
+/* Writes flags as "SYN,ACK" into buf (empty for none). Returns buf. */
+char *tcpinfo_flags_format(uint8_t flags, char *buf, size_t len);
+
+/* Writes a cause as "rx:FIN,ACK" or "api:open" into buf. Returns buf. */
+char *tcpinfo_cause_format(struct tcpinfo_cause cause, char *buf, size_t len);
+
+#endif

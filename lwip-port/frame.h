@@ -1,0 +1,42 @@
+/*
+ * frame: reads the headers of Ethernet frames without lwIP, so the glue can
+ * find a frame's connection before and after lwIP handles it.
+ */
+#ifndef LWIPD_FRAME_H
+#define LWIPD_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_ETH_HEADER_LEN 14
+
+/* The fields of one IPv4 TCP segment. Addresses in network order, the rest in host order. */
+struct frame_tcp {
+	uint32_t src_ip;
+	uint32_t dst_ip;
+	uint16_t src_port;
+	uint16_t dst_port;
+	uint32_t seq;
+	uint32_t ack;
+	uint8_t flags;		/* TCPINFO_FLAG_* */
+	uint16_t window;	/* as on the wire, unscaled */
+	uint32_t payload_len;
+};
+
+/*
+ * Parses an Ethernet frame carrying an unfragmented IPv4 TCP segment.
+ * Returns 0, or -EINVAL for anything else (other protocols, fragments, truncation).
+ */
+int frame_parse_tcp(const uint8_t *frame, size_t len, struct frame_tcp *out);
+
+/* Parses an ARP frame. Returns 0 and the sender's IPv4 address, or -EINVAL. */
+int frame_parse_arp_sender(const uint8_t *frame, size_t len, uint32_t *sender_ip);
+
+/* The lookup key of a connection seen from lwIP's side: one local address, so it is left out. */
+static inline uint64_t
+frame_conn_key(uint32_t remote_ip, uint16_t local_port, uint16_t remote_port)
+{
+	return ((uint64_t)remote_ip << 32) | ((uint64_t)local_port << 16) | remote_port;
+}
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * stack: lwIP on one TAP device, and the TCP connections the engine drives.
+ *
+ * lwIP reports no state changes of its own, so this module compares each
+ * tracked PCB's state before and after every event it drives (an inbound
+ * frame, an API call) and reports the difference with its cause. It also
+ * reports every segment of a tracked connection, in and out.
+ *
+ * Every function below except stack_start, stack_stop, stack_lock and
+ * stack_unlock must be called with the core lock held; hooks run with it held.
+ * The header carries no lwIP types, and errors are negative errno values.
+ */
+#ifndef LWIPD_STACK_H
+#define LWIPD_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tap.h"
+#include "tcpinfo.h"
+
+struct stack_tcp;
+
+struct stack_segment {
+	bool outbound;
+	uint8_t flags;		/* TCPINFO_FLAG_* */
+	uint32_t seq;
+	uint32_t ack;
+	uint16_t window;	/* as on the wire, unscaled */
+	uint32_t payload_len;
+};
+
+struct stack_hooks {
+	/*
+	 * A tracked connection changed state. After a report of
+	 * TCPINFO_CLOSED the handle is freed and must not be used again.
+	 */
+	void (*state_changed)(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cause);
+	/* A segment of a tracked connection crossed the TAP. */
+	void (*segment)(void *owner, const struct stack_segment *segment);
+};
+
+struct stack_config {
+	const struct tap_device *tap;
+	uint32_t address;	/* network byte order */
+	uint8_t prefix;
+	uint32_t gateway;	/* network byte order; 0: none */
+	uint8_t mac[6];
+};
+
+struct stack_iface_info {
+	uint8_t mac[6];
+	uint32_t mtu;
+	bool up;
+	uint64_t rx_frames;
+	uint64_t tx_frames;
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint64_t rx_dropped;
+};
+
+/* The version of the lwIP library linked in, e.g. "2.1.3". Needs no lock. */
+const char *stack_lwip_version(void);
+
+/* Starts lwIP's core thread and the TAP reader. Returns 0 or a negative errno. */
+int stack_start(const struct stack_config *cfg, const struct stack_hooks *hooks);
+
+/* Stops the TAP reader. lwIP's core thread lives until the process exits. */
+void stack_stop(void);
+
+void stack_lock(void);
+void stack_unlock(void);
+
+/* True while the TAP reader runs and the interface is up. */
+bool stack_healthy(void);
+
+void stack_iface_info(struct stack_iface_info *out);
+
+/*
+ * Starts an active open from local_port (0: a free ephemeral port) and sets
+ * *chosen_port, reporting SYN_SENT. The SYN itself waits until ARP has
+ * resolved the next hop, so lwIP's small ARP queue never drops it; if ARP
+ * never answers, CLOSED follows with cause "arp:unresolved". Errors: -EINVAL, -ENETUNREACH, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM.
+ */
+int stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port,
+    uint16_t local_port, struct stack_tcp **out, uint16_t *chosen_port);
+
+/*
+ * Sends a FIN: the write side is shut, and receiving goes on until the peer
+ * closes too. A connection whose SYN is not answered yet is simply dropped.
+ * Returns 0, or -EALREADY when the connection is already closing.
+ */
+int stack_tcp_close(struct stack_tcp *tcp, struct tcpinfo_cause cause);
+
+/*
+ * Drops the connection and reports TCPINFO_CLOSED. Sends a RST unless the
+ * connection is in TIME_WAIT or has sent nothing yet.
+ */
+void stack_tcp_abort(struct stack_tcp *tcp, struct tcpinfo_cause cause);
+
+/* Runs fn(arg) on lwIP's core thread, with the lock held, after ms milliseconds. */
+void stack_timeout(uint32_t ms, void (*fn)(void *arg), void *arg);
+
+#endif
