@@ -28,8 +28,10 @@ struct conn {
 	uint32_t snd_max;		/* highest sequence number sent, plus one */
 	bool snd_max_valid;
 	struct stack_tcp *tcp;		/* the engine's handle; NULL once closed */
-	uint64_t time_wait_deadline_us;
-	struct conn *tw_prev, *tw_next;	/* the engine's TIME_WAIT queue */
+	bool close_requested;		/* the API asked for a full close */
+	void *timer_queue;		/* the engine's deadline queue holding it, if any */
+	uint64_t deadline_us;
+	struct conn *timer_prev, *timer_next;
 	struct conn *prev, *next;	/* every connection, in id order */
 	struct conn *closed_prev, *closed_next;	/* closed ones, oldest first */
 	UT_hash_handle hh;

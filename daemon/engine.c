@@ -5,10 +5,12 @@
  * stack's hooks call in with the lock held, and every public function below
  * takes it for the length of one table operation and a copy.
  *
- * TIME_WAIT is the engine's: lwIP would keep a PCB there for its compiled-in
- * 120 s and then free it silently. Every connection's 2MSL is the same, so
- * deadlines come in the order connections enter TIME_WAIT, and a FIFO with
- * one timer for its head replaces a priority queue.
+ * Two waits are the engine's, not lwIP's. TIME_WAIT: lwIP would keep a PCB
+ * there for its compiled-in 120 s and then free it silently. FIN_WAIT_2
+ * after a full close: the glue shuts only the write side, so lwIP's own
+ * FIN_WAIT_2 timeout never runs. Every connection in one wait has the same
+ * duration, so deadlines come in the order connections enter it, and a FIFO
+ * with one timer for its head replaces a priority queue.
  */
 #include "engine.h"
 
@@ -24,12 +26,23 @@
 
 /* lwIP walks every PCB per frame and per timer tick; past this, each open slows all the others. */
 #define ENGINE_LIVE_MAX 16384
+/* lwIP's own TCP_FIN_WAIT_TIMEOUT, which its full close would apply. */
+#define ENGINE_FIN_WAIT_2_TIMEOUT_MS 20000u
+
+/* Connections waiting out one fixed duration, oldest deadline first. */
+struct deadline_queue {
+	struct conn *head;
+	bool timer_armed;
+	uint64_t duration_us;
+	struct tcpinfo_cause cause;
+	void (*expire)(struct stack_tcp *tcp, struct tcpinfo_cause cause);
+};
 
 struct engine {
 	struct engine_config cfg;
 	struct conntable *table;
-	struct conn *time_wait;		/* oldest deadline first */
-	bool time_wait_timer_armed;
+	struct deadline_queue time_wait;
+	struct deadline_queue fin_wait_2;
 	bool stopping;
 	struct timespec started;
 };
@@ -53,33 +66,54 @@ cause_of(enum tcpinfo_cause_kind kind)
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
 }
 
-static void time_wait_timer(void *arg);
+static void deadline_timer(void *arg);
 
 static void
-time_wait_arm(struct engine *engine)
+deadline_arm(struct deadline_queue *queue)
 {
-	uint64_t now = engine_now_us(engine);
+	uint64_t now = engine_now_us(the_engine);
 	uint64_t deadline;
 
-	if (engine->time_wait_timer_armed || engine->time_wait == NULL)
+	if (queue->timer_armed || queue->head == NULL)
 		return;
-	deadline = engine->time_wait->time_wait_deadline_us;
+	deadline = queue->head->deadline_us;
 	stack_timeout(deadline > now ? (uint32_t)((deadline - now + 999) / 1000) : 0,
-	    time_wait_timer, engine);
-	engine->time_wait_timer_armed = true;
+	    deadline_timer, queue);
+	queue->timer_armed = true;
 }
 
-/* Ends every TIME_WAIT whose 2MSL has passed. */
+/* Ends every wait in the queue whose deadline has passed. */
 static void
-time_wait_timer(void *arg)
+deadline_timer(void *arg)
 {
-	struct engine *engine = arg;
-	uint64_t now = engine_now_us(engine);
+	struct deadline_queue *queue = arg;
+	uint64_t now = engine_now_us(the_engine);
 
-	engine->time_wait_timer_armed = false;
-	while (engine->time_wait != NULL && engine->time_wait->time_wait_deadline_us <= now)
-		stack_tcp_abort(engine->time_wait->tcp, cause_of(TCPINFO_CAUSE_TIMER_2MSL));
-	time_wait_arm(engine);
+	queue->timer_armed = false;
+	/* Expiry reports CLOSED, and the state hook takes the head off the queue. */
+	while (queue->head != NULL && queue->head->deadline_us <= now)
+		queue->expire(queue->head->tcp, queue->cause);
+	deadline_arm(queue);
+}
+
+static void
+deadline_add(struct deadline_queue *queue, struct conn *conn, uint64_t now)
+{
+	conn->deadline_us = now + queue->duration_us;
+	conn->timer_queue = queue;
+	DL_APPEND2(queue->head, conn, timer_prev, timer_next);
+	deadline_arm(queue);
+}
+
+static void
+deadline_remove(struct conn *conn)
+{
+	struct deadline_queue *queue = conn->timer_queue;
+
+	if (queue == NULL)
+		return;
+	DL_DELETE2(queue->head, conn, timer_prev, timer_next);
+	conn->timer_queue = NULL;
 }
 
 static void
@@ -87,14 +121,14 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 {
 	struct engine *engine = the_engine;
 	struct conn *conn = owner;
+	uint64_t now = engine_now_us(engine);
 
-	if (conn->state == TCPINFO_TIME_WAIT)
-		DL_DELETE2(engine->time_wait, conn, tw_prev, tw_next);
-	conntable_record_state(engine->table, conn, state, cause, engine_now_us(engine));
+	deadline_remove(conn);
+	conntable_record_state(engine->table, conn, state, cause, now);
 	if (state == TCPINFO_TIME_WAIT) {
-		conn->time_wait_deadline_us = engine_now_us(engine) + (uint64_t)engine->cfg.msl_ms * 2000u;
-		DL_APPEND2(engine->time_wait, conn, tw_prev, tw_next);
-		time_wait_arm(engine);
+		deadline_add(&engine->time_wait, conn, now);
+	} else if (state == TCPINFO_FIN_WAIT_2 && conn->close_requested) {
+		deadline_add(&engine->fin_wait_2, conn, now);
 	} else if (state == TCPINFO_CLOSED) {
 		conn->tcp = NULL;
 		conntable_prune(engine->table);
@@ -123,6 +157,16 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	if (engine == NULL)
 		return -ENOMEM;
 	engine->cfg = *cfg;
+	engine->time_wait = (struct deadline_queue){
+		.duration_us = (uint64_t)cfg->msl_ms * 2000u,
+		.cause = cause_of(TCPINFO_CAUSE_TIMER_2MSL),
+		.expire = stack_tcp_abort,
+	};
+	engine->fin_wait_2 = (struct deadline_queue){
+		.duration_us = (uint64_t)ENGINE_FIN_WAIT_2_TIMEOUT_MS * 1000u,
+		.cause = cause_of(TCPINFO_CAUSE_TIMER_FIN_WAIT_2),
+		.expire = stack_tcp_drop,
+	};
 	clock_gettime(CLOCK_MONOTONIC, &engine->started);
 	engine->table = conntable_new(cfg->retain_closed);
 	if (engine->table == NULL) {
@@ -235,6 +279,7 @@ engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
 		stack_tcp_abort(conn->tcp, cause_of(TCPINFO_CAUSE_API_ABORT));
 		*acted = true;
 	} else if (conn->tcp != NULL) {
+		conn->close_requested = true;
 		*acted = stack_tcp_close(conn->tcp, cause_of(TCPINFO_CAUSE_API_CLOSE)) == 0;
 	}
 	conntable_view(conn, out);

@@ -24,6 +24,7 @@ static const char *const cause_names[TCPINFO_CAUSE_KIND_COUNT] = {
 	[TCPINFO_CAUSE_API_ABORT] = "api:abort",
 	[TCPINFO_CAUSE_RX] = "rx:",
 	[TCPINFO_CAUSE_TIMER_2MSL] = "timer:2msl",
+	[TCPINFO_CAUSE_TIMER_FIN_WAIT_2] = "timer:fin-wait-2",
 	[TCPINFO_CAUSE_TIMER_SYN_RETRIES] = "timer:syn-retries",
 	[TCPINFO_CAUSE_TIMER_RETRANSMIT] = "timer:retransmit",
 	[TCPINFO_CAUSE_TIMER_TIMEOUT] = "timer:timeout",

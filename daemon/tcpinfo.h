@@ -42,6 +42,7 @@ enum tcpinfo_cause_kind {
 	TCPINFO_CAUSE_API_ABORT,	/* "api:abort" */
 	TCPINFO_CAUSE_RX,		/* "rx:SYN,ACK": an inbound segment */
 	TCPINFO_CAUSE_TIMER_2MSL,	/* "timer:2msl" */
+	TCPINFO_CAUSE_TIMER_FIN_WAIT_2,	/* "timer:fin-wait-2": the peer never sent its FIN */
 	TCPINFO_CAUSE_TIMER_SYN_RETRIES, /* "timer:syn-retries": lwIP gave up on the SYN */
 	TCPINFO_CAUSE_TIMER_RETRANSMIT,	/* "timer:retransmit": lwIP gave up retransmitting */
 	TCPINFO_CAUSE_TIMER_TIMEOUT,	/* "timer:timeout": a state timed out in lwIP */

@@ -43,6 +43,7 @@
 #include <lwip/ip4_addr.h>
 #include <lwip/netif.h>
 #include <lwip/pbuf.h>
+#include <lwip/priv/tcp_priv.h>	/* tcp_abandon(): a drop without RST */
 #include <lwip/tcp.h>
 #include <lwip/tcpip.h>
 #include <lwip/timeouts.h>
@@ -181,6 +182,7 @@ tcp_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
 }
 
 static void arp_wait_remove(struct stack_tcp *t);
+static void tcp_abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause);
 
 /* The PCB is gone: report CLOSED and free the glue, unless a frame for it is still in lwIP. */
 static void
@@ -538,7 +540,7 @@ stack_tcp_close(struct stack_tcp *t, struct tcpinfo_cause cause)
 		if (err != ERR_OK) {
 			/* No memory for the FIN segment: a RST still ends the connection. */
 			log_warnx("no memory to send a FIN on port %u; aborting instead", t->local_port);
-			stack_tcp_abort(t, cause);
+			tcp_abandon_with(t, true, cause);
 			return 0;
 		}
 		tcp_sync_state(t, cause);
@@ -548,8 +550,9 @@ stack_tcp_close(struct stack_tcp *t, struct tcpinfo_cause cause)
 	}
 }
 
-void
-stack_tcp_abort(struct stack_tcp *t, struct tcpinfo_cause cause)
+/* Frees the PCB, with a RST or without, and reports CLOSED. */
+static void
+tcp_abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause)
 {
 	struct drive saved;
 
@@ -561,8 +564,20 @@ stack_tcp_abort(struct stack_tcp *t, struct tcpinfo_cause cause)
 		return;
 	}
 	drive_begin(&saved, cause);
-	tcp_abort(t->pcb);	/* the err callback reports CLOSED and frees t */
+	tcp_abandon(t->pcb, reset);	/* the err callback reports CLOSED and frees t */
 	drive_end(&saved);
+}
+
+void
+stack_tcp_abort(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	tcp_abandon_with(t, true, cause);
+}
+
+void
+stack_tcp_drop(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	tcp_abandon_with(t, false, cause);
 }
 
 /* Hands one frame to lwIP, reporting its segment and any change of state it caused. */

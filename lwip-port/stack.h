@@ -98,6 +98,9 @@ int stack_tcp_close(struct stack_tcp *tcp, struct tcpinfo_cause cause);
  */
 void stack_tcp_abort(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 
+/* Drops the connection silently, as a timed-out FIN_WAIT_2 is, and reports TCPINFO_CLOSED. */
+void stack_tcp_drop(struct stack_tcp *tcp, struct tcpinfo_cause cause);
+
 /* Runs fn(arg) on lwIP's core thread, with the lock held, after ms milliseconds. */
 void stack_timeout(uint32_t ms, void (*fn)(void *arg), void *arg);
 
