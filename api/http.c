@@ -1,0 +1,609 @@
+/*
+ * DESIGN: libmicrohttpd calls handle_request several times per request: once
+ * with the headers, once per piece of body, and once more with no data. The
+ * first call creates a struct exchange (freed by request_completed) and may
+ * refuse an oversized Content-Length at once (see refuse_unread); the middle
+ * calls collect the body; the last call does all the work: size check,
+ * routing, method, query parameters, then one handler, which validates,
+ * calls the engine and fills a struct reply or a struct problem. Every
+ * answer is queued in one place, queue_text, so every response carries the
+ * same headers.
+ *
+ * Everything runs on libmicrohttpd's single internal thread; engine calls
+ * block only briefly, and no JSON value outlives the call that built it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "engine.h"
+#include "log.h"
+#include "problem.h"
+#include "render.h"
+#include "request.h"
+
+#define API_CONNECTION_LIMIT 256
+#define API_CONNECTION_TIMEOUT_S 30
+/* Per-connection memory for headers and read buffers; bodies are kept outside it. */
+#define API_CONNECTION_MEMORY 65536
+
+/* The most of an oversized body read and dropped so the client sees the 413; see refuse_unread. */
+#define API_DISCARD_MAX (4u << 20)
+
+/* More parameters than any route accepts; see collect_param for why this is safe. */
+#define API_QUERY_MAX 16
+
+/* How much of an untrusted path or method a detail quotes. */
+#define API_PATH_QUOTE_MAX 200
+#define API_METHOD_QUOTE_MAX 32
+
+#define API_CONNECTIONS_PATH "/v1/connections"
+
+struct api_server {
+	struct MHD_Daemon *daemon;
+	struct engine *engine;
+};
+
+/* The state of one request between libmicrohttpd's calls. */
+struct exchange {
+	struct request_body body;
+};
+
+struct query {
+	struct request_param params[API_QUERY_MAX];
+	size_t count;
+};
+
+/* What a handler needs to know about its request. */
+struct call {
+	struct engine *engine;
+	struct MHD_Connection *connection;
+	uint64_t id;			/* for paths that end in an id */
+	const struct query *query;
+	const struct request_body *body;
+};
+
+/* A successful answer. */
+struct reply {
+	unsigned int status;
+	json_t *body;
+	char location[sizeof(API_CONNECTIONS_PATH "/") + 20];	/* empty for none */
+};
+
+/* Returns 0 with *reply filled, or a negative errno with *err filled. */
+typedef int handler_fn(const struct call *call, struct reply *reply, struct problem *err);
+
+struct route {
+	const char *path;		/* the whole path, or the part before the id */
+	bool ends_in_id;
+	const char *allow;		/* the Allow header of a 405 */
+	handler_fn *get;		/* also answers HEAD */
+	const char *const *get_params;
+	const char *change_method;	/* POST or DELETE, or NULL */
+	handler_fn *change;
+	const char *const *change_params;
+};
+
+static const char *const no_params[] = { NULL };
+static const char *const list_params[] = { "state", NULL };
+static const char *const close_params[] = { "mode", NULL };
+
+/* Rendering fails only when memory runs out or a view holds a value with no name. */
+static int
+render_failed(struct problem *err)
+{
+	log_warnx("api: cannot render a response");
+	problem_set(err, PROBLEM_INTERNAL, NULL, "the response could not be rendered");
+	return -ENOMEM;
+}
+
+/* Fills *reply with body, or answers 500 when building body failed. */
+static int
+reply_json(struct reply *reply, unsigned int status, json_t *body, struct problem *err)
+{
+	if (body == NULL)
+		return render_failed(err);
+	reply->status = status;
+	reply->body = body;
+	return 0;
+}
+
+/* Turns an engine error into the problem the API contract gives it. */
+static int
+engine_problem(int rc, const struct call *call, const struct engine_open_params *params,
+    struct problem *err)
+{
+	switch (rc) {
+	case -ENOENT:
+		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no connection has id %" PRIu64, call->id);
+		break;
+	case -EINVAL:
+		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
+		    "remote_ip is this interface's own, network or broadcast address");
+		break;
+	case -ENETUNREACH:
+		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
+		    "remote_ip is off the interface's subnet and no --gateway is set");
+		break;
+	case -EADDRINUSE:
+		problem_set(err, PROBLEM_CONFLICT, "local_port",
+		    "local_port %u is already in use towards that remote endpoint",
+		    params != NULL ? (unsigned int)params->local_port : 0u);
+		break;
+	case -EADDRNOTAVAIL:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+		    "no free local port towards that remote endpoint");
+		break;
+	case -ENOBUFS:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "connection limit reached");
+		break;
+	case -ENOMEM:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is out of memory");
+		break;
+	case -ESHUTDOWN:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is stopping");
+		break;
+	default:
+		log_warnx("api: unexpected engine error: %s", strerror(-rc));
+		problem_set(err, PROBLEM_INTERNAL, NULL, "the engine failed unexpectedly");
+		break;
+	}
+	return rc;
+}
+
+/* Returns the parameter called name, or NULL when the request has none. */
+static const struct request_param *
+query_find(const struct query *query, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < query->count; i++) {
+		if (strcmp(query->params[i].name, name) == 0)
+			return &query->params[i];
+	}
+	return NULL;
+}
+
+static int
+handle_healthz(const struct call *call, struct reply *reply, struct problem *err)
+{
+	if (!engine_healthy(call->engine)) {
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+		    "the stack or the TAP device is down, or the daemon is stopping");
+		return -EAGAIN;
+	}
+	return reply_json(reply, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"), err);
+}
+
+static int
+handle_interface(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_iface_view iface;
+
+	engine_interface(call->engine, &iface);
+	return reply_json(reply, MHD_HTTP_OK, render_interface(&iface), err);
+}
+
+static int
+handle_list(const struct call *call, struct reply *reply, struct problem *err)
+{
+	const struct request_param *state_param = query_find(call->query, "state");
+	struct engine_conn_view *conns = NULL;
+	enum tcpinfo_state state;
+	size_t count = 0;
+	int rc;
+
+	if (state_param != NULL) {
+		rc = request_parse_state_filter(state_param->value, &state, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = engine_list(call->engine, state_param != NULL ? &state : NULL, &conns, &count);
+	if (rc != 0)
+		return engine_problem(rc, call, NULL, err);
+	rc = reply_json(reply, MHD_HTTP_OK, render_connection_list(conns, count), err);
+	free(conns);
+	return rc;
+}
+
+static int
+handle_open(const struct call *call, struct reply *reply, struct problem *err)
+{
+	const char *content_type = MHD_lookup_connection_value(call->connection,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	struct engine_open_params params;
+	struct engine_conn_view conn;
+	int rc;
+
+	rc = request_parse_open(call->body->data, call->body->len, content_type, &params, err);
+	if (rc != 0)
+		return rc;
+	rc = engine_open(call->engine, &params, &conn);
+	if (rc != 0)
+		return engine_problem(rc, call, &params, err);
+	snprintf(reply->location, sizeof(reply->location), API_CONNECTIONS_PATH "/%" PRIu64,
+	    conn.id);
+	return reply_json(reply, MHD_HTTP_CREATED, render_connection(&conn), err);
+}
+
+static int
+handle_get(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_conn_view conn;
+	int rc;
+
+	rc = engine_get(call->engine, call->id, &conn);
+	if (rc != 0)
+		return engine_problem(rc, call, NULL, err);
+	return reply_json(reply, MHD_HTTP_OK, render_connection(&conn), err);
+}
+
+static int
+handle_close(const struct call *call, struct reply *reply, struct problem *err)
+{
+	const struct request_param *mode_param = query_find(call->query, "mode");
+	enum engine_close_mode mode = ENGINE_CLOSE_GRACEFUL;
+	struct engine_conn_view conn;
+	bool acted;
+	int rc;
+
+	if (mode_param != NULL) {
+		rc = request_parse_close_mode(mode_param->value, &mode, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = engine_close(call->engine, call->id, mode, &conn, &acted);
+	if (rc != 0)
+		return engine_problem(rc, call, NULL, err);
+	/* 202: the close has started; 200: it had already, and this is where it stands. */
+	return reply_json(reply, acted ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK,
+	    render_connection(&conn), err);
+}
+
+static const struct route routes[] = {
+	{ "/healthz", false, "GET, HEAD", handle_healthz, no_params, NULL, NULL, NULL },
+	{ "/v1/interface", false, "GET, HEAD", handle_interface, no_params, NULL, NULL, NULL },
+	{ API_CONNECTIONS_PATH, false, "GET, HEAD, POST", handle_list, list_params,
+	    MHD_HTTP_METHOD_POST, handle_open, no_params },
+	{ API_CONNECTIONS_PATH "/", true, "GET, HEAD, DELETE", handle_get, no_params,
+	    MHD_HTTP_METHOD_DELETE, handle_close, close_params },
+};
+
+/* Finds the route of a path, and its id when the path ends in one. */
+static const struct route *
+route_find(const char *path, uint64_t *id)
+{
+	size_t i, len;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!routes[i].ends_in_id) {
+			if (strcmp(path, routes[i].path) == 0)
+				return &routes[i];
+			continue;
+		}
+		len = strlen(routes[i].path);
+		if (strncmp(path, routes[i].path, len) == 0 &&
+		    request_parse_conn_id(path + len, id) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/*
+ * Collects query parameters up to API_QUERY_MAX. Dropping the rest is safe:
+ * a route accepts fewer names than that, each once, so any request with more
+ * parameters already breaks a rule within the ones kept.
+ */
+static enum MHD_Result
+collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query *query = cls;
+
+	(void)kind;
+	if (query->count == API_QUERY_MAX)
+		return MHD_NO;
+	query->params[query->count].name = key;
+	query->params[query->count].value = value;
+	query->count++;
+	return MHD_YES;
+}
+
+/* Routes the request and runs its handler. */
+static int
+dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
+    const char *method, const struct exchange *exchange, struct reply *reply,
+    const char **allow, struct problem *err)
+{
+	struct query query = { .count = 0 };
+	struct call call = {
+		.engine = server->engine,
+		.connection = connection,
+		.query = &query,
+		.body = &exchange->body,
+	};
+	const struct route *route;
+	const char *const *params;
+	handler_fn *handle;
+	int rc;
+
+	route = route_find(url, &call.id);
+	if (route == NULL) {
+		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%.*s%s'",
+		    API_PATH_QUOTE_MAX, url, strlen(url) > API_PATH_QUOTE_MAX ? "..." : "");
+		return -ENOENT;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
+		handle = route->get;
+		params = route->get_params;
+	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
+		handle = route->change;
+		params = route->change_params;
+	} else {
+		*allow = route->allow;
+		problem_set(err, PROBLEM_METHOD_NOT_ALLOWED, NULL,
+		    "method %.*s is not allowed here; use one of %s",
+		    API_METHOD_QUOTE_MAX, method, route->allow);
+		return -EPERM;
+	}
+	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, &query);
+	rc = request_check_query(query.params, query.count, params, err);
+	if (rc != 0)
+		return rc;
+	return handle(&call, reply, err);
+}
+
+/* Queues text, which it takes over, with the headers every response carries. */
+static enum MHD_Result
+queue_text(struct MHD_Connection *connection, unsigned int status, char *text,
+    const char *content_type, const char *allow, const char *location)
+{
+	struct MHD_Response *response;
+	enum MHD_Result result = MHD_NO;
+
+	if (text == NULL)
+		return MHD_NO;
+	response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (response == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+		goto out;
+	if (allow != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+		goto out;
+	if (location != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, location) != MHD_YES)
+		goto out;
+	result = MHD_queue_response(connection, status, response);
+out:
+	MHD_destroy_response(response);
+	return result;
+}
+
+static enum MHD_Result
+queue_problem(struct MHD_Connection *connection, const struct problem *err, const char *allow)
+{
+	return queue_text(connection, problem_status(err), problem_render(err),
+	    "application/problem+json", allow, NULL);
+}
+
+/* Answers a request whose body has arrived. */
+static enum MHD_Result
+answer(struct api_server *server, struct MHD_Connection *connection, const char *url,
+    const char *method, const struct exchange *exchange)
+{
+	struct reply reply = { .body = NULL };
+	const char *allow = NULL;
+	struct problem err;
+	char *text;
+	int rc;
+
+	/* The size comes first, as it does when Content-Length already tells it. */
+	rc = request_check_body_size(exchange->body.received, &err);
+	if (rc == 0)
+		rc = dispatch(server, connection, url, method, exchange, &reply, &allow, &err);
+	if (rc != 0)
+		return queue_problem(connection, &err, allow);
+	text = render_text(reply.body);
+	json_decref(reply.body);
+	if (text == NULL) {
+		render_failed(&err);
+		return queue_problem(connection, &err, NULL);
+	}
+	return queue_text(connection, reply.status, text, "application/json", NULL,
+	    reply.location[0] != '\0' ? reply.location : NULL);
+}
+
+/*
+ * Whether to refuse an oversized body before reading it. A client that
+ * waits for "100 Continue" has sent nothing yet. Other clients may be
+ * writing the whole body before they read (Python's urllib does), and
+ * closing on them would lose the answer in a reset; so a body up to
+ * API_DISCARD_MAX is read and dropped first, and only a larger one is cut
+ * short.
+ */
+static bool
+refuse_unread(struct MHD_Connection *connection, uint64_t announced)
+{
+	const char *expect = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_EXPECT);
+
+	return announced > API_DISCARD_MAX ||
+	    (expect != NULL && strcasecmp(expect, "100-continue") == 0);
+}
+
+static enum MHD_Result
+handle_request(void *cls, struct MHD_Connection *connection, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct api_server *server = cls;
+	struct exchange *exchange = *req_cls;
+	struct problem err;
+	uint64_t announced;
+
+	(void)version;
+	if (exchange == NULL) {
+		exchange = calloc(1, sizeof(*exchange));
+		if (exchange == NULL)
+			return MHD_NO;
+		*req_cls = exchange;
+		announced = request_content_length(MHD_lookup_connection_value(connection,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
+		/* An answer queued now makes libmicrohttpd skip the body and close. */
+		if (request_check_body_size(announced, &err) != 0 &&
+		    refuse_unread(connection, announced))
+			return queue_problem(connection, &err, NULL);
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		if (request_body_append(&exchange->body, upload_data, *upload_data_size) != 0)
+			return MHD_NO;
+		*upload_data_size = 0;
+		/* libmicrohttpd 0.9.75 cannot answer in the middle of a body: close instead. */
+		return exchange->body.received > API_DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	return answer(server, connection, url, method, exchange);
+}
+
+static void
+request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+    enum MHD_RequestTerminationCode code)
+{
+	struct exchange *exchange = *req_cls;
+
+	(void)cls;
+	(void)connection;
+	(void)code;
+	if (exchange == NULL)
+		return;
+	request_body_free(&exchange->body);
+	free(exchange);
+	*req_cls = NULL;
+}
+
+/*
+ * Decodes %HH escapes in the path and in query names and values, but leaves
+ * a string holding "%00" as it is: decoded, the NUL would cut the C string
+ * short, so "/v1/connections/1%00x" would act on connection 1 and
+ * "?mode=abort%00x" would abort.
+ */
+static size_t
+unescape_except_nul(void *cls, struct MHD_Connection *connection, char *text)
+{
+	(void)cls;
+	(void)connection;
+	if (strstr(text, "%00") != NULL)
+		return strlen(text);
+	return MHD_http_unescape(text);
+}
+
+__attribute__((format(printf, 2, 0)))
+static void
+log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	char message[512];
+	size_t len;
+	int saved_errno = errno;
+
+	(void)cls;
+	vsnprintf(message, sizeof(message), fmt, ap);
+	/* libmicrohttpd ends its messages with a newline; log_warnx adds its own. */
+	len = strlen(message);
+	while (len > 0 && message[len - 1] == '\n')
+		message[--len] = '\0';
+	log_warnx("http: %s", message);
+	/* api_start reads errno after a failed start, so logging must not change it. */
+	errno = saved_errno;
+}
+
+static uint16_t
+listen_port(const struct sockaddr_storage *addr)
+{
+	if (addr->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
+/* Writes "127.0.0.1:8080" or "[::1]:8080". */
+static void
+format_listen_address(const struct sockaddr_storage *addr, uint16_t port, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (addr->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, (unsigned int)port);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, (unsigned int)port);
+	}
+}
+
+int
+api_start(const struct api_config *cfg, struct engine *engine, struct api_server **out)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	char address[INET6_ADDRSTRLEN + sizeof("[]:65535")];
+	const union MHD_DaemonInfo *info;
+	struct api_server *server;
+	int rc;
+
+	if (cfg->listen_addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	else if (cfg->listen_addr.ss_family != AF_INET)
+		return -EAFNOSUPPORT;
+	server = calloc(1, sizeof(*server));
+	if (server == NULL)
+		return -ENOMEM;
+	server->engine = engine;
+	errno = 0;
+	/* The port argument only names the port in libmicrohttpd's messages; the address decides. */
+	server->daemon = MHD_start_daemon(flags, listen_port(&cfg->listen_addr), NULL, NULL,
+	    handle_request, server,
+	    /* First, so that libmicrohttpd logs nothing through its own logger. */
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_except_nul, NULL,
+	    MHD_OPTION_END);
+	if (server->daemon == NULL) {
+		/* libmicrohttpd has logged the reason; errno holds it when a system call failed. */
+		rc = errno != 0 ? -errno : -EIO;
+		log_warnx("api: cannot start the HTTP server: %s", strerror(-rc));
+		goto fail;
+	}
+	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	format_listen_address(&cfg->listen_addr, info != NULL ? info->port : 0,
+	    address, sizeof(address));
+	log_info("API listening on %s", address);
+	*out = server;
+	return 0;
+fail:
+	free(server);
+	return rc;
+}
+
+void
+api_stop(struct api_server *server)
+{
+	if (server == NULL)
+		return;
+	MHD_stop_daemon(server->daemon);
+	free(server);
+}

@@ -1,0 +1,421 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "problem.h"
+#include "render.h"
+
+/* Checks the compact, ordered dump of value and releases it. */
+static void
+assert_json(json_t *value, const char *expected)
+{
+	char *text;
+
+	assert_non_null(value);
+	text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(text);
+	assert_string_equal(text, expected);
+	free(text);
+	json_decref(value);
+}
+
+static void
+fill_connection(struct engine_conn_view *conn)
+{
+	memset(conn, 0, sizeof(*conn));
+	conn->id = 42;
+	conn->origin = ENGINE_ORIGIN_ACTIVE;
+	conn->local.ip = inet_addr("10.9.0.2");
+	conn->local.port = 49999;
+	conn->remote.ip = inet_addr("10.9.0.1");
+	conn->remote.port = 7000;
+	conn->state = TCPINFO_ESTABLISHED;
+	conn->history_len = 2;
+	conn->history[0].state = TCPINFO_SYN_SENT;
+	conn->history[0].at_us = 123;
+	conn->history[0].cause.kind = TCPINFO_CAUSE_API_OPEN;
+	conn->history[1].state = TCPINFO_ESTABLISHED;
+	conn->history[1].at_us = 456;
+	conn->history[1].cause.kind = TCPINFO_CAUSE_RX;
+	conn->history[1].cause.flags = TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK;
+	conn->counters.segs_in = 1;
+	conn->counters.segs_out = 2;
+	conn->counters.bytes_in = 3;
+	conn->counters.bytes_out = 4;
+	conn->counters.retransmits = 5;
+	conn->counters.rst_in = 6;
+	conn->counters.rst_out = 7;
+}
+
+#define CONNECTION_42_JSON \
+	"{\"id\":42,\"origin\":\"active\"," \
+	"\"local\":{\"ip\":\"10.9.0.2\",\"port\":49999}," \
+	"\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000}," \
+	"\"state\":\"ESTABLISHED\"," \
+	"\"history\":[{\"state\":\"SYN_SENT\",\"at_us\":123,\"cause\":\"api:open\"}," \
+	"{\"state\":\"ESTABLISHED\",\"at_us\":456,\"cause\":\"rx:SYN,ACK\"}]," \
+	"\"counters\":{\"segs_in\":1,\"segs_out\":2,\"bytes_in\":3,\"bytes_out\":4," \
+	"\"retransmits\":5,\"rst_in\":6,\"rst_out\":7}}"
+
+static void
+test_connection_object(void **state)
+{
+	struct engine_conn_view conn;
+
+	(void)state;
+	fill_connection(&conn);
+	assert_json(render_connection(&conn), CONNECTION_42_JSON);
+}
+
+static void
+test_connection_passive_and_causes(void **state)
+{
+	struct engine_conn_view conn;
+
+	(void)state;
+	memset(&conn, 0, sizeof(conn));
+	conn.id = 7;
+	conn.origin = ENGINE_ORIGIN_PASSIVE;
+	conn.local.ip = inet_addr("10.9.0.2");
+	conn.local.port = 80;
+	conn.remote.ip = inet_addr("10.9.0.1");
+	conn.remote.port = 65535;
+	conn.state = TCPINFO_CLOSED;
+	conn.history_len = 3;
+	conn.history[0].state = TCPINFO_SYN_RCVD;
+	conn.history[0].cause.kind = TCPINFO_CAUSE_RX;
+	conn.history[0].cause.flags = TCPINFO_FLAG_SYN;
+	conn.history[1].state = TCPINFO_TIME_WAIT;
+	conn.history[1].at_us = 10;
+	conn.history[1].cause.kind = TCPINFO_CAUSE_RX;
+	conn.history[1].cause.flags = TCPINFO_FLAG_FIN | TCPINFO_FLAG_ACK;
+	conn.history[2].state = TCPINFO_CLOSED;
+	conn.history[2].at_us = 20;
+	conn.history[2].cause.kind = TCPINFO_CAUSE_TIMER_2MSL;
+	assert_json(render_connection(&conn),
+	    "{\"id\":7,\"origin\":\"passive\","
+	    "\"local\":{\"ip\":\"10.9.0.2\",\"port\":80},"
+	    "\"remote\":{\"ip\":\"10.9.0.1\",\"port\":65535},"
+	    "\"state\":\"CLOSED\","
+	    "\"history\":[{\"state\":\"SYN_RCVD\",\"at_us\":0,\"cause\":\"rx:SYN\"},"
+	    "{\"state\":\"TIME_WAIT\",\"at_us\":10,\"cause\":\"rx:FIN,ACK\"},"
+	    "{\"state\":\"CLOSED\",\"at_us\":20,\"cause\":\"timer:2msl\"}],"
+	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
+	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0}}");
+}
+
+static void
+test_connection_empty_history(void **state)
+{
+	struct engine_conn_view conn;
+	json_t *obj;
+
+	(void)state;
+	fill_connection(&conn);
+	conn.history_len = 0;
+	obj = render_connection(&conn);
+	assert_non_null(obj);
+	assert_int_equal(json_array_size(json_object_get(obj, "history")), 0);
+	json_decref(obj);
+}
+
+static void
+test_connection_history_is_bounded(void **state)
+{
+	struct engine_conn_view conn;
+	json_t *obj;
+
+	(void)state;
+	fill_connection(&conn);
+	conn.history_len = ENGINE_HISTORY_MAX + 5;
+	obj = render_connection(&conn);
+	assert_non_null(obj);
+	assert_int_equal(json_array_size(json_object_get(obj, "history")), ENGINE_HISTORY_MAX);
+	json_decref(obj);
+}
+
+static void
+test_connection_clamps_large_values(void **state)
+{
+	struct engine_conn_view conn;
+	json_t *obj;
+
+	(void)state;
+	fill_connection(&conn);
+	conn.id = UINT64_MAX;
+	conn.counters.bytes_in = (uint64_t)INT64_MAX + 1;
+	conn.counters.bytes_out = (uint64_t)INT64_MAX;
+	obj = render_connection(&conn);
+	assert_non_null(obj);
+	assert_true(json_integer_value(json_object_get(obj, "id")) == INT64_MAX);
+	assert_true(json_integer_value(json_object_get(json_object_get(obj, "counters"),
+	    "bytes_in")) == INT64_MAX);
+	assert_true(json_integer_value(json_object_get(json_object_get(obj, "counters"),
+	    "bytes_out")) == INT64_MAX);
+	json_decref(obj);
+}
+
+static void
+test_connection_bad_state_fails(void **state)
+{
+	struct engine_conn_view conn;
+
+	(void)state;
+	fill_connection(&conn);
+	conn.state = TCPINFO_STATE_COUNT;
+	assert_null(render_connection(&conn));
+	fill_connection(&conn);
+	conn.history[1].state = TCPINFO_STATE_COUNT;
+	assert_null(render_connection(&conn));
+}
+
+static void
+test_connection_list(void **state)
+{
+	struct engine_conn_view conns[2];
+
+	(void)state;
+	assert_json(render_connection_list(NULL, 0), "{\"connections\":[]}");
+	fill_connection(&conns[0]);
+	fill_connection(&conns[1]);
+	conns[1].id = 43;
+	conns[1].history_len = 0;
+	conns[1].state = TCPINFO_SYN_SENT;
+	memset(&conns[1].counters, 0, sizeof(conns[1].counters));
+	assert_json(render_connection_list(conns, 2),
+	    "{\"connections\":[" CONNECTION_42_JSON ","
+	    "{\"id\":43,\"origin\":\"active\","
+	    "\"local\":{\"ip\":\"10.9.0.2\",\"port\":49999},"
+	    "\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000},"
+	    "\"state\":\"SYN_SENT\",\"history\":[],"
+	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
+	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0}}]}");
+}
+
+static void
+test_interface_object(void **state)
+{
+	struct engine_iface_view iface;
+	static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc };
+
+	(void)state;
+	memset(&iface, 0, sizeof(iface));
+	strcpy(iface.name, "lwipd0");
+	memcpy(iface.mac, mac, sizeof(mac));
+	iface.address = inet_addr("10.9.0.2");
+	iface.prefix = 24;
+	iface.mtu = 1500;
+	iface.up = true;
+	iface.counters.rx_frames = 10;
+	iface.counters.tx_frames = 11;
+	iface.counters.rx_bytes = 1200;
+	iface.counters.tx_bytes = 1300;
+	iface.counters.rx_dropped = 2;
+	assert_json(render_interface(&iface),
+	    "{\"name\":\"lwipd0\",\"mac\":\"02:00:00:aa:bb:cc\",\"address\":\"10.9.0.2\","
+	    "\"prefix\":24,\"mtu\":1500,\"up\":true,"
+	    "\"counters\":{\"rx_frames\":10,\"tx_frames\":11,\"rx_bytes\":1200,"
+	    "\"tx_bytes\":1300,\"rx_dropped\":2}}");
+}
+
+static void
+test_interface_edges(void **state)
+{
+	struct engine_iface_view iface;
+	static const uint8_t mac[6] = { 0xfe, 0xdc, 0xba, 0x09, 0x87, 0x65 };
+
+	(void)state;
+	memset(&iface, 0, sizeof(iface));
+	/* A name that fills its buffer has no NUL. */
+	memset(iface.name, 'n', sizeof(iface.name));
+	memcpy(iface.mac, mac, sizeof(mac));
+	iface.address = inet_addr("192.168.255.1");
+	iface.prefix = 32;
+	iface.mtu = 65535;
+	iface.up = false;
+	assert_json(render_interface(&iface),
+	    "{\"name\":\"nnnnnnnnnnnnnnnn\",\"mac\":\"fe:dc:ba:09:87:65\","
+	    "\"address\":\"192.168.255.1\",\"prefix\":32,\"mtu\":65535,\"up\":false,"
+	    "\"counters\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
+	    "\"tx_bytes\":0,\"rx_dropped\":0}}");
+}
+
+static void
+test_render_text(void **state)
+{
+	json_t *obj = json_pack("{s:s, s:i, s:[]}", "z", "last?", "a", 1, "m");
+	char *text;
+
+	(void)state;
+	assert_non_null(obj);
+	text = render_text(obj);
+	assert_non_null(text);
+	assert_string_equal(text, "{\"z\":\"last?\",\"a\":1,\"m\":[]}\n");
+	free(text);
+	json_decref(obj);
+}
+
+static void
+test_problem_invalid_field(void **state)
+{
+	struct problem err;
+	char *text;
+
+	(void)state;
+	problem_set(&err, PROBLEM_INVALID_FIELD, "remote_port",
+	    "remote_port must be from 1 to 65535, not %d", 0);
+	assert_int_equal(problem_status(&err), 422);
+	text = problem_render(&err);
+	assert_non_null(text);
+	assert_string_equal(text,
+	    "{\"type\":\"urn:lwipd:problem:invalid-field\",\"title\":\"Unprocessable Content\","
+	    "\"status\":422,\"detail\":\"remote_port must be from 1 to 65535, not 0\","
+	    "\"field\":\"remote_port\"}\n");
+	free(text);
+}
+
+static void
+test_problem_position(void **state)
+{
+	struct problem err;
+
+	(void)state;
+	problem_set(&err, PROBLEM_MALFORMED_JSON, NULL, "invalid JSON at line %d, column %d: %s",
+	    3, 5, "end of file expected near 'x'");
+	problem_set_position(&err, 3, 5);
+	assert_json(problem_to_json(&err),
+	    "{\"type\":\"urn:lwipd:problem:malformed-json\",\"title\":\"Bad Request\","
+	    "\"status\":400,"
+	    "\"detail\":\"invalid JSON at line 3, column 5: end of file expected near 'x'\","
+	    "\"line\":3,\"column\":5}");
+}
+
+static void
+test_problem_without_extensions(void **state)
+{
+	struct problem err;
+
+	(void)state;
+	problem_set(&err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%s'", "/v1/\"x\"");
+	assert_json(problem_to_json(&err),
+	    "{\"type\":\"urn:lwipd:problem:not-found\",\"title\":\"Not Found\",\"status\":404,"
+	    "\"detail\":\"no resource at path '/v1/\\\"x\\\"'\"}");
+	/* An empty field name is still a field. */
+	problem_set(&err, PROBLEM_INVALID_FIELD, "", "unknown query parameter ''");
+	assert_json(problem_to_json(&err),
+	    "{\"type\":\"urn:lwipd:problem:invalid-field\",\"title\":\"Unprocessable Content\","
+	    "\"status\":422,\"detail\":\"unknown query parameter ''\",\"field\":\"\"}");
+}
+
+static void
+test_problem_types(void **state)
+{
+	static const struct {
+		enum problem_type type;
+		unsigned int status;
+		const char *urn;
+		const char *title;
+	} cases[] = {
+		{ PROBLEM_MALFORMED_JSON, 400, "urn:lwipd:problem:malformed-json", "Bad Request" },
+		{ PROBLEM_NOT_FOUND, 404, "urn:lwipd:problem:not-found", "Not Found" },
+		{ PROBLEM_METHOD_NOT_ALLOWED, 405, "urn:lwipd:problem:method-not-allowed",
+		    "Method Not Allowed" },
+		{ PROBLEM_CONFLICT, 409, "urn:lwipd:problem:conflict", "Conflict" },
+		{ PROBLEM_PAYLOAD_TOO_LARGE, 413, "urn:lwipd:problem:payload-too-large",
+		    "Content Too Large" },
+		{ PROBLEM_UNSUPPORTED_MEDIA_TYPE, 415, "urn:lwipd:problem:unsupported-media-type",
+		    "Unsupported Media Type" },
+		{ PROBLEM_INVALID_FIELD, 422, "urn:lwipd:problem:invalid-field",
+		    "Unprocessable Content" },
+		{ PROBLEM_INTERNAL, 500, "urn:lwipd:problem:internal", "Internal Server Error" },
+		{ PROBLEM_UNAVAILABLE, 503, "urn:lwipd:problem:unavailable", "Service Unavailable" },
+	};
+	struct problem err;
+	json_t *obj;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(sizeof(cases) / sizeof(cases[0]), PROBLEM_TYPE_COUNT);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		problem_set(&err, cases[i].type, NULL, "detail");
+		assert_int_equal(problem_status(&err), cases[i].status);
+		obj = problem_to_json(&err);
+		assert_non_null(obj);
+		assert_string_equal(json_string_value(json_object_get(obj, "type")), cases[i].urn);
+		assert_string_equal(json_string_value(json_object_get(obj, "title")), cases[i].title);
+		assert_int_equal(json_integer_value(json_object_get(obj, "status")), cases[i].status);
+		json_decref(obj);
+	}
+}
+
+static void
+test_problem_sanitizes_utf8(void **state)
+{
+	char long_field[200];
+	struct problem err;
+	json_t *obj;
+
+	(void)state;
+	/* A lone continuation byte, an overlong '/', a surrogate, then valid "é" and "€". */
+	problem_set(&err, PROBLEM_NOT_FOUND, NULL, "path '%s'",
+	    "/a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xc3\xa9\xe2\x82\xac");
+	assert_string_equal(err.detail, "path '/a?b??c???d\xc3\xa9\xe2\x82\xac'");
+	assert_json(problem_to_json(&err),
+	    "{\"type\":\"urn:lwipd:problem:not-found\",\"title\":\"Not Found\",\"status\":404,"
+	    "\"detail\":\"path '/a?b??c???d\xc3\xa9\xe2\x82\xac'\"}");
+
+	/* Truncation that cuts a multi-byte character leaves no broken tail. */
+	memset(long_field, 'f', sizeof(long_field));
+	memcpy(long_field + PROBLEM_FIELD_MAX - 2, "\xc3\xa9", 2);
+	long_field[sizeof(long_field) - 1] = '\0';
+	problem_set(&err, PROBLEM_INVALID_FIELD, long_field, "unknown field");
+	assert_int_equal(strlen(err.field), PROBLEM_FIELD_MAX - 1);
+	assert_int_equal(err.field[PROBLEM_FIELD_MAX - 2], '?');
+	obj = problem_to_json(&err);
+	assert_non_null(obj);
+	json_decref(obj);
+}
+
+static void
+test_problem_detail_truncated(void **state)
+{
+	char long_text[600];
+	struct problem err;
+
+	(void)state;
+	memset(long_text, 'x', sizeof(long_text) - 1);
+	long_text[sizeof(long_text) - 1] = '\0';
+	problem_set(&err, PROBLEM_NOT_FOUND, NULL, "%s", long_text);
+	assert_int_equal(strlen(err.detail), PROBLEM_DETAIL_MAX - 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connection_object),
+		cmocka_unit_test(test_connection_passive_and_causes),
+		cmocka_unit_test(test_connection_empty_history),
+		cmocka_unit_test(test_connection_history_is_bounded),
+		cmocka_unit_test(test_connection_clamps_large_values),
+		cmocka_unit_test(test_connection_bad_state_fails),
+		cmocka_unit_test(test_connection_list),
+		cmocka_unit_test(test_interface_object),
+		cmocka_unit_test(test_interface_edges),
+		cmocka_unit_test(test_render_text),
+		cmocka_unit_test(test_problem_invalid_field),
+		cmocka_unit_test(test_problem_position),
+		cmocka_unit_test(test_problem_without_extensions),
+		cmocka_unit_test(test_problem_types),
+		cmocka_unit_test(test_problem_sanitizes_utf8),
+		cmocka_unit_test(test_problem_detail_truncated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
