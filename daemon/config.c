@@ -82,40 +82,40 @@ name_is_safe(const char *name, size_t max)
 }
 
 static int
-set_address(struct config *cfg, const char *value, char *err, size_t errlen)
+set_address(struct config *cfg, const char *opt, const char *value, char *err, size_t errlen)
 {
 	char copy[32];
 	char *slash;
 	uint32_t ip, prefix, mask;
 
 	if (strlen(value) >= sizeof(copy) || (slash = strchr(strcpy(copy, value), '/')) == NULL)
-		return config_error(err, errlen, "--address: expected A.B.C.D/LEN, got '%.40s'", value);
+		return config_error(err, errlen, "%s: expected A.B.C.D/LEN, got '%.40s'", opt, value);
 	*slash = '\0';
 	if (parse_ipv4(copy, &ip) < 0)
-		return config_error(err, errlen, "--address: '%.40s' is not an IPv4 address", copy);
+		return config_error(err, errlen, "%s: '%.40s' is not an IPv4 address", opt, copy);
 	if (parse_uint(slash + 1, 1, 30, &prefix) < 0)
-		return config_error(err, errlen, "--address: prefix length must be from 1 to 30, got '%.40s'",
-		    slash + 1);
+		return config_error(err, errlen, "%s: prefix length must be from 1 to 30, got '%.40s'",
+		    opt, slash + 1);
 	if (ipv4_is_special(ip))
 		return config_error(err, errlen,
-		    "--address: %s is a zero-network, loopback, multicast or reserved address", copy);
+		    "%s: %s is a zero-network, loopback, multicast or reserved address", opt, copy);
 	mask = prefix_mask((uint8_t)prefix);
 	if ((ip & ~mask) == 0 || (ip & ~mask) == ~mask)
-		return config_error(err, errlen, "--address: %s is the network or broadcast address of /%u",
-		    copy, prefix);
+		return config_error(err, errlen, "%s: %s is the network or broadcast address of /%u",
+		    opt, copy, prefix);
 	cfg->address = ip;
 	cfg->prefix = (uint8_t)prefix;
 	return 0;
 }
 
 static int
-set_mac(struct config *cfg, const char *value, char *err, size_t errlen)
+set_mac(struct config *cfg, const char *opt, const char *value, char *err, size_t errlen)
 {
 	uint8_t mac[6];
 
 	if (strlen(value) != 17)
-		return config_error(err, errlen, "--mac: expected six hex bytes like 02:00:00:00:00:01, got '%.40s'",
-		    value);
+		return config_error(err, errlen,
+		    "%s: expected six hex bytes like 02:00:00:00:00:01, got '%.40s'", opt, value);
 	for (int i = 0; i < 6; i++) {
 		const char *byte = value + i * 3;
 		char hex[3] = { byte[0], byte[1], '\0' };
@@ -123,13 +123,13 @@ set_mac(struct config *cfg, const char *value, char *err, size_t errlen)
 		if (!isxdigit((unsigned char)byte[0]) || !isxdigit((unsigned char)byte[1]) ||
 		    (i < 5 && byte[2] != ':'))
 			return config_error(err, errlen,
-			    "--mac: expected six hex bytes like 02:00:00:00:00:01, got '%s'", value);
+			    "%s: expected six hex bytes like 02:00:00:00:00:01, got '%s'", opt, value);
 		mac[i] = (uint8_t)strtoul(hex, NULL, 16);
 	}
 	if (mac[0] & 0x01)
-		return config_error(err, errlen, "--mac: %s is a multicast address", value);
+		return config_error(err, errlen, "%s: %s is a multicast address", opt, value);
 	if ((mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]) == 0)
-		return config_error(err, errlen, "--mac: the all-zero address is not usable");
+		return config_error(err, errlen, "%s: the all-zero address is not usable", opt);
 	memcpy(cfg->mac, mac, sizeof(mac));
 	cfg->has_mac = true;
 	return 0;
@@ -137,7 +137,7 @@ set_mac(struct config *cfg, const char *value, char *err, size_t errlen)
 
 /* HOST:PORT where HOST is an IPv4 literal, "localhost" or [IPv6]. */
 static int
-set_listen(struct config *cfg, const char *value, char *err, size_t errlen)
+set_listen(struct config *cfg, const char *opt, const char *value, char *err, size_t errlen)
 {
 	char host[64];
 	const char *colon = strrchr(value, ':');
@@ -145,11 +145,11 @@ set_listen(struct config *cfg, const char *value, char *err, size_t errlen)
 	size_t host_len;
 
 	if (colon == NULL || parse_uint(colon + 1, 0, 65535, &port) < 0)
-		return config_error(err, errlen, "--listen: expected HOST:PORT with a port from 0 to 65535, got '%.80s'",
-		    value);
+		return config_error(err, errlen,
+		    "%s: expected HOST:PORT with a port from 0 to 65535, got '%.80s'", opt, value);
 	host_len = (size_t)(colon - value);
 	if (host_len == 0 || host_len >= sizeof(host))
-		return config_error(err, errlen, "--listen: expected HOST:PORT, got '%.80s'", value);
+		return config_error(err, errlen, "%s: expected HOST:PORT, got '%.80s'", opt, value);
 	memcpy(host, value, host_len);
 	host[host_len] = '\0';
 
@@ -159,7 +159,7 @@ set_listen(struct config *cfg, const char *value, char *err, size_t errlen)
 
 		host[host_len - 1] = '\0';
 		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
-			return config_error(err, errlen, "--listen: '%s' is not an IPv6 address", host + 1);
+			return config_error(err, errlen, "%s: '%s' is not an IPv6 address", opt, host + 1);
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
 		cfg->listen_addr_len = sizeof(*sin6);
@@ -171,7 +171,7 @@ set_listen(struct config *cfg, const char *value, char *err, size_t errlen)
 			ip = htonl(INADDR_LOOPBACK);
 		else if (parse_ipv4(host, &ip) < 0)
 			return config_error(err, errlen,
-			    "--listen: '%s' is not an IPv4 address, [IPv6] address or localhost", host);
+			    "%s: '%s' is not an IPv4 address, [IPv6] address or localhost", opt, host);
 		sin->sin_family = AF_INET;
 		sin->sin_addr.s_addr = ip;
 		sin->sin_port = htons((uint16_t)port);
@@ -189,54 +189,183 @@ config_defaults(struct config *cfg)
 	cfg->msl_ms = CONFIG_MSL_MS_DEFAULT;
 	cfg->retain_closed = CONFIG_RETAIN_CLOSED_DEFAULT;
 	cfg->log_level = LOG_LEVEL_INFO;
-	set_listen(cfg, "127.0.0.1:8080", unused, sizeof(unused));
+	set_listen(cfg, "--listen", "127.0.0.1:8080", unused, sizeof(unused));
+}
+
+/* Sets the option called name; messages call it opt, as the user spelled it. */
+static int
+set_option(struct config *cfg, const char *name, const char *opt, const char *value, char *err,
+    size_t errlen)
+{
+	if (strlen(value) > CONFIG_VALUE_MAX)
+		return config_error(err, errlen, "%s: value is longer than %d bytes", opt, CONFIG_VALUE_MAX);
+
+	if (strcmp(name, "tap") == 0) {
+		if (!name_is_safe(value, CONFIG_TAP_NAME_MAX))
+			return config_error(err, errlen,
+			    "%s: '%.40s' is not an interface name (1 to %d printable characters, no '/', ':' or spaces)",
+			    opt, value, CONFIG_TAP_NAME_MAX);
+		strcpy(cfg->tap_name, value);
+	} else if (strcmp(name, "netns") == 0) {
+		if (!name_is_safe(value, CONFIG_NETNS_NAME_MAX))
+			return config_error(err, errlen, "%s: '%.40s' is not a namespace name", opt, value);
+		strcpy(cfg->netns, value);
+	} else if (strcmp(name, "address") == 0) {
+		return set_address(cfg, opt, value, err, errlen);
+	} else if (strcmp(name, "gateway") == 0) {
+		uint32_t ip;
+
+		if (parse_ipv4(value, &ip) < 0 || ipv4_is_special(ip))
+			return config_error(err, errlen, "%s: '%.40s' is not a usable IPv4 address", opt, value);
+		cfg->gateway = ip;
+	} else if (strcmp(name, "mac") == 0) {
+		return set_mac(cfg, opt, value, err, errlen);
+	} else if (strcmp(name, "listen") == 0) {
+		return set_listen(cfg, opt, value, err, errlen);
+	} else if (strcmp(name, "msl-ms") == 0) {
+		if (parse_uint(value, 1, CONFIG_MSL_MS_MAX, &cfg->msl_ms) < 0)
+			return config_error(err, errlen,
+			    "%s: must be an integer from 1 to %u, so that 2MSL ends before lwIP's own 120000 ms TIME_WAIT; got '%.40s'",
+			    opt, CONFIG_MSL_MS_MAX, value);
+	} else if (strcmp(name, "retain-closed") == 0) {
+		if (parse_uint(value, 0, CONFIG_RETAIN_CLOSED_MAX, &cfg->retain_closed) < 0)
+			return config_error(err, errlen, "%s: must be an integer from 0 to %u, got '%.40s'",
+			    opt, CONFIG_RETAIN_CLOSED_MAX, value);
+	} else if (strcmp(name, "log-level") == 0) {
+		if (log_level_parse(value, &cfg->log_level) < 0)
+			return config_error(err, errlen,
+			    "%s: must be one of error, warn, info, debug; got '%.40s'", opt, value);
+	} else {
+		return config_error(err, errlen, "%s: unknown option", opt);
+	}
+	return 0;
 }
 
 int
 config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
 {
-	if (strlen(value) > CONFIG_VALUE_MAX)
-		return config_error(err, errlen, "--%s: value is longer than %d bytes", name, CONFIG_VALUE_MAX);
+	char opt[CONFIG_KEY_MAX + 3];
 
-	if (strcmp(name, "tap") == 0) {
-		if (!name_is_safe(value, CONFIG_TAP_NAME_MAX))
-			return config_error(err, errlen,
-			    "--tap: '%.40s' is not an interface name (1 to %d printable characters, no '/', ':' or spaces)",
-			    value, CONFIG_TAP_NAME_MAX);
-		strcpy(cfg->tap_name, value);
-	} else if (strcmp(name, "netns") == 0) {
-		if (!name_is_safe(value, CONFIG_NETNS_NAME_MAX))
-			return config_error(err, errlen, "--netns: '%.40s' is not a namespace name", value);
-		strcpy(cfg->netns, value);
-	} else if (strcmp(name, "address") == 0) {
-		return set_address(cfg, value, err, errlen);
-	} else if (strcmp(name, "gateway") == 0) {
-		uint32_t ip;
+	snprintf(opt, sizeof(opt), "--%s", name);
+	return set_option(cfg, name, opt, value, err, errlen);
+}
 
-		if (parse_ipv4(value, &ip) < 0 || ipv4_is_special(ip))
-			return config_error(err, errlen, "--gateway: '%.40s' is not a usable IPv4 address", value);
-		cfg->gateway = ip;
-	} else if (strcmp(name, "mac") == 0) {
-		return set_mac(cfg, value, err, errlen);
-	} else if (strcmp(name, "listen") == 0) {
-		return set_listen(cfg, value, err, errlen);
-	} else if (strcmp(name, "msl-ms") == 0) {
-		if (parse_uint(value, 1, CONFIG_MSL_MS_MAX, &cfg->msl_ms) < 0)
-			return config_error(err, errlen,
-			    "--msl-ms: must be an integer from 1 to %u, so that 2MSL ends before lwIP's own 120000 ms TIME_WAIT; got '%.40s'",
-			    CONFIG_MSL_MS_MAX, value);
-	} else if (strcmp(name, "retain-closed") == 0) {
-		if (parse_uint(value, 0, CONFIG_RETAIN_CLOSED_MAX, &cfg->retain_closed) < 0)
-			return config_error(err, errlen, "--retain-closed: must be an integer from 0 to %u, got '%.40s'",
-			    CONFIG_RETAIN_CLOSED_MAX, value);
-	} else if (strcmp(name, "log-level") == 0) {
-		if (log_level_parse(value, &cfg->log_level) < 0)
-			return config_error(err, errlen,
-			    "--log-level: must be one of error, warn, info, debug; got '%.40s'", value);
-	} else {
-		return config_error(err, errlen, "--%.40s: unknown option", name);
+static char *
+trim(char *text)
+{
+	char *end;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	end = text + strlen(text);
+	while (end > text && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		end--;
+	*end = '\0';
+	return text;
+}
+
+/* One line of a configuration file: blank, a comment, or "key = value". */
+static int
+file_line(struct config *cfg, char *line, char *err, size_t errlen)
+{
+	char name[CONFIG_KEY_MAX + 1];
+	char *equals, *key, *value;
+	size_t len;
+
+	line = trim(line);
+	if (line[0] == '\0' || line[0] == '#' || line[0] == ';')
+		return 0;
+	equals = strchr(line, '=');
+	if (equals == NULL || equals == line)
+		return config_error(err, errlen, "expected 'key = value', got '%.40s'", line);
+	*equals = '\0';
+	key = trim(line);
+	value = trim(equals + 1);
+	len = strlen(key);
+	if (len > CONFIG_KEY_MAX)
+		return config_error(err, errlen, "%.40s...: unknown option", key);
+	/* '_' stands for '-' so that the file also suits systemd's EnvironmentFile=. */
+	for (size_t i = 0; i <= len; i++)
+		name[i] = key[i] == '_' ? '-' : key[i];
+	return set_option(cfg, name, key, value, err, errlen);
+}
+
+/* Reads the whole file into a NUL-terminated, malloc'd buffer of at most CONFIG_FILE_MAX bytes. */
+static int
+read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *file;
+	char *text;
+	int rc = 0;
+
+	file = fopen(path, "re");
+	if (file == NULL) {
+		rc = -errno;
+		config_error(err, errlen, "%.200s: %s", path, strerror(errno));
+		goto out;
 	}
-	return 0;
+	text = malloc(CONFIG_FILE_MAX + 1);
+	if (text == NULL) {
+		rc = -ENOMEM;
+		config_error(err, errlen, "%.200s: out of memory", path);
+		goto close_file;
+	}
+	*len = fread(text, 1, CONFIG_FILE_MAX + 1, file);
+	if (ferror(file)) {
+		rc = -EIO;
+		config_error(err, errlen, "%.200s: %s", path, strerror(errno));
+		goto free_text;
+	}
+	if (*len > CONFIG_FILE_MAX) {
+		rc = -EFBIG;
+		config_error(err, errlen, "%.200s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		goto free_text;
+	}
+	text[*len] = '\0';
+	*out = text;
+	text = NULL;
+free_text:
+	free(text);
+close_file:
+	fclose(file);
+out:
+	return rc;
+}
+
+/* Sets each line's option in turn; the first bad line ends it, naming FILE:LINE. */
+static int
+read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char reason[CONFIG_ERROR_MAX];
+	char *text, *line, *end;
+	size_t len, line_len;
+	unsigned lineno = 0;
+	int rc;
+
+	rc = read_file(path, &text, &len, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (line = text; line < text + len; line += line_len + 1) {
+		end = memchr(line, '\n', (size_t)(text + len - line));
+		line_len = end != NULL ? (size_t)(end - line) : (size_t)(text + len - line);
+		lineno++;
+		if (line_len > CONFIG_LINE_MAX) {
+			rc = config_error(reason, sizeof(reason), "line is longer than %d bytes", CONFIG_LINE_MAX);
+			break;
+		}
+		if (memchr(line, '\0', line_len) != NULL) {
+			rc = config_error(reason, sizeof(reason), "line holds a NUL byte");
+			break;
+		}
+		line[line_len] = '\0';
+		rc = file_line(cfg, line, reason, sizeof(reason));
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0)
+		config_error(err, errlen, "%.200s:%u: %s", path, lineno, reason);
+	free(text);
+	return rc;
 }
 
 static int
@@ -280,6 +409,9 @@ config_usage(FILE *out)
 	    "                       (default %u, at most %u)\n"
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
+	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
+	    "                       named as the flags above; flags override the file\n"
+	    "  --check              validate the options and exit, opening nothing\n"
 	    "  --help               show this help and exit\n"
 	    "  --version            show the version and exit\n"
 	    "\n"
@@ -301,21 +433,31 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "msl-ms", required_argument, NULL, 0 },
 		{ "retain-closed", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *path = NULL;
 	int index, opt, rc;
 
+	/*
+	 * Two passes, so that flags override the file wherever --config stands:
+	 * the first finds the file and the action, the second applies the flags.
+	 */
 	*action = CONFIG_ACTION_RUN;
 	opterr = 0;
 	optind = 0;	/* GNU getopt: 0 also resets its state between calls. */
 	while ((opt = getopt_long(argc, argv, ":", options, &index)) != -1) {
 		switch (opt) {
 		case 0:
-			rc = config_set(cfg, options[index].name, optarg, err, errlen);
-			if (rc < 0)
-				return rc;
+			break;
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			*action = CONFIG_ACTION_CHECK;
 			break;
 		case 'h':
 			*action = CONFIG_ACTION_HELP;
@@ -331,5 +473,12 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 	}
 	if (optind < argc)
 		return config_error(err, errlen, "%.60s: unexpected argument (see --help)", argv[optind]);
+	if (path != NULL && (rc = read_config_file(cfg, path, err, errlen)) < 0)
+		return rc;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", options, &index)) != -1) {
+		if (opt == 0 && (rc = config_set(cfg, options[index].name, optarg, err, errlen)) < 0)
+			return rc;
+	}
 	return config_check(cfg, err, errlen);
 }

@@ -1,7 +1,7 @@
 /*
  * config: the daemon's settings and their validation.
- * Every option goes through config_set(), so the command line and, later,
- * a configuration file share one set of rules and messages.
+ * Every option goes through one setter, so the command line and the
+ * configuration file (--config) share one set of rules and messages.
  */
 #ifndef LWIPD_CONFIG_H
 #define LWIPD_CONFIG_H
@@ -17,7 +17,10 @@
 #define CONFIG_TAP_NAME_MAX 15		/* IFNAMSIZ - 1 */
 #define CONFIG_NETNS_NAME_MAX 255
 #define CONFIG_VALUE_MAX 512
-#define CONFIG_ERROR_MAX 256
+#define CONFIG_KEY_MAX 32
+#define CONFIG_ERROR_MAX 512
+#define CONFIG_FILE_MAX 65536		/* bytes in a --config file */
+#define CONFIG_LINE_MAX 1024		/* bytes in one of its lines, without the newline */
 
 #define CONFIG_MSL_MS_DEFAULT 30000u
 /*
@@ -45,6 +48,7 @@ struct config {
 
 enum config_action {
 	CONFIG_ACTION_RUN = 0,
+	CONFIG_ACTION_CHECK,		/* --check: the options are valid, do nothing */
 	CONFIG_ACTION_HELP,
 	CONFIG_ACTION_VERSION
 };
@@ -60,8 +64,16 @@ int config_set(struct config *cfg, const char *name, const char *value, char *er
 
 /*
  * Parses the command line over the defaults and checks that the required
- * options are there and agree with each other.
- * Returns 0, or -EINVAL with a one-line reason in err.
+ * options are there and agree with each other. With --config FILE, the
+ * file's options are set first and the flags then override them.
+ *
+ * A configuration file holds "key = value" lines, blank lines, and comments
+ * starting with '#' or ';'. A key is a flag's name without the dashes, and
+ * '_' may stand for '-'. Nothing is quoted; spaces around the key and value
+ * are dropped.
+ *
+ * Returns 0, or a negative errno with a one-line reason in err; a reason
+ * about the file starts with "FILE:LINE: ".
  */
 int config_parse_args(struct config *cfg, int argc, char **argv, enum config_action *action,
     char *err, size_t errlen);

@@ -372,3 +372,14 @@ engine_healthy(struct engine *engine)
 	stack_unlock();
 	return healthy;
 }
+
+size_t
+engine_live_count(struct engine *engine)
+{
+	size_t count;
+
+	stack_lock();
+	count = conntable_live_count(engine->table);
+	stack_unlock();
+	return count;
+}

@@ -153,4 +153,7 @@ void engine_interface(struct engine *engine, struct engine_iface_view *out);
 /* True while the stack and the TAP device are up and the daemon is not stopping. */
 bool engine_healthy(struct engine *engine);
 
+/* The number of connections not yet CLOSED. */
+size_t engine_live_count(struct engine *engine);
+
 #endif

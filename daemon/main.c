@@ -5,10 +5,16 @@
  * The main thread sets everything up, then only waits for SIGTERM or SIGINT.
  * Those signals are blocked in every thread, so they arrive here and nowhere
  * else; shutting down never runs inside a signal handler.
+ *
+ * Under systemd (Type=notify) the main thread reports READY=1 once the API
+ * listens, STATUS= whenever the count of live connections changes, and
+ * STOPPING=1 on the signal. The watchdog pings come from a timer on lwIP's
+ * core thread instead, so that a wedged stack stops them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +23,14 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "notify.h"
 #include "stack.h"
 #include "tap.h"
 
 #define EXIT_USAGE 2
+
+/* How often the main thread looks at the connection count for STATUS=. */
+#define STATUS_PERIOD_S 1
 
 /*
  * Without --mac, a stable address from the TAP name and IPv4 address, so
@@ -39,6 +49,56 @@ default_mac(const struct config *cfg, uint8_t mac[6])
 	mac[0] = 0x02;	/* locally administered, unicast */
 	for (int i = 1; i < 6; i++)
 		mac[i] = (uint8_t)(hash >> (8 * i));
+}
+
+/* Runs on lwIP's core thread with the lock held, and re-arms itself. */
+static void
+watchdog_tick(void *arg)
+{
+	uint32_t interval_ms = (uint32_t)(uintptr_t)arg;
+
+	notify_send("WATCHDOG=1");
+	stack_timeout(interval_ms, watchdog_tick, arg);
+}
+
+/* Pings at half the manager's timeout, as sd_watchdog_enabled(3) advises. */
+static void
+watchdog_start(void)
+{
+	uint64_t interval_ms = notify_watchdog_usec() / 2000;
+
+	if (interval_ms == 0)
+		return;
+	if (interval_ms > UINT32_MAX)
+		interval_ms = UINT32_MAX;
+	stack_lock();
+	stack_timeout((uint32_t)interval_ms, watchdog_tick, (void *)(uintptr_t)interval_ms);
+	stack_unlock();
+}
+
+/*
+ * Waits for SIGTERM or SIGINT and returns it. While notifying, it wakes
+ * every STATUS_PERIOD_S to report a changed connection count: the engine
+ * has no change events, and a look under the lock is cheap.
+ */
+static int
+wait_for_stop(const sigset_t *signals, struct engine *engine, const char *where)
+{
+	const struct timespec period = { .tv_sec = STATUS_PERIOD_S };
+	size_t reported = 0, live;
+	int signo;
+
+	notify_sendf("READY=1\nSTATUS=%s: 0 live connections", where);
+	for (;;) {
+		signo = sigtimedwait(signals, NULL, notify_enabled() ? &period : NULL);
+		if (signo > 0)
+			return signo;
+		live = engine_live_count(engine);
+		if (live != reported) {
+			notify_sendf("STATUS=%s: %zu live connection%s", where, live, live == 1 ? "" : "s");
+			reported = live;
+		}
+	}
 }
 
 static int
@@ -63,7 +123,7 @@ run(const struct config *cfg)
 	};
 	struct engine *engine = NULL;
 	struct api_server *api = NULL;
-	char address[INET_ADDRSTRLEN];
+	char address[INET_ADDRSTRLEN], where[CONFIG_TAP_NAME_MAX + INET_ADDRSTRLEN + 8];
 	sigset_t signals;
 	int rc, signo;
 
@@ -80,6 +140,9 @@ run(const struct config *cfg)
 		default_mac(cfg, stack_cfg.mac);
 	snprintf(engine_cfg.ifname, sizeof(engine_cfg.ifname), "%s", cfg->tap_name);
 
+	rc = notify_init();
+	if (rc < 0)
+		goto out;
 	rc = tap_open(cfg->tap_name, cfg->netns, &tap);
 	if (rc < 0)
 		goto out;
@@ -96,8 +159,10 @@ run(const struct config *cfg)
 	    cfg->tap_name, address, cfg->prefix, stack_cfg.mac[0], stack_cfg.mac[1],
 	    stack_cfg.mac[2], stack_cfg.mac[3], stack_cfg.mac[4], stack_cfg.mac[5], cfg->msl_ms);
 
-	while (sigwait(&signals, &signo) != 0)
-		;
+	watchdog_start();
+	snprintf(where, sizeof(where), "%s %s/%u", cfg->tap_name, address, cfg->prefix);
+	signo = wait_for_stop(&signals, engine, where);
+	notify_send("STOPPING=1\nSTATUS=Stopping: aborting connections");
 	log_info("%s received; aborting connections and stopping", strsignal(signo));
 
 stop_engine:
@@ -119,6 +184,7 @@ main(int argc, char **argv)
 	enum config_action action;
 	char err[CONFIG_ERROR_MAX];
 
+	log_init();
 	config_defaults(&cfg);
 	if (config_parse_args(&cfg, argc, argv, &action, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lwipd: %s\n", err);
@@ -132,6 +198,8 @@ main(int argc, char **argv)
 		printf("lwipd %s (lwIP %s)\n", LWIPD_VERSION, stack_lwip_version());
 		return EXIT_SUCCESS;
 	}
+	if (action == CONFIG_ACTION_CHECK)
+		return EXIT_SUCCESS;
 	log_set_level(cfg.log_level);
 	return run(&cfg);
 }

@@ -9,6 +9,7 @@ PACKAGES=(
   liblwip-dev libmicrohttpd-dev libjansson-dev uthash-dev libcmocka-dev
   python3 python3-pytest python3-scapy
   tcpdump curl iproute2 ca-certificates
+  systemd systemd-container debootstrap man-db groff-base util-linux
 )
 
 missing=()

@@ -26,7 +26,7 @@ def test_help(lwipd_bin):
     cp = run_lwipd(lwipd_bin, ["--help"])
     assert cp.returncode == 0, cp
     for flag in ("--tap", "--address", "--gateway", "--mac", "--netns", "--listen",
-                 "--msl-ms", "--retain-closed", "--log-level",
+                 "--msl-ms", "--retain-closed", "--log-level", "--config", "--check",
                  "--help", "--version"):
         assert flag in cp.stdout, "--help does not mention %s:\n%s" % (flag, cp.stdout)
 

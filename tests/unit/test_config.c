@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -185,6 +188,236 @@ long_values_are_refused(void **unused)
 	assert_non_null(strstr(err, "--netns"));
 }
 
+/* Writes text (len bytes) to a new temporary file; the caller unlinks path. */
+static void
+write_file(char path[static 64], const char *text, size_t len)
+{
+	int fd;
+
+	snprintf(path, 64, "/tmp/lwipd-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Parses "--config FILE" holding text, then the NULL-terminated arguments. */
+static int
+parse_file(struct config *cfg, enum config_action *action, char *err, const char *text, ...)
+{
+	char *argv[MAX_ARGS] = { "lwipd", "--config" };
+	char path[64];
+	int argc = 3, rc;
+	va_list ap;
+
+	write_file(path, text, strlen(text));
+	argv[2] = path;
+	va_start(ap, text);
+	while (argc < MAX_ARGS - 1 && (argv[argc] = va_arg(ap, char *)) != NULL)
+		argc++;
+	va_end(ap);
+	config_defaults(cfg);
+	rc = config_parse_args(cfg, argc, argv, action, err, CONFIG_ERROR_MAX);
+	/* Messages name the file: make them comparable across runs. */
+	if (rc < 0 && strncmp(err, path, strlen(path)) == 0)
+		memmove(err, err + strlen(path), strlen(err + strlen(path)) + 1);
+	unlink(path);
+	return rc;
+}
+
+static void
+file_sets_every_option(void **unused)
+{
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+
+	(void)unused;
+	assert_int_equal(parse_file(&cfg, &action, err,
+	    "# comment\n"
+	    "; another\n"
+	    "\n"
+	    "  \t\n"
+	    "tap = tap9\n"
+	    "address=10.9.0.2/24\n"
+	    "\tgateway\t=\t10.9.0.1   \n"
+	    "mac = 02:00:00:00:00:07\r\n"
+	    "netns = lab\n"
+	    "listen = [::1]:0\n"
+	    "msl_ms = 1000\n"
+	    "retain-closed = 5\n"
+	    "log_level = debug", NULL), 0);
+	assert_int_equal(action, CONFIG_ACTION_RUN);
+	assert_string_equal(cfg.tap_name, "tap9");
+	assert_int_equal(cfg.address, inet_addr("10.9.0.2"));
+	assert_int_equal(cfg.gateway, inet_addr("10.9.0.1"));
+	assert_memory_equal(cfg.mac, ((uint8_t[]){ 2, 0, 0, 0, 0, 7 }), 6);
+	assert_string_equal(cfg.netns, "lab");
+	assert_int_equal(cfg.listen_addr.ss_family, AF_INET6);
+	assert_int_equal(cfg.msl_ms, 1000);
+	assert_int_equal(cfg.retain_closed, 5);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+}
+
+/* Flags win over the file whether they come before or after --config. */
+static void
+flags_override_the_file(void **unused)
+{
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+	char *argv[] = { "lwipd", "--msl-ms", "2000", "--config", NULL, "--tap", "tap2", NULL };
+	char path[64];
+	const char *text = "tap = tap1\naddress = 10.9.0.2/24\nmsl-ms = 1000\nmsl-ms = 1500\n";
+
+	(void)unused;
+	assert_int_equal(parse_file(&cfg, &action, err, text, NULL), 0);
+	assert_string_equal(cfg.tap_name, "tap1");
+	assert_int_equal(cfg.msl_ms, 1500);
+
+	write_file(path, text, strlen(text));
+	argv[4] = path;
+	config_defaults(&cfg);
+	assert_int_equal(config_parse_args(&cfg, 7, argv, &action, err, sizeof(err)), 0);
+	unlink(path);
+	assert_string_equal(cfg.tap_name, "tap2");
+	assert_int_equal(cfg.msl_ms, 2000);
+	assert_int_equal(cfg.address, inet_addr("10.9.0.2"));
+}
+
+/* The first bad line ends the parse; the message is "FILE:LINE: key: reason". */
+static void
+bad_lines_name_file_line_and_key(void **unused)
+{
+	static const struct {
+		const char *text;
+		const char *message_start;
+	} cases[] = {
+		{ "tap = tap0\nbogus = 1\n", ":2: bogus: unknown option" },
+		{ "\n# c\nmsl_ms = 0\n", ":3: msl_ms: must be an integer from 1 to 59000" },
+		{ "address = 10.9.0.2/33\naddress = 10.9.0.2/24\n", ":1: address: prefix length" },
+		{ "address 10.9.0.2/24\n", ":1: expected 'key = value'" },
+		{ " = 1\n", ":1: expected 'key = value'" },
+		{ "[lwipd]\n", ":1: expected 'key = value'" },
+		{ "address = \"10.9.0.2/24\"\n", ":1: address: '\"10.9.0.2' is not an IPv4 address" },
+		{ "log-level = info # loud\n", ":1: log-level: must be one of" },
+		{ "config = other.conf\n", ":1: config: unknown option" },
+		{ "help = 1\n", ":1: help: unknown option" },
+		{ "Tap = tap0\n", ":1: Tap: unknown option" },
+		{ "a_key_that_is_much_longer_than_32_bytes = 1\n", ":1: a_key_that_is_much_longer_than_32" },
+		{ "tap = tap0\nmac =\n", ":2: mac: expected six hex bytes" },
+	};
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		if (parse_file(&cfg, &action, err, cases[i].text, BASE, NULL) != -EINVAL)
+			fail_msg("case %zu: accepted", i);
+		if (strncmp(err, cases[i].message_start, strlen(cases[i].message_start)) != 0 ||
+		    strchr(err, '\n') != NULL)
+			fail_msg("case %zu: message '%s', expected it to start with '%s'", i, err,
+			    cases[i].message_start);
+	}
+}
+
+static void
+line_and_file_limits(void **unused)
+{
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+	char *text = malloc(CONFIG_FILE_MAX + 2);
+	size_t len;
+
+	(void)unused;
+	assert_non_null(text);
+	/* A comment line of exactly CONFIG_LINE_MAX bytes is fine, one more is not. */
+	len = (size_t)snprintf(text, CONFIG_FILE_MAX, "tap = tap0\n#");
+	memset(text + len, 'x', CONFIG_LINE_MAX - 1);
+	strcpy(text + len + CONFIG_LINE_MAX - 1, "\naddress = 10.9.0.2/24\n");
+	assert_int_equal(parse_file(&cfg, &action, err, text, NULL), 0);
+	memset(text + len, 'x', CONFIG_LINE_MAX);
+	strcpy(text + len + CONFIG_LINE_MAX, "\naddress = 10.9.0.2/24\n");
+	assert_int_equal(parse_file(&cfg, &action, err, text, NULL), -EINVAL);
+	assert_string_equal(err, ":2: line is longer than 1024 bytes");
+
+	/* A file of exactly CONFIG_FILE_MAX bytes is read, one byte more is refused. */
+	len = (size_t)snprintf(text, CONFIG_FILE_MAX, "tap = tap0\naddress = 10.9.0.2/24\n");
+	while (len < CONFIG_FILE_MAX) {
+		size_t line = CONFIG_FILE_MAX - len < 100 ? CONFIG_FILE_MAX - len : 100;
+
+		memset(text + len, '#', line - 1);
+		text[len + line - 1] = '\n';
+		len += line;
+	}
+	text[len] = '\0';
+	assert_int_equal(parse_file(&cfg, &action, err, text, NULL), 0);
+	strcpy(text + len, "\n");
+	assert_int_equal(parse_file(&cfg, &action, err, text, NULL), -EFBIG);
+	assert_string_equal(err, ": larger than 65536 bytes");
+	free(text);
+}
+
+static void
+nul_bytes_are_refused(void **unused)
+{
+	static const char text[] = "tap = tap0\naddress = 10.9.0.2/24\0junk\n";
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+	char *argv[] = { "lwipd", "--config", NULL, NULL };
+	char path[64];
+
+	(void)unused;
+	write_file(path, text, sizeof(text) - 1);
+	argv[2] = path;
+	config_defaults(&cfg);
+	assert_int_equal(config_parse_args(&cfg, 3, argv, &action, err, sizeof(err)), -EINVAL);
+	unlink(path);
+	assert_non_null(strstr(err, ":2: line holds a NUL byte"));
+}
+
+static void
+unreadable_files(void **unused)
+{
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+	char *missing[] = { "lwipd", "--config", "/nonexistent/lwipd.conf", NULL };
+	char *directory[] = { "lwipd", "--config", "/tmp", NULL };
+
+	(void)unused;
+	config_defaults(&cfg);
+	assert_int_equal(config_parse_args(&cfg, 3, missing, &action, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent/lwipd.conf: No such file or directory");
+	assert_int_equal(config_parse_args(&cfg, 3, directory, &action, err, sizeof(err)), -EIO);
+	assert_string_equal(err, "/tmp: Is a directory");
+}
+
+static void
+check_validates_everything(void **unused)
+{
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX];
+
+	(void)unused;
+	assert_int_equal(parse_file(&cfg, &action, err, "tap = tap0\n", "--check", NULL), -EINVAL);
+	assert_non_null(strstr(err, "--address: required"));
+	assert_int_equal(parse_file(&cfg, &action, err, "tap = tap0\n", "--check", "--address",
+	    "10.9.0.2/24", NULL), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK);
+	assert_int_equal(parse(&cfg, &action, err, "--check", BASE, NULL), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK);
+	/* --help wins over everything, even a file that does not exist. */
+	assert_int_equal(parse(&cfg, &action, err, "--config", "/nonexistent", "--check", "--help",
+	    NULL), 0);
+	assert_int_equal(action, CONFIG_ACTION_HELP);
+}
+
 int
 main(void)
 {
@@ -195,6 +428,13 @@ main(void)
 		cmocka_unit_test(bad_values_name_their_option),
 		cmocka_unit_test(required_and_stray_arguments),
 		cmocka_unit_test(long_values_are_refused),
+		cmocka_unit_test(file_sets_every_option),
+		cmocka_unit_test(flags_override_the_file),
+		cmocka_unit_test(bad_lines_name_file_line_and_key),
+		cmocka_unit_test(line_and_file_limits),
+		cmocka_unit_test(nul_bytes_are_refused),
+		cmocka_unit_test(unreadable_files),
+		cmocka_unit_test(check_validates_everything),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
