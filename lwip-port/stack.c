@@ -722,6 +722,12 @@ stack_start(const struct stack_config *cfg, const struct stack_hooks *hooks)
 	pthread_mutex_unlock(&stack.init_mutex);
 
 	LOCK_TCPIP_CORE();
+	/*
+	 * lwIP's ISN is a static counter plus tcp_ticks, so every start would
+	 * repeat the same ISNs. Timers only compare tcp_ticks differences, so a
+	 * random start is safe and makes the ISNs differ per run and per open.
+	 */
+	tcp_ticks = (u32_t)rand();
 	if (netif_add(&stack.netif, &address, &netmask, &gateway, NULL, tap_netif_init, ethernet_input) == NULL) {
 		UNLOCK_TCPIP_CORE();
 		rc = -ENODEV;

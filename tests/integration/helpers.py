@@ -460,7 +460,7 @@ class Capture:
     def start(self):
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
-            self.ns.cmd("tcpdump", "-i", self.iface, "-U", "-n", "-Z", "root",
+            self.ns.cmd("tcpdump", "-i", self.iface, "-U", "--immediate-mode", "-B", "8192", "-n", "-Z", "root",
                         "-w", self.path, *([self.bpf] if self.bpf else [])),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
 
@@ -493,6 +493,9 @@ class Capture:
             self._err.close()
         except OSError:
             pass
+        # A capture that lost frames cannot back a check of the wire.
+        dropped = re.search(r"(\d+) packets? dropped by kernel", self.stderr())
+        assert dropped is None or dropped.group(1) == "0", "tcpdump lost frames: " + self.stderr()
         self.packets = list(_rdpcap()(self.path))
         return self.packets
 

@@ -77,7 +77,7 @@ def main():
         c = socket.create_connection((args.ip, args.port), timeout=5)
         filler.append(c)
     else:
-        lsock.listen(16)
+        lsock.listen(1024)
         lsock.setblocking(False)
     emit("LISTENING", args.ip, args.port)
 
