@@ -188,6 +188,7 @@ config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->msl_ms = CONFIG_MSL_MS_DEFAULT;
 	cfg->retain_closed = CONFIG_RETAIN_CLOSED_DEFAULT;
+	cfg->recv_buffer = CONFIG_RECV_BUFFER_DEFAULT;
 	cfg->log_level = LOG_LEVEL_INFO;
 	set_listen(cfg, "--listen", "127.0.0.1:8080", unused, sizeof(unused));
 }
@@ -231,6 +232,10 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *va
 		if (parse_uint(value, 0, CONFIG_RETAIN_CLOSED_MAX, &cfg->retain_closed) < 0)
 			return config_error(err, errlen, "%s: must be an integer from 0 to %u, got '%.40s'",
 			    opt, CONFIG_RETAIN_CLOSED_MAX, value);
+	} else if (strcmp(name, "recv-buffer") == 0) {
+		if (parse_uint(value, CONFIG_RECV_BUFFER_MIN, CONFIG_RECV_BUFFER_MAX, &cfg->recv_buffer) < 0)
+			return config_error(err, errlen, "%s: must be an integer from %u to %u, got '%.40s'",
+			    opt, CONFIG_RECV_BUFFER_MIN, CONFIG_RECV_BUFFER_MAX, value);
 	} else if (strcmp(name, "log-level") == 0) {
 		if (log_level_parse(value, &cfg->log_level) < 0)
 			return config_error(err, errlen,
@@ -408,6 +413,8 @@ config_usage(FILE *out)
 	    "  --msl-ms N           maximum segment lifetime; TIME_WAIT lasts 2 x N ms\n"
 	    "                       (default %u, at most %u)\n"
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
+	    "  --recv-buffer N      bytes of received data kept per connection until read\n"
+	    "                       (default %u); the TCP window closes when it is full\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
 	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
 	    "                       named as the flags above; flags override the file\n"
@@ -416,7 +423,8 @@ config_usage(FILE *out)
 	    "  --version            show the version and exit\n"
 	    "\n"
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
-	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT);
+	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
+	    CONFIG_RECV_BUFFER_DEFAULT);
 }
 
 int
@@ -432,6 +440,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "listen", required_argument, NULL, 0 },
 		{ "msl-ms", required_argument, NULL, 0 },
 		{ "retain-closed", required_argument, NULL, 0 },
+		{ "recv-buffer", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },

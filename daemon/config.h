@@ -30,6 +30,9 @@
 #define CONFIG_MSL_MS_MAX 59000u
 #define CONFIG_RETAIN_CLOSED_DEFAULT 1024u
 #define CONFIG_RETAIN_CLOSED_MAX 1000000u
+#define CONFIG_RECV_BUFFER_DEFAULT 65536u
+#define CONFIG_RECV_BUFFER_MIN 1024u
+#define CONFIG_RECV_BUFFER_MAX (16u << 20)
 
 struct config {
 	char tap_name[CONFIG_TAP_NAME_MAX + 1];
@@ -43,6 +46,7 @@ struct config {
 	socklen_t listen_addr_len;
 	uint32_t msl_ms;
 	uint32_t retain_closed;
+	uint32_t recv_buffer;
 	enum log_level log_level;
 };
 

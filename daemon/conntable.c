@@ -13,6 +13,7 @@ struct conntable {
 	size_t closed_count;
 	uint32_t retain_closed;
 	uint64_t next_id;
+	void (*destroy)(struct conn *conn);
 };
 
 /* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4). */
@@ -43,13 +44,15 @@ conntable_free(struct conntable *table)
 		return;
 	HASH_ITER(hh, table->by_id, conn, tmp) {
 		HASH_DEL(table->by_id, conn);
+		if (table->destroy != NULL)
+			table->destroy(conn);
 		free(conn);
 	}
 	free(table);
 }
 
 struct conn *
-conntable_add(struct conntable *table, enum engine_origin origin,
+conntable_add(struct conntable *table, enum engine_origin origin, enum tcpinfo_state initial,
     const struct engine_endpoint *local, const struct engine_endpoint *remote)
 {
 	struct conn *conn = calloc(1, sizeof(*conn));
@@ -60,7 +63,7 @@ conntable_add(struct conntable *table, enum engine_origin origin,
 	conn->origin = origin;
 	conn->local = *local;
 	conn->remote = *remote;
-	conn->state = TCPINFO_CLOSED;
+	conn->state = initial;
 	HASH_ADD(hh, table->by_id, id, sizeof(conn->id), conn);
 	DL_APPEND(table->all, conn);
 	table->live_count++;
@@ -72,6 +75,8 @@ conn_remove(struct conntable *table, struct conn *conn)
 {
 	HASH_DEL(table->by_id, conn);
 	DL_DELETE(table->all, conn);
+	if (table->destroy != NULL)
+		table->destroy(conn);
 	free(conn);
 }
 
@@ -184,6 +189,12 @@ conntable_prune(struct conntable *table)
 }
 
 void
+conntable_set_destructor(struct conntable *table, void (*destroy)(struct conn *conn))
+{
+	table->destroy = destroy;
+}
+
+void
 conntable_set_retain(struct conntable *table, uint32_t retain_closed)
 {
 	table->retain_closed = retain_closed;
@@ -192,12 +203,18 @@ conntable_set_retain(struct conntable *table, uint32_t retain_closed)
 void
 conntable_view(const struct conn *conn, struct engine_conn_view *out)
 {
+	memset(out, 0, sizeof(*out));
 	out->id = conn->id;
 	out->origin = conn->origin;
+	out->listener_id = conn->listener_id;
 	out->local = conn->local;
 	out->remote = conn->remote;
 	out->state = conn->state;
 	out->history_len = conn->history_len;
 	memcpy(out->history, conn->history, conn->history_len * sizeof(conn->history[0]));
 	out->counters = conn->counters;
+	out->has_tcb = conn->has_tcb;
+	out->tcb = conn->tcb;
+	out->send_queued = conn->send_queued;
+	out->recv_buffered = conn->recv.len;
 }

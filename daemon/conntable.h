@@ -15,10 +15,21 @@
 #include "engine.h"
 
 struct stack_tcp;
+struct send_chunk;
+struct engine_waiter;
+
+/* Received bytes waiting for GET .../data, in a ring allocated on first use. */
+struct recv_ring {
+	uint8_t *bytes;
+	size_t capacity;
+	size_t start;
+	size_t len;
+};
 
 struct conn {
 	uint64_t id;
 	enum engine_origin origin;
+	uint64_t listener_id;
 	struct engine_endpoint local;
 	struct engine_endpoint remote;
 	enum tcpinfo_state state;
@@ -28,7 +39,17 @@ struct conn {
 	uint32_t snd_max;		/* highest sequence number sent, plus one */
 	bool snd_max_valid;
 	struct stack_tcp *tcp;		/* the engine's handle; NULL once closed */
+	bool has_tcb;
+	struct engine_tcb tcb;		/* the latest copy from lwIP */
 	bool close_requested;		/* the API asked for a full close */
+	bool write_shut;		/* a FIN is sent or will follow the queued data */
+	bool fin_pending;		/* the FIN waits for the send queue to drain */
+	bool read_shut;			/* received data is discarded */
+	bool recv_truncated;		/* bytes were discarded since the last read */
+	struct send_chunk *send_queue;
+	uint64_t send_queued;
+	struct recv_ring recv;
+	struct engine_waiter *waiters;
 	void *timer_queue;		/* the engine's deadline queue holding it, if any */
 	uint64_t deadline_us;
 	struct conn *timer_prev, *timer_next;
@@ -45,11 +66,18 @@ struct conntable *conntable_new(uint32_t retain_closed);
 /* Frees the table and every connection in it. Accepts NULL. */
 void conntable_free(struct conntable *table);
 
-/* Adds a connection in state CLOSED with an empty history and the next id. NULL: out of memory. */
+/*
+ * Adds a connection with an empty history and the next id, in state CLOSED,
+ * or LISTEN for a passive open forked from a listener. NULL: out of memory.
+ */
 struct conn *conntable_add(struct conntable *table, enum engine_origin origin,
-    const struct engine_endpoint *local, const struct engine_endpoint *remote);
+    enum tcpinfo_state initial, const struct engine_endpoint *local,
+    const struct engine_endpoint *remote);
 
-/* Removes a connection that never started, as if it had never been added. */
+/*
+ * Removes a connection that never started, as if it had never been added.
+ * The engine must have freed what the connection owns.
+ */
 void conntable_discard(struct conntable *table, struct conn *conn);
 
 struct conn *conntable_find(struct conntable *table, uint64_t id);
@@ -81,6 +109,10 @@ void conntable_prune(struct conntable *table);
 /* Changes the retention cap; the next prune applies it. */
 void conntable_set_retain(struct conntable *table, uint32_t retain_closed);
 
+/* Copies the connection's own fields; the engine adds what only it knows. */
 void conntable_view(const struct conn *conn, struct engine_conn_view *out);
+
+/* Called on every connection before it is freed, to release what the engine hung on it. */
+void conntable_set_destructor(struct conntable *table, void (*destroy)(struct conn *conn));
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * DESIGN
  *
- * The engine owns the connection table and lives under lwIP's core lock: the
- * stack's hooks call in with the lock held, and every public function below
- * takes it for the length of one table operation and a copy.
+ * The engine owns the connection and listener tables and lives under lwIP's
+ * core lock: the stack's hooks call in with the lock held, and every public
+ * function below takes it for the length of one table operation and a copy.
  *
  * Two waits are the engine's, not lwIP's. TIME_WAIT: lwIP would keep a PCB
  * there for its compiled-in 120 s and then free it silently. FIN_WAIT_2
@@ -11,6 +11,15 @@
  * FIN_WAIT_2 timeout never runs. Every connection in one wait has the same
  * duration, so deadlines come in the order connections enter it, and a FIFO
  * with one timer for its head replaces a priority queue.
+ *
+ * Data to send waits in a per-connection queue and goes to lwIP as its send
+ * buffer frees up (the sent callback); a FIN asked for meanwhile follows the
+ * last queued byte. Received data fills a bounded ring; what does not fit
+ * stays in the glue, outside the receive window, until a read makes room.
+ *
+ * Waiters (GET ...?wait_for=) hang on their connection or listener, are
+ * checked on each of its changes, and are woken once: reached, unreachable,
+ * timed out (an lwIP timer), or stopping.
  */
 #include "engine.h"
 
@@ -26,8 +35,12 @@
 
 /* lwIP walks every PCB per frame and per timer tick; past this, each open slows all the others. */
 #define ENGINE_LIVE_MAX 16384
+#define ENGINE_LISTENERS_MAX 1024
 /* lwIP's own TCP_FIN_WAIT_TIMEOUT, which its full close would apply. */
 #define ENGINE_FIN_WAIT_2_TIMEOUT_MS 20000u
+/* The pattern of generated data repeats every 251 bytes, a prime, so it never lines up with segment sizes. */
+#define ENGINE_PATTERN_PERIOD 251u
+#define ENGINE_PATTERN_CHUNK 16384u
 
 /* Connections waiting out one fixed duration, oldest deadline first. */
 struct deadline_queue {
@@ -38,11 +51,53 @@ struct deadline_queue {
 	void (*expire)(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 };
 
+/* Bytes queued by one send: a copy, or a length of generated pattern. */
+struct send_chunk {
+	struct send_chunk *next;
+	uint64_t len;
+	uint64_t done;
+	bool pattern;
+	uint8_t bytes[];
+};
+
+struct listener {
+	uint64_t id;
+	uint16_t port;
+	uint32_t backlog;
+	uint64_t accepted;
+	struct stack_listener *stack;
+	struct engine_waiter *waiters;
+	struct listener *prev, *next;	/* id order */
+	UT_hash_handle hh;
+};
+
+struct engine_waiter {
+	struct conn *conn;		/* what is waited on, until woken */
+	struct listener *listener;
+	uint64_t id;
+	enum tcpinfo_state state;	/* for a connection */
+	uint64_t accepted;		/* for a listener */
+	bool for_listener;
+	engine_wake_fn wake;
+	void *arg;
+	bool woken;
+	bool timer_armed;
+	enum engine_wait_result result;
+	struct engine_waiter *prev, *next;
+};
+
 struct engine {
 	struct engine_config cfg;
 	struct conntable *table;
+	struct listener *listeners_by_id;
+	struct listener *listeners;	/* id order */
+	size_t listener_count;
+	uint64_t next_listener_id;
 	struct deadline_queue time_wait;
 	struct deadline_queue fin_wait_2;
+	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];
+	uint64_t curr_estab;
+	uint64_t retrans_segs;
 	bool stopping;
 	struct timespec started;
 };
@@ -116,14 +171,192 @@ deadline_remove(struct conn *conn)
 	conn->timer_queue = NULL;
 }
 
+static void waiter_timer(void *arg);
+
+/* Wakes a waiter once, detached from what it waited on. */
+static void
+waiter_wake(struct engine_waiter *waiter, enum engine_wait_result result)
+{
+	if (waiter->conn != NULL)
+		DL_DELETE(waiter->conn->waiters, waiter);
+	if (waiter->listener != NULL)
+		DL_DELETE(waiter->listener->waiters, waiter);
+	waiter->conn = NULL;
+	waiter->listener = NULL;
+	if (waiter->timer_armed) {
+		stack_untimeout(waiter_timer, waiter);
+		waiter->timer_armed = false;
+	}
+	waiter->woken = true;
+	waiter->result = result;
+	waiter->wake(waiter->arg);
+}
+
+static void
+waiter_timer(void *arg)
+{
+	struct engine_waiter *waiter = arg;
+
+	waiter->timer_armed = false;
+	waiter_wake(waiter, ENGINE_WAIT_TIMED_OUT);
+}
+
+/* The history ends with the current state, so it answers both "is in" and "has passed". */
+static bool
+conn_passed(const struct conn *conn, enum tcpinfo_state state)
+{
+	for (size_t i = 0; i < conn->history_len; i++) {
+		if (conn->history[i].state == state)
+			return true;
+	}
+	return false;
+}
+
+static void
+conn_check_waiters(struct conn *conn)
+{
+	struct engine_waiter *waiter, *tmp;
+
+	DL_FOREACH_SAFE(conn->waiters, waiter, tmp) {
+		if (conn_passed(conn, waiter->state))
+			waiter_wake(waiter, ENGINE_WAIT_REACHED);
+		else if (conn->state == TCPINFO_CLOSED)
+			waiter_wake(waiter, ENGINE_WAIT_UNREACHABLE);
+	}
+}
+
+static void
+listener_check_waiters(struct listener *listener)
+{
+	struct engine_waiter *waiter, *tmp;
+
+	DL_FOREACH_SAFE(listener->waiters, waiter, tmp) {
+		if (listener->accepted >= waiter->accepted)
+			waiter_wake(waiter, ENGINE_WAIT_REACHED);
+	}
+}
+
+static void
+recv_ring_free(struct recv_ring *ring)
+{
+	free(ring->bytes);
+	memset(ring, 0, sizeof(*ring));
+}
+
+static void
+send_queue_free(struct conn *conn)
+{
+	struct send_chunk *chunk, *tmp;
+
+	LL_FOREACH_SAFE(conn->send_queue, chunk, tmp)
+		free(chunk);
+	conn->send_queue = NULL;
+	conn->send_queued = 0;
+}
+
+/* The table's destructor: what the engine hangs on a connection goes with it. */
+static void
+conn_destroy(struct conn *conn)
+{
+	send_queue_free(conn);
+	recv_ring_free(&conn->recv);
+}
+
+static void
+conn_refresh_tcb(struct conn *conn)
+{
+	struct stack_tcb tcb;
+
+	if (conn->tcp == NULL || !stack_tcp_tcb(conn->tcp, &tcb))
+		return;
+	conn->has_tcb = true;
+	conn->tcb = (struct engine_tcb){
+		.iss = tcb.iss, .irs = tcb.irs, .snd_nxt = tcb.snd_nxt, .snd_una = tcb.snd_una,
+		.rcv_nxt = tcb.rcv_nxt, .snd_wnd = tcb.snd_wnd, .rcv_wnd = tcb.rcv_wnd,
+		.mss = tcb.mss, .rto_ms = tcb.rto_ms, .cwnd = tcb.cwnd, .ssthresh = tcb.ssthresh,
+		.nrtx = tcb.nrtx,
+	};
+}
+
+static void
+conn_view(struct engine *engine, struct conn *conn, struct engine_conn_view *out)
+{
+	conn_refresh_tcb(conn);
+	conntable_view(conn, out);
+	if (conn->state == TCPINFO_TIME_WAIT && conn->timer_queue == &engine->time_wait) {
+		uint64_t now = engine_now_us(engine);
+
+		out->time_wait_remaining_ms = conn->deadline_us > now ?
+		    (uint32_t)((conn->deadline_us - now + 999) / 1000) : 0;
+	}
+}
+
+static bool
+is_established(enum tcpinfo_state state)
+{
+	return state == TCPINFO_ESTABLISHED || state == TCPINFO_CLOSE_WAIT;
+}
+
+/* Gives lwIP as much queued data as its send buffer takes; sends the FIN once all is out. */
+static void
+conn_pump(struct conn *conn)
+{
+	uint8_t pattern[ENGINE_PATTERN_CHUNK];
+	struct send_chunk *chunk;
+	bool wrote = false;
+
+	while (conn->tcp != NULL && (chunk = conn->send_queue) != NULL) {
+		uint64_t left = chunk->len - chunk->done;
+		size_t want = stack_tcp_send_space(conn->tcp), written;
+		const uint8_t *from;
+
+		if (want == 0)
+			break;
+		if (want > left)
+			want = (size_t)left;
+		if (chunk->pattern) {
+			if (want > sizeof(pattern))
+				want = sizeof(pattern);
+			for (size_t i = 0; i < want; i++)
+				pattern[i] = (uint8_t)((chunk->done + i) % ENGINE_PATTERN_PERIOD);
+			from = pattern;
+		} else {
+			from = chunk->bytes + chunk->done;
+		}
+		if (stack_tcp_write(conn->tcp, from, want, &written) < 0 || written == 0)
+			break;
+		wrote = true;
+		chunk->done += written;
+		conn->send_queued -= written;
+		if (chunk->done == chunk->len) {
+			conn->send_queue = chunk->next;
+			free(chunk);
+		}
+	}
+	if (conn->tcp != NULL && wrote)
+		stack_tcp_flush(conn->tcp);
+	if (conn->tcp != NULL && conn->fin_pending && conn->send_queue == NULL) {
+		conn->fin_pending = false;
+		if (conn->close_requested)
+			stack_tcp_close(conn->tcp, cause_of(TCPINFO_CAUSE_API_CLOSE));
+		else
+			stack_tcp_shutdown_write(conn->tcp, cause_of(TCPINFO_CAUSE_API_SHUTDOWN));
+	}
+}
+
 static void
 on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cause)
 {
 	struct engine *engine = the_engine;
 	struct conn *conn = owner;
 	uint64_t now = engine_now_us(engine);
+	enum tcpinfo_state from = conn->state;
 
+	engine->transitions[from][state]++;
+	engine->curr_estab += is_established(state);
+	engine->curr_estab -= is_established(from);
 	deadline_remove(conn);
+	conn_refresh_tcb(conn);
 	conntable_record_state(engine->table, conn, state, cause, now);
 	if (state == TCPINFO_TIME_WAIT) {
 		deadline_add(&engine->time_wait, conn, now);
@@ -131,15 +364,90 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 		deadline_add(&engine->fin_wait_2, conn, now);
 	} else if (state == TCPINFO_CLOSED) {
 		conn->tcp = NULL;
-		conntable_prune(engine->table);
+		send_queue_free(conn);
 	}
+	conn_check_waiters(conn);
+	if (state == TCPINFO_CLOSED)
+		conntable_prune(engine->table);
+	else if (conn->send_queue != NULL)
+		conn_pump(conn);	/* data queued before the handshake can go now */
 }
 
 static void
 on_segment(void *owner, const struct stack_segment *segment)
 {
-	conntable_record_segment(owner, segment->outbound, segment->flags, segment->seq,
+	struct conn *conn = owner;
+	uint64_t before = conn->counters.retransmits;
+
+	conntable_record_segment(conn, segment->outbound, segment->flags, segment->seq,
 	    segment->payload_len);
+	the_engine->retrans_segs += conn->counters.retransmits - before;
+}
+
+static void *
+on_passive_open(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
+    uint16_t local_port, struct stack_tcp *tcp)
+{
+	struct engine *engine = the_engine;
+	struct listener *listener = listener_owner;
+	struct engine_endpoint local = { .ip = engine->cfg.address, .port = local_port };
+	struct engine_endpoint remote = { .ip = remote_ip, .port = remote_port };
+	struct conn *conn;
+
+	if (engine->stopping || conntable_live_count(engine->table) >= ENGINE_LIVE_MAX)
+		return NULL;
+	conn = conntable_add(engine->table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
+	if (conn == NULL)
+		return NULL;
+	conn->listener_id = listener->id;
+	conn->tcp = tcp;
+	return conn;
+}
+
+static void
+on_passive_abandoned(void *owner)
+{
+	conntable_discard(the_engine->table, owner);
+}
+
+static void
+on_accepted(void *listener_owner)
+{
+	struct listener *listener = listener_owner;
+
+	listener->accepted++;
+	listener_check_waiters(listener);
+}
+
+static size_t
+on_received(void *owner, const uint8_t *data, size_t len)
+{
+	struct conn *conn = owner;
+	struct recv_ring *ring = &conn->recv;
+	size_t room, take;
+
+	if (conn->read_shut) {
+		conn->recv_truncated = true;
+		return len;
+	}
+	if (ring->bytes == NULL) {
+		ring->bytes = malloc(the_engine->cfg.recv_buffer);
+		if (ring->bytes == NULL)
+			return 0;
+		ring->capacity = the_engine->cfg.recv_buffer;
+	}
+	room = ring->capacity - ring->len;
+	take = len < room ? len : room;
+	for (size_t i = 0; i < take; i++)
+		ring->bytes[(ring->start + ring->len + i) % ring->capacity] = data[i];
+	ring->len += take;
+	return take;
+}
+
+static void
+on_sendable(void *owner)
+{
+	conn_pump(owner);
 }
 
 int
@@ -149,6 +457,11 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	static const struct stack_hooks hooks = {
 		.state_changed = on_state_changed,
 		.segment = on_segment,
+		.passive_open = on_passive_open,
+		.passive_abandoned = on_passive_abandoned,
+		.accepted = on_accepted,
+		.received = on_received,
+		.sendable = on_sendable,
 	};
 	struct engine *engine;
 	int rc;
@@ -157,6 +470,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	if (engine == NULL)
 		return -ENOMEM;
 	engine->cfg = *cfg;
+	engine->next_listener_id = 1;
 	engine->time_wait = (struct deadline_queue){
 		.duration_us = (uint64_t)cfg->msl_ms * 2000u,
 		.cause = cause_of(TCPINFO_CAUSE_TIMER_2MSL),
@@ -173,6 +487,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 		rc = -ENOMEM;
 		goto free_engine;
 	}
+	conntable_set_destructor(engine->table, conn_destroy);
 	the_engine = engine;
 	rc = stack_start(stack_cfg, &hooks);
 	if (rc < 0)
@@ -191,6 +506,8 @@ free_engine:
 void
 engine_stop(struct engine *engine)
 {
+	struct listener *listener, *ltmp;
+	struct engine_waiter *waiter, *wtmp;
 	struct conn *conn;
 
 	stack_lock();
@@ -198,8 +515,16 @@ engine_stop(struct engine *engine)
 	/* Keep every record while aborting, so the walk's next pointer stays valid. */
 	conntable_set_retain(engine->table, UINT32_MAX);
 	for (conn = conntable_first(engine->table); conn != NULL; conn = conntable_next(conn)) {
+		DL_FOREACH_SAFE(conn->waiters, waiter, wtmp)
+			waiter_wake(waiter, ENGINE_WAIT_STOPPING);
 		if (conn->tcp != NULL)
 			stack_tcp_abort(conn->tcp, cause_of(TCPINFO_CAUSE_DAEMON_STOP));
+	}
+	DL_FOREACH_SAFE(engine->listeners, listener, ltmp) {
+		DL_FOREACH_SAFE(listener->waiters, waiter, wtmp)
+			waiter_wake(waiter, ENGINE_WAIT_STOPPING);
+		stack_tcp_unlisten(listener->stack);
+		listener->stack = NULL;
 	}
 	stack_unlock();
 }
@@ -207,8 +532,14 @@ engine_stop(struct engine *engine)
 void
 engine_free(struct engine *engine)
 {
+	struct listener *listener, *tmp;
+
 	if (engine == NULL)
 		return;
+	HASH_ITER(hh, engine->listeners_by_id, listener, tmp) {
+		HASH_DEL(engine->listeners_by_id, listener);
+		free(listener);
+	}
 	conntable_free(engine->table);
 	if (the_engine == engine)
 		the_engine = NULL;
@@ -234,7 +565,8 @@ engine_open(struct engine *engine, const struct engine_open_params *params,
 		rc = -ENOBUFS;
 		goto unlock;
 	}
-	conn = conntable_add(engine->table, ENGINE_ORIGIN_ACTIVE, &local, &params->remote);
+	conn = conntable_add(engine->table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local,
+	    &params->remote);
 	if (conn == NULL) {
 		rc = -ENOMEM;
 		goto unlock;
@@ -248,7 +580,7 @@ engine_open(struct engine *engine, const struct engine_open_params *params,
 	}
 	conn->tcp = tcp;
 	conn->local.port = chosen_port;
-	conntable_view(conn, out);
+	conn_view(engine, conn, out);
 	conntable_pin(engine->table, NULL);
 	conntable_prune(engine->table);
 unlock:
@@ -256,35 +588,201 @@ unlock:
 	return rc;
 }
 
+/*
+ * Finds a connection for an operation that may close it, pinned so the
+ * record outlives the operation. Returns NULL, with *rc set, when there is none.
+ */
+static struct conn *
+conn_begin(struct engine *engine, uint64_t id, int *rc)
+{
+	struct conn *conn;
+
+	*rc = 0;
+	if (engine->stopping) {
+		*rc = -ESHUTDOWN;
+		return NULL;
+	}
+	conn = conntable_find(engine->table, id);
+	if (conn == NULL) {
+		*rc = -ENOENT;
+		return NULL;
+	}
+	conntable_pin(engine->table, conn);
+	return conn;
+}
+
+static void
+conn_end(struct engine *engine, struct conn *conn, struct engine_conn_view *out)
+{
+	if (out != NULL)
+		conn_view(engine, conn, out);
+	conntable_pin(engine->table, NULL);
+	conntable_prune(engine->table);
+}
+
+/* Shuts the write side now, or once the queued data is out. */
+static int
+conn_shut_write(struct conn *conn, struct tcpinfo_cause cause)
+{
+	if (conn->send_queue != NULL) {
+		conn->fin_pending = true;
+		conn->write_shut = true;
+		return 0;
+	}
+	if (conn->close_requested && stack_tcp_close(conn->tcp, cause) < 0)
+		return -EALREADY;
+	if (!conn->close_requested && stack_tcp_shutdown_write(conn->tcp, cause) < 0)
+		return -ENOTCONN;
+	conn->write_shut = true;
+	return 0;
+}
+
 int
 engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
     struct engine_conn_view *out, bool *acted)
 {
 	struct conn *conn;
+	int rc;
+
+	stack_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	*acted = false;
+	if (conn->tcp != NULL && mode == ENGINE_CLOSE_ABORT) {
+		stack_tcp_abort(conn->tcp, cause_of(TCPINFO_CAUSE_API_ABORT));
+		*acted = true;
+	} else if (conn->tcp != NULL && !conn->close_requested) {
+		conn->close_requested = true;
+		*acted = conn_shut_write(conn, cause_of(TCPINFO_CAUSE_API_CLOSE)) == 0;
+		/* Half-closed earlier, it may sit in FIN_WAIT_2 already: a full close bounds that wait. */
+		if (conn->state == TCPINFO_FIN_WAIT_2 && conn->timer_queue == NULL)
+			deadline_add(&engine->fin_wait_2, conn, engine_now_us(engine));
+	}
+	conn_end(engine, conn, out);
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
+    struct engine_conn_view *out)
+{
+	struct conn *conn;
+	int rc;
+
+	stack_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->tcp == NULL || conn->state == TCPINFO_SYN_SENT || conn->state == TCPINFO_LISTEN ||
+	    (how != ENGINE_SHUT_READ && conn->write_shut) || (how != ENGINE_SHUT_WRITE && conn->read_shut)) {
+		rc = -ENOTCONN;
+	} else {
+		if (how != ENGINE_SHUT_WRITE)
+			conn->read_shut = true;
+		if (how != ENGINE_SHUT_READ)
+			rc = conn_shut_write(conn, cause_of(TCPINFO_CAUSE_API_SHUTDOWN));
+	}
+	conn_end(engine, conn, out);
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out)
+{
+	struct conn *conn;
+	int rc;
+
+	stack_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->state == TCPINFO_TIME_WAIT && conn->tcp != NULL)
+		stack_tcp_abort(conn->tcp, cause_of(TCPINFO_CAUSE_API_EXPIRE));
+	else
+		rc = -ENOTCONN;
+	conn_end(engine, conn, out);
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len)
+{
+	struct send_chunk *chunk;
+	struct conn *conn;
+	int rc;
+
+	stack_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->tcp == NULL || conn->write_shut || conn->state == TCPINFO_CLOSED ||
+	    (conn->state != TCPINFO_SYN_SENT && conn->state != TCPINFO_SYN_RCVD &&
+	    !is_established(conn->state))) {
+		rc = -ENOTCONN;
+		goto end;
+	}
+	if (len > ENGINE_SEND_QUEUE_MAX - conn->send_queued) {
+		rc = -ENOBUFS;
+		goto end;
+	}
+	chunk = malloc(sizeof(*chunk) + (data != NULL ? (size_t)len : 0));
+	if (chunk == NULL) {
+		rc = -ENOMEM;
+		goto end;
+	}
+	*chunk = (struct send_chunk){ .len = len, .pattern = data == NULL };
+	if (data != NULL)
+		memcpy(chunk->bytes, data, (size_t)len);
+	LL_APPEND(conn->send_queue, chunk);
+	conn->send_queued += len;
+	conn_pump(conn);
+end:
+	conn_end(engine, conn, NULL);
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated)
+{
+	struct recv_ring *ring;
+	struct conn *conn;
+	uint8_t *copy = NULL;
 	int rc = 0;
 
 	stack_lock();
-	if (engine->stopping) {
-		rc = -ESHUTDOWN;
-		goto unlock;
-	}
 	conn = conntable_find(engine->table, id);
 	if (conn == NULL) {
 		rc = -ENOENT;
 		goto unlock;
 	}
-	conntable_pin(engine->table, conn);
-	*acted = false;
-	if (conn->tcp != NULL && mode == ENGINE_CLOSE_ABORT) {
-		stack_tcp_abort(conn->tcp, cause_of(TCPINFO_CAUSE_API_ABORT));
-		*acted = true;
-	} else if (conn->tcp != NULL) {
-		conn->close_requested = true;
-		*acted = stack_tcp_close(conn->tcp, cause_of(TCPINFO_CAUSE_API_CLOSE)) == 0;
+	ring = &conn->recv;
+	if (ring->len > 0) {
+		copy = malloc(ring->len);
+		if (copy == NULL) {
+			rc = -ENOMEM;
+			goto unlock;
+		}
+		for (size_t i = 0; i < ring->len; i++)
+			copy[i] = ring->bytes[(ring->start + i) % ring->capacity];
 	}
-	conntable_view(conn, out);
-	conntable_pin(engine->table, NULL);
-	conntable_prune(engine->table);
+	*data = copy;
+	*len = ring->len;
+	*truncated = conn->recv_truncated;
+	ring->start = 0;
+	ring->len = 0;
+	conn->recv_truncated = false;
+	/* Room again: what waited outside the window comes in, and the window reopens. */
+	if (conn->tcp != NULL)
+		stack_tcp_deliver(conn->tcp);
 unlock:
 	stack_unlock();
 	return rc;
@@ -299,7 +797,7 @@ engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 	stack_lock();
 	conn = conntable_find(engine->table, id);
 	if (conn != NULL)
-		conntable_view(conn, out);
+		conn_view(engine, conn, out);
 	else
 		rc = -ENOENT;
 	stack_unlock();
@@ -328,13 +826,288 @@ engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
 	}
 	for (conn = conntable_first(engine->table); conn != NULL && i < n; conn = conntable_next(conn)) {
 		if (state_filter == NULL || conn->state == *state_filter)
-			conntable_view(conn, &views[i++]);
+			conn_view(engine, conn, &views[i++]);
 	}
 unlock:
 	stack_unlock();
 	*out = views;
 	*count = n;
 	return rc;
+}
+
+static void
+listener_view(const struct listener *listener, struct engine_listener_view *out)
+{
+	*out = (struct engine_listener_view){
+		.id = listener->id,
+		.port = listener->port,
+		.backlog = listener->backlog,
+		.state = listener->stack != NULL ? TCPINFO_LISTEN : TCPINFO_CLOSED,
+		.accepted = listener->accepted,
+	};
+}
+
+static struct listener *
+listener_find(struct engine *engine, uint64_t id)
+{
+	struct listener *listener;
+
+	HASH_FIND(hh, engine->listeners_by_id, &id, sizeof(id), listener);
+	return listener;
+}
+
+int
+engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
+    struct engine_listener_view *out)
+{
+	struct listener *listener;
+	int rc;
+
+	stack_lock();
+	if (engine->stopping) {
+		rc = -ESHUTDOWN;
+		goto unlock;
+	}
+	if (engine->listener_count >= ENGINE_LISTENERS_MAX) {
+		rc = -ENOBUFS;
+		goto unlock;
+	}
+	listener = calloc(1, sizeof(*listener));
+	if (listener == NULL) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	rc = stack_tcp_listen(listener, port, backlog, &listener->stack);
+	if (rc < 0) {
+		free(listener);
+		goto unlock;
+	}
+	listener->id = engine->next_listener_id++;
+	listener->port = port;
+	listener->backlog = backlog;
+	HASH_ADD(hh, engine->listeners_by_id, id, sizeof(listener->id), listener);
+	DL_APPEND(engine->listeners, listener);
+	engine->listener_count++;
+	listener_view(listener, out);
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view *out)
+{
+	struct engine_waiter *waiter, *tmp;
+	struct listener *listener;
+	int rc = 0;
+
+	stack_lock();
+	listener = listener_find(engine, id);
+	if (listener == NULL || listener->stack == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	DL_FOREACH_SAFE(listener->waiters, waiter, tmp)
+		waiter_wake(waiter, ENGINE_WAIT_UNREACHABLE);
+	stack_tcp_unlisten(listener->stack);
+	listener->stack = NULL;
+	listener_view(listener, out);
+	HASH_DEL(engine->listeners_by_id, listener);
+	DL_DELETE(engine->listeners, listener);
+	engine->listener_count--;
+	free(listener);
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_view *out)
+{
+	struct listener *listener;
+	int rc = 0;
+
+	stack_lock();
+	listener = listener_find(engine, id);
+	if (listener != NULL)
+		listener_view(listener, out);
+	else
+		rc = -ENOENT;
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count)
+{
+	struct engine_listener_view *views = NULL;
+	struct listener *listener;
+	size_t i = 0;
+	int rc = 0;
+
+	stack_lock();
+	if (engine->listener_count > 0) {
+		views = malloc(engine->listener_count * sizeof(*views));
+		if (views == NULL) {
+			rc = -ENOMEM;
+			goto unlock;
+		}
+	}
+	DL_FOREACH(engine->listeners, listener)
+		listener_view(listener, &views[i++]);
+unlock:
+	stack_unlock();
+	*out = views;
+	*count = i;
+	return rc;
+}
+
+void
+engine_stats(struct engine *engine, struct engine_stats *out)
+{
+	struct stack_tcp_totals totals;
+	struct engine_iface_view iface;
+	const uint64_t (*t)[TCPINFO_STATE_COUNT] = engine->transitions;
+
+	engine_interface(engine, &iface);
+	stack_lock();
+	stack_tcp_totals(&totals);
+	memcpy(out->transitions, engine->transitions, sizeof(out->transitions));
+	out->tcp = (struct engine_tcp_stats){
+		.active_opens = t[TCPINFO_CLOSED][TCPINFO_SYN_SENT],
+		.passive_opens = t[TCPINFO_LISTEN][TCPINFO_SYN_RCVD],
+		.attempt_fails = t[TCPINFO_SYN_SENT][TCPINFO_CLOSED] + t[TCPINFO_SYN_RCVD][TCPINFO_CLOSED] +
+		    t[TCPINFO_SYN_RCVD][TCPINFO_LISTEN],
+		.estab_resets = t[TCPINFO_ESTABLISHED][TCPINFO_CLOSED] + t[TCPINFO_CLOSE_WAIT][TCPINFO_CLOSED],
+		.curr_estab = engine->curr_estab,
+		.in_segs = totals.in_segs,
+		.out_segs = totals.out_segs - engine->retrans_segs,
+		.retrans_segs = engine->retrans_segs,
+		.in_errs = totals.in_errs,
+		.out_rsts = totals.out_rsts,
+	};
+	stack_unlock();
+	out->iface = iface.counters;
+}
+
+static struct engine_waiter *
+waiter_new(engine_wake_fn wake, void *arg, uint64_t id, uint32_t timeout_ms)
+{
+	struct engine_waiter *waiter = calloc(1, sizeof(*waiter));
+
+	if (waiter == NULL)
+		return NULL;
+	waiter->wake = wake;
+	waiter->arg = arg;
+	waiter->id = id;
+	if (timeout_ms > ENGINE_WAIT_TIMEOUT_MAX_MS)
+		timeout_ms = ENGINE_WAIT_TIMEOUT_MAX_MS;
+	stack_timeout(timeout_ms, waiter_timer, waiter);
+	waiter->timer_armed = true;
+	return waiter;
+}
+
+int
+engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
+    uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out)
+{
+	struct engine_waiter *waiter;
+	struct conn *conn;
+	int rc = 0;
+
+	stack_lock();
+	conn = conntable_find(engine->table, id);
+	if (conn == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	if (conn_passed(conn, state)) {
+		rc = 1;
+		goto unlock;
+	}
+	waiter = waiter_new(wake, arg, id, timeout_ms);
+	if (waiter == NULL) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	waiter->conn = conn;
+	waiter->state = state;
+	DL_APPEND(conn->waiters, waiter);
+	/* A closed connection will pass no further state: answer now rather than at the timeout. */
+	if (conn->state == TCPINFO_CLOSED && conn->history_len > 0)
+		waiter_wake(waiter, ENGINE_WAIT_UNREACHABLE);
+	*out = waiter;
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
+    uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out)
+{
+	struct engine_waiter *waiter;
+	struct listener *listener;
+	int rc = 0;
+
+	stack_lock();
+	listener = listener_find(engine, id);
+	if (listener == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	if (listener->accepted >= count) {
+		rc = 1;
+		goto unlock;
+	}
+	waiter = waiter_new(wake, arg, id, timeout_ms);
+	if (waiter == NULL) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	waiter->for_listener = true;
+	waiter->listener = listener;
+	waiter->accepted = count;
+	DL_APPEND(listener->waiters, waiter);
+	*out = waiter;
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+enum engine_wait_result
+engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
+    struct engine_conn_view *conn_out, struct engine_listener_view *listener_out, bool *found)
+{
+	enum engine_wait_result result;
+	struct listener *listener;
+	struct conn *conn;
+
+	stack_lock();
+	if (!waiter->woken) {
+		/* Cancelled before it woke: detach it without calling back. */
+		if (waiter->conn != NULL)
+			DL_DELETE(waiter->conn->waiters, waiter);
+		if (waiter->listener != NULL)
+			DL_DELETE(waiter->listener->waiters, waiter);
+		if (waiter->timer_armed)
+			stack_untimeout(waiter_timer, waiter);
+		waiter->result = ENGINE_WAIT_TIMED_OUT;
+	}
+	result = waiter->result;
+	*found = false;
+	if (waiter->for_listener && (listener = listener_find(engine, waiter->id)) != NULL) {
+		if (listener_out != NULL)
+			listener_view(listener, listener_out);
+		*found = true;
+	} else if (!waiter->for_listener && (conn = conntable_find(engine->table, waiter->id)) != NULL) {
+		if (conn_out != NULL)
+			conn_view(engine, conn, conn_out);
+		*found = true;
+	}
+	stack_unlock();
+	free(waiter);
+	return result;
 }
 
 void

@@ -47,16 +47,47 @@ struct engine_counters {
 	uint64_t rst_out;
 };
 
+/* lwIP's transmission control block, read from the PCB under the core lock. */
+struct engine_tcb {
+	uint32_t iss;		/* initial send sequence number */
+	uint32_t irs;		/* initial receive sequence number; 0 until known */
+	uint32_t snd_nxt;
+	uint32_t snd_una;
+	uint32_t rcv_nxt;
+	uint32_t snd_wnd;	/* scaled, in bytes */
+	uint32_t rcv_wnd;
+	uint32_t mss;
+	uint32_t rto_ms;
+	uint32_t cwnd;
+	uint32_t ssthresh;
+	uint32_t nrtx;		/* retransmissions of the current segment */
+};
+
 /* A copy of one connection, taken under the core lock. */
 struct engine_conn_view {
 	uint64_t id;
 	enum engine_origin origin;
+	uint64_t listener_id;	/* passive connections: the listener that accepted it; else 0 */
 	struct engine_endpoint local;
 	struct engine_endpoint remote;
 	enum tcpinfo_state state;
 	size_t history_len;
 	struct engine_history_entry history[ENGINE_HISTORY_MAX];
 	struct engine_counters counters;
+	uint32_t time_wait_remaining_ms;	/* meaningful in TIME_WAIT only */
+	bool has_tcb;		/* false until the SYN has gone out */
+	struct engine_tcb tcb;	/* the latest one, kept after the connection closes */
+	uint64_t send_queued;	/* bytes accepted by /send and not yet given to lwIP */
+	uint64_t recv_buffered;	/* bytes waiting in the receive buffer */
+};
+
+/* A copy of one listener. */
+struct engine_listener_view {
+	uint64_t id;
+	uint16_t port;
+	uint32_t backlog;
+	enum tcpinfo_state state;	/* LISTEN, or CLOSED once deleted */
+	uint64_t accepted;		/* connections that completed the handshake */
 };
 
 struct engine_iface_counters {
@@ -75,6 +106,33 @@ struct engine_iface_view {
 	uint32_t mtu;
 	bool up;
 	struct engine_iface_counters counters;
+};
+
+/* RFC 4022's TCP group, as this daemon counts it, plus every transition. */
+struct engine_tcp_stats {
+	uint64_t active_opens;	/* CLOSED -> SYN_SENT */
+	uint64_t passive_opens;	/* LISTEN -> SYN_RCVD */
+	uint64_t attempt_fails;	/* SYN_SENT or SYN_RCVD -> CLOSED, SYN_RCVD -> LISTEN */
+	uint64_t estab_resets;	/* ESTABLISHED or CLOSE_WAIT -> CLOSED */
+	uint64_t curr_estab;	/* in ESTABLISHED or CLOSE_WAIT now */
+	uint64_t in_segs;	/* all TCP segments received, errors included */
+	uint64_t out_segs;	/* segments sent, retransmissions excluded */
+	uint64_t retrans_segs;
+	uint64_t in_errs;	/* received with a bad checksum or a malformed header */
+	uint64_t out_rsts;	/* segments sent with RST */
+};
+
+struct engine_stats {
+	struct engine_tcp_stats tcp;
+	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];	/* [from][to] */
+	struct engine_iface_counters iface;
+};
+
+/* A half-close, as shutdown(2) names them. */
+enum engine_shutdown_how {
+	ENGINE_SHUT_READ = 0,
+	ENGINE_SHUT_WRITE,
+	ENGINE_SHUT_BOTH
 };
 
 struct engine_open_params {
@@ -97,6 +155,7 @@ struct engine_config {
 	uint8_t prefix;
 	uint32_t msl_ms;
 	uint32_t retain_closed;
+	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 };
 
 /*
@@ -155,5 +214,89 @@ bool engine_healthy(struct engine *engine);
 
 /* The number of connections not yet CLOSED. */
 size_t engine_live_count(struct engine *engine);
+/*
+ * Listens on port with a backlog of handshakes in progress (1..1024).
+ * Returns 0, -EADDRINUSE (a listener or a connection uses the port),
+ * -ENOBUFS (too many listeners), -ENOMEM or -ESHUTDOWN.
+ */
+int engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
+    struct engine_listener_view *out);
+
+/* Stops listening; accepted connections stay. *out shows state CLOSED. Returns 0 or -ENOENT. */
+int engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view *out);
+
+int engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_view *out);
+
+/* Copies every listener in id order; *out is malloc'd (NULL when none). Returns 0 or -ENOMEM. */
+int engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count);
+
+/*
+ * Half-closes a connection. Shutting the write side sends a FIN after any
+ * queued data; shutting the read side discards data that arrives from now on.
+ * Returns 0, -ENOENT, or -ENOTCONN when the state allows no such shutdown.
+ */
+int engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
+    struct engine_conn_view *out);
+
+/* Ends TIME_WAIT now (cause "api:expire"). Returns 0, -ENOENT, or -ENOTCONN outside TIME_WAIT. */
+int engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out);
+
+/*
+ * Queues bytes to send: a copy of data, or, when data is NULL, len bytes of
+ * the pattern byte[k] = k % 251 counted from the first byte of this call.
+ * Queued bytes go to lwIP as its send buffer frees up, so a large send waits
+ * rather than fails. Returns 0, -ENOENT, -ENOTCONN (the connection cannot
+ * send), or -ENOBUFS (more than ENGINE_SEND_QUEUE_MAX bytes would wait).
+ */
+#define ENGINE_SEND_QUEUE_MAX (256ull << 20)
+int engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len);
+
+/*
+ * Returns and drains the receive buffer: *data is malloc'd (NULL when empty).
+ * *truncated tells that bytes were dropped since the last read, because the
+ * read side was shut. Returns 0, -ENOENT or -ENOMEM.
+ */
+int engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated);
+
+void engine_stats(struct engine *engine, struct engine_stats *out);
+
+/*
+ * Waiting without a thread: engine_wait_* either answers at once or
+ * registers a waiter and calls wake(arg) later, with the core lock held and
+ * from any thread, when the condition holds, can no longer hold, times out,
+ * or the daemon stops. wake must only signal (e.g. resume a suspended HTTP
+ * request); the caller then calls engine_wait_finish().
+ */
+struct engine_waiter;
+typedef void (*engine_wake_fn)(void *arg);
+
+enum engine_wait_result {
+	ENGINE_WAIT_REACHED = 0,
+	ENGINE_WAIT_TIMED_OUT,
+	ENGINE_WAIT_UNREACHABLE,	/* the connection closed without passing the state */
+	ENGINE_WAIT_STOPPING
+};
+
+#define ENGINE_WAIT_TIMEOUT_MAX_MS 60000u
+
+/*
+ * Waits until connection id is in state or has passed through it.
+ * Returns 1 when that holds already (no waiter), 0 with *out registered, or -ENOENT.
+ */
+int engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
+    uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out);
+
+/* Waits until listener id has accepted at least count connections. Same returns. */
+int engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
+    uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out);
+
+/*
+ * Frees the waiter (also to cancel one that has not woken) and returns its
+ * result; copies the connection or listener as it is now into conn_out or
+ * listener_out, whichever the wait was for (either may be NULL). A copy is
+ * not made when it has been dropped meanwhile; then *found is false.
+ */
+enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
+    struct engine_conn_view *conn_out, struct engine_listener_view *listener_out, bool *found);
 
 #endif

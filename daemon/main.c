@@ -116,6 +116,7 @@ run(const struct config *cfg)
 		.prefix = cfg->prefix,
 		.msl_ms = cfg->msl_ms,
 		.retain_closed = cfg->retain_closed,
+		.recv_buffer = cfg->recv_buffer,
 	};
 	struct api_config api_cfg = {
 		.listen_addr = cfg->listen_addr,

@@ -40,6 +40,8 @@ enum tcpinfo_cause_kind {
 	TCPINFO_CAUSE_API_OPEN = 0,	/* "api:open" */
 	TCPINFO_CAUSE_API_CLOSE,	/* "api:close" */
 	TCPINFO_CAUSE_API_ABORT,	/* "api:abort" */
+	TCPINFO_CAUSE_API_SHUTDOWN,	/* "api:shutdown" */
+	TCPINFO_CAUSE_API_EXPIRE,	/* "api:expire" */
 	TCPINFO_CAUSE_RX,		/* "rx:SYN,ACK": an inbound segment */
 	TCPINFO_CAUSE_TIMER_2MSL,	/* "timer:2msl" */
 	TCPINFO_CAUSE_TIMER_FIN_WAIT_2,	/* "timer:fin-wait-2": the peer never sent its FIN */

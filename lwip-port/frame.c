@@ -19,6 +19,24 @@ read32(const uint8_t *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* The Internet checksum (RFC 1071) of the pseudo-header and the TCP segment; 0 when it verifies. */
+static uint16_t
+tcp_checksum(const uint8_t *ip, const uint8_t *tcp, size_t tcp_len)
+{
+	uint32_t sum = 0;
+
+	for (int i = 12; i < 20; i += 2)
+		sum += read16(ip + i);
+	sum += IP_PROTO_TCP + (uint32_t)tcp_len;
+	for (size_t i = 0; i + 1 < tcp_len; i += 2)
+		sum += read16(tcp + i);
+	if (tcp_len & 1)
+		sum += (uint32_t)tcp[tcp_len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
 int
 frame_parse_tcp(const uint8_t *frame, size_t len, struct frame_tcp *out)
 {
@@ -51,6 +69,7 @@ frame_parse_tcp(const uint8_t *frame, size_t len, struct frame_tcp *out)
 	out->flags = tcp[13];
 	out->window = read16(tcp + 14);
 	out->payload_len = (uint32_t)(ip_total_len - ip_header_len - tcp_header_len);
+	out->checksum_ok = tcp_checksum(ip, tcp, ip_total_len - ip_header_len) == 0;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #ifndef LWIPD_FRAME_H
 #define LWIPD_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct frame_tcp {
 	uint8_t flags;		/* TCPINFO_FLAG_* */
 	uint16_t window;	/* as on the wire, unscaled */
 	uint32_t payload_len;
+	bool checksum_ok;	/* the TCP checksum over the pseudo-header verifies */
 };
 
 /*

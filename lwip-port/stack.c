@@ -72,10 +72,33 @@ struct stack_tcp {
 	uint32_t remote_ip;
 	uint16_t remote_port;
 	uint16_t local_port;
+	bool active;			/* an active open: its local port counts as in use */
 	enum tcpinfo_state last_state;
 	struct arp_wait *arp_wait;	/* set while the SYN waits for ARP */
 	struct stack_tcp *arp_prev, *arp_next;
+	struct stack_listener *listener;	/* set while a passive open is mid-handshake */
+	struct stack_tcp *handshake_prev, *handshake_next;
+	struct pbuf *held;		/* received data the owner did not take yet */
+	uint32_t iss, irs;		/* read off the SYNs on the wire */
+	bool iss_known, irs_known;
 	bool gone;			/* reported CLOSED while a frame for it was in lwIP */
+	UT_hash_handle hh;
+};
+
+struct stack_listener {
+	struct tcp_pcb *pcb;		/* a struct tcp_pcb_listen in lwIP */
+	void *owner;
+	uint16_t port;
+	uint32_t backlog;
+	uint32_t handshaking_count;
+	struct stack_tcp *handshaking;	/* passive opens in SYN_RCVD */
+	UT_hash_handle hh;
+};
+
+/* How many active opens use a local port; listeners need it free. */
+struct port_use {
+	uint16_t port;
+	uint32_t count;
 	UT_hash_handle hh;
 };
 
@@ -103,6 +126,9 @@ static struct {
 	uint32_t netmask;
 	uint32_t gateway;
 	struct stack_tcp *by_key;
+	struct stack_listener *listeners;	/* by port */
+	struct port_use *port_uses;
+	struct stack_tcp_totals totals;
 	struct arp_wait *arp_waits;
 	bool arp_timer_armed;
 	struct drive drive;
@@ -146,6 +172,57 @@ stack_timeout(uint32_t ms, void (*fn)(void *arg), void *arg)
 	sys_timeout(ms, fn, arg);
 }
 
+void
+stack_untimeout(void (*fn)(void *arg), void *arg)
+{
+	sys_untimeout(fn, arg);
+}
+
+static struct port_use *
+port_use_find(uint16_t port)
+{
+	struct port_use *use;
+
+	HASH_FIND(hh, stack.port_uses, &port, sizeof(port), use);
+	return use;
+}
+
+static int
+port_use_add(uint16_t port)
+{
+	struct port_use *use = port_use_find(port);
+
+	if (use == NULL) {
+		use = calloc(1, sizeof(*use));
+		if (use == NULL)
+			return -ENOMEM;
+		use->port = port;
+		HASH_ADD(hh, stack.port_uses, port, sizeof(use->port), use);
+	}
+	use->count++;
+	return 0;
+}
+
+static void
+port_use_release(uint16_t port)
+{
+	struct port_use *use = port_use_find(port);
+
+	if (use != NULL && --use->count == 0) {
+		HASH_DEL(stack.port_uses, use);
+		free(use);
+	}
+}
+
+static struct stack_listener *
+listener_find(uint16_t port)
+{
+	struct stack_listener *listener;
+
+	HASH_FIND(hh, stack.listeners, &port, sizeof(port), listener);
+	return listener;
+}
+
 static struct tcpinfo_cause
 cause_of(enum tcpinfo_cause_kind kind, uint8_t flags)
 {
@@ -184,12 +261,31 @@ tcp_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
 static void arp_wait_remove(struct stack_tcp *t);
 static void tcp_abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause);
 
+static void
+handshake_done(struct stack_tcp *t)
+{
+	struct stack_listener *listener = t->listener;
+
+	if (listener == NULL)
+		return;
+	DL_DELETE2(listener->handshaking, t, handshake_prev, handshake_next);
+	listener->handshaking_count--;
+	t->listener = NULL;
+}
+
 /* The PCB is gone: report CLOSED and free the glue, unless a frame for it is still in lwIP. */
 static void
 tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
 	t->pcb = NULL;
 	arp_wait_remove(t);
+	handshake_done(t);
+	if (t->held != NULL) {
+		pbuf_free(t->held);
+		t->held = NULL;
+	}
+	if (t->active)
+		port_use_release(t->local_port);
 	HASH_DEL(stack.by_key, t);
 	t->last_state = TCPINFO_CLOSED;
 	stack.hooks.state_changed(t->owner, TCPINFO_CLOSED, cause);
@@ -220,44 +316,119 @@ on_tcp_err(void *arg, err_t err)
 	tcp_finish(t, cause);
 }
 
-/* Data is accepted and its window reopened at once; the FIN (p == NULL) needs nothing. */
+void
+stack_tcp_deliver(struct stack_tcp *t)
+{
+	while (t->held != NULL && t->pcb != NULL) {
+		struct pbuf *q = t->held;
+		size_t taken = stack.hooks.received(t->owner, q->payload, q->len);
+
+		if (taken == 0)
+			break;
+		tcp_recved(t->pcb, (u16_t)taken);
+		/* Drops the bytes taken, freeing q when they were all of it. */
+		t->held = pbuf_free_header(q, (u16_t)taken);
+		if (taken < q->len)
+			break;
+	}
+}
+
+/* The owner takes what it can; the rest waits in t->held, outside the receive window. */
 static err_t
 on_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
-	(void)arg;
+	struct stack_tcp *t = arg;
+
+	(void)pcb;
 	(void)err;
-	if (p != NULL) {
-		tcp_recved(pcb, p->tot_len);
-		pbuf_free(p);
+	if (p == NULL)
+		return ERR_OK;	/* the FIN: lwIP has changed the state itself */
+	if (t->held != NULL)
+		pbuf_cat(t->held, p);
+	else
+		t->held = p;
+	stack_tcp_deliver(t);
+	return ERR_OK;
+}
+
+static err_t
+on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct stack_tcp *t = arg;
+
+	(void)pcb;
+	(void)len;
+	stack.hooks.sendable(t->owner);
+	return ERR_OK;
+}
+
+/* lwIP calls this with the new PCB's argument when a passive open completes its handshake. */
+static err_t
+on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct stack_tcp *t = arg;
+	struct stack_listener *listener = t->listener;
+
+	(void)pcb;
+	(void)err;
+	if (listener != NULL) {
+		handshake_done(t);
+		stack.hooks.accepted(listener->owner);
 	}
 	return ERR_OK;
 }
 
-/* Reports one segment of a tracked connection; the frame's direction picks the 4-tuple. */
-static struct stack_tcp *
-report_segment(const uint8_t *frame, size_t len, bool outbound)
+static void
+tcp_set_callbacks(struct tcp_pcb *pcb, struct stack_tcp *t)
 {
-	struct frame_tcp seg;
+	ip_set_option(pcb, SOF_REUSEADDR);
+	tcp_arg(pcb, t);
+	tcp_err(pcb, on_tcp_err);
+	tcp_recv(pcb, on_tcp_recv);
+	tcp_sent(pcb, on_tcp_sent);
+}
+
+static struct stack_tcp *
+tcp_lookup(uint64_t key)
+{
+	struct stack_tcp *t;
+
+	HASH_FIND(hh, stack.by_key, &key, sizeof(key), t);
+	return t;
+}
+
+/* Counts a segment and reports it if it belongs to a tracked connection, which it returns. */
+static struct stack_tcp *
+track_segment(const struct frame_tcp *seg, bool outbound)
+{
 	struct stack_segment report;
 	struct stack_tcp *t;
-	uint64_t key;
 
-	if (frame_parse_tcp(frame, len, &seg) < 0)
-		return NULL;
-	if (outbound)
-		key = frame_conn_key(seg.dst_ip, seg.src_port, seg.dst_port);
-	else
-		key = frame_conn_key(seg.src_ip, seg.dst_port, seg.src_port);
-	HASH_FIND(hh, stack.by_key, &key, sizeof(key), t);
+	if (outbound) {
+		stack.totals.out_segs++;
+		stack.totals.out_rsts += !!(seg->flags & TCPINFO_FLAG_RST);
+		t = tcp_lookup(frame_conn_key(seg->dst_ip, seg->src_port, seg->dst_port));
+	} else {
+		stack.totals.in_segs++;
+		stack.totals.in_errs += !seg->checksum_ok;
+		t = tcp_lookup(frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port));
+	}
 	if (t == NULL)
 		return NULL;
+	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
+		t->iss = seg->seq;
+		t->iss_known = true;
+	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok) {
+		t->irs = seg->seq;
+		t->irs_known = true;
+	}
 	report = (struct stack_segment){
 		.outbound = outbound,
-		.flags = seg.flags,
-		.seq = seg.seq,
-		.ack = seg.ack,
-		.window = seg.window,
-		.payload_len = seg.payload_len,
+		.flags = seg->flags,
+		.seq = seg->seq,
+		.ack = seg->ack,
+		.window = seg->window,
+		.payload_len = seg->payload_len,
 	};
 	stack.hooks.segment(t->owner, &report);
 	return t;
@@ -267,6 +438,7 @@ static err_t
 tap_linkoutput(struct netif *netif, struct pbuf *p)
 {
 	const uint8_t *frame = p->payload;
+	struct frame_tcp seg;
 	ssize_t written;
 
 	(void)netif;
@@ -275,7 +447,8 @@ tap_linkoutput(struct netif *netif, struct pbuf *p)
 		pbuf_copy_partial(p, stack.tx_buffer, p->tot_len, 0);
 		frame = stack.tx_buffer;
 	}
-	report_segment(frame, p->tot_len, true);
+	if (frame_parse_tcp(frame, p->tot_len, &seg) == 0)
+		track_segment(&seg, true);
 	written = write(stack.tap_fd, frame, p->tot_len);
 	if (written != (ssize_t)p->tot_len) {
 		log_debug("TAP write of %u bytes failed: %s", p->tot_len,
@@ -332,10 +505,7 @@ tcp_start(struct stack_tcp *t)
 	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
 	if (pcb == NULL)
 		return -ENOMEM;
-	ip_set_option(pcb, SOF_REUSEADDR);
-	tcp_arg(pcb, t);
-	tcp_err(pcb, on_tcp_err);
-	tcp_recv(pcb, on_tcp_recv);
+	tcp_set_callbacks(pcb, t);
 	/* Until connected the PCB is CLOSED, and tcp_close() frees it without calling back. */
 	err = tcp_bind(pcb, &local, t->local_port);
 	if (err != ERR_OK) {
@@ -434,14 +604,12 @@ arp_wait_add(struct stack_tcp *t, uint32_t next_hop)
 	return 0;
 }
 
+/* A local port is taken towards a peer by a connection to it, and towards everyone by a listener. */
 static bool
 key_in_use(uint32_t remote_ip, uint16_t local_port, uint16_t remote_port)
 {
-	uint64_t key = frame_conn_key(remote_ip, local_port, remote_port);
-	struct stack_tcp *t;
-
-	HASH_FIND(hh, stack.by_key, &key, sizeof(key), t);
-	return t != NULL;
+	return tcp_lookup(frame_conn_key(remote_ip, local_port, remote_port)) != NULL ||
+	    listener_find(local_port) != NULL;
 }
 
 /* A random start, then the next free port towards this peer: at most one range of lookups. */
@@ -486,8 +654,11 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	}
 
 	t = calloc(1, sizeof(*t));
-	if (t == NULL)
+	if (t == NULL || port_use_add(local_port) < 0) {
+		free(t);
 		return -ENOMEM;
+	}
+	t->active = true;
 	t->owner = owner;
 	t->remote_ip = remote_ip;
 	t->remote_port = remote_port;
@@ -502,6 +673,7 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 		rc = arp_wait_add(t, next_hop);
 	if (rc < 0) {
 		HASH_DEL(stack.by_key, t);
+		port_use_release(local_port);
 		free(t);
 		return rc;
 	}
@@ -515,39 +687,175 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	return 0;
 }
 
-int
-stack_tcp_close(struct stack_tcp *t, struct tcpinfo_cause cause)
+/* Sends a FIN from a state that has one to send. Returns -ENOTCONN from the others. */
+static int
+glue_send_fin(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
 	struct drive saved;
 	err_t err;
 
+	switch (t->pcb->state) {
+	case SYN_RCVD:
+	case ESTABLISHED:
+	case CLOSE_WAIT:
+		break;
+	default:
+		return -ENOTCONN;
+	}
+	drive_begin(&saved, cause);
+	err = tcp_shutdown(t->pcb, 0, 1);
+	drive_end(&saved);
+	if (err != ERR_OK) {
+		/* No memory for the FIN segment: a RST still ends the connection. */
+		log_warnx("no memory to send a FIN on port %u; aborting instead", t->local_port);
+		tcp_abandon_with(t, true, cause);
+		return 0;
+	}
+	tcp_sync_state(t, cause);
+	return 0;
+}
+
+int
+stack_tcp_close(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
 	if (t->pcb == NULL) {
 		tcp_finish(t, cause);
 		return 0;
 	}
-	switch (t->pcb->state) {
-	case SYN_SENT:
+	if (t->pcb->state == SYN_SENT) {
 		/* RFC 9293: CLOSE in SYN-SENT deletes the TCB; lwIP frees it without calling back. */
 		tcp_close(t->pcb);
 		tcp_finish(t, cause);
 		return 0;
+	}
+	return glue_send_fin(t, cause) == 0 ? 0 : -EALREADY;
+}
+
+int
+stack_tcp_shutdown_write(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	if (t->pcb == NULL)
+		return -ENOTCONN;
+	return glue_send_fin(t, cause);
+}
+
+size_t
+stack_tcp_send_space(struct stack_tcp *t)
+{
+	if (t->pcb == NULL || tcp_sndqueuelen(t->pcb) >= TCP_SND_QUEUELEN)
+		return 0;
+	switch (t->pcb->state) {
+	case SYN_SENT:
 	case SYN_RCVD:
 	case ESTABLISHED:
 	case CLOSE_WAIT:
-		drive_begin(&saved, cause);
-		err = tcp_shutdown(t->pcb, 0, 1);
-		drive_end(&saved);
-		if (err != ERR_OK) {
-			/* No memory for the FIN segment: a RST still ends the connection. */
-			log_warnx("no memory to send a FIN on port %u; aborting instead", t->local_port);
-			tcp_abandon_with(t, true, cause);
-			return 0;
-		}
-		tcp_sync_state(t, cause);
-		return 0;
+		return tcp_sndbuf(t->pcb);
 	default:
-		return -EALREADY;
+		return 0;
 	}
+}
+
+int
+stack_tcp_write(struct stack_tcp *t, const void *data, size_t len, size_t *written)
+{
+	size_t space = stack_tcp_send_space(t);
+	size_t n = len < space ? len : space;
+
+	*written = 0;
+	if (t->pcb == NULL)
+		return -ENOTCONN;
+	if (n > 0xffff)
+		n = 0xffff;
+	if (n == 0)
+		return 0;
+	/* ERR_MEM means the segment queue is full for now: nothing was taken. */
+	if (tcp_write(t->pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) == ERR_OK)
+		*written = n;
+	return 0;
+}
+
+void
+stack_tcp_flush(struct stack_tcp *t)
+{
+	if (t->pcb != NULL)
+		tcp_output(t->pcb);
+}
+
+bool
+stack_tcp_tcb(struct stack_tcp *t, struct stack_tcb *out)
+{
+	const struct tcp_pcb *pcb = t->pcb;
+
+	if (pcb == NULL || !t->iss_known)
+		return false;
+	*out = (struct stack_tcb){
+		.iss = t->iss,
+		.irs = t->irs_known ? t->irs : 0,
+		.snd_nxt = pcb->snd_nxt,
+		.snd_una = pcb->lastack,
+		.rcv_nxt = pcb->rcv_nxt,
+		.snd_wnd = pcb->snd_wnd,
+		.rcv_wnd = pcb->rcv_wnd,
+		.mss = pcb->mss,
+		.rto_ms = (uint32_t)(pcb->rto > 0 ? pcb->rto : 0) * TCP_SLOW_INTERVAL,
+		.cwnd = pcb->cwnd,
+		.ssthresh = pcb->ssthresh,
+		.nrtx = pcb->nrtx,
+	};
+	return true;
+}
+
+int
+stack_tcp_listen(void *owner, uint16_t port, uint32_t backlog, struct stack_listener **out)
+{
+	ip_addr_t local = IPADDR4_INIT(stack.address);
+	struct stack_listener *listener;
+	struct tcp_pcb *pcb, *listening;
+	err_t err;
+
+	if (listener_find(port) != NULL || port_use_find(port) != NULL)
+		return -EADDRINUSE;
+	listener = calloc(1, sizeof(*listener));
+	if (listener == NULL)
+		return -ENOMEM;
+	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+	if (pcb == NULL)
+		goto free_listener;
+	ip_set_option(pcb, SOF_REUSEADDR);
+	if (tcp_bind(pcb, &local, port) != ERR_OK)
+		goto close_pcb;
+	/* lwIP is built without TCP_LISTEN_BACKLOG, so the backlog is enforced here. */
+	listening = tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &err);
+	if (listening == NULL)
+		goto close_pcb;
+	listener->pcb = listening;
+	listener->owner = owner;
+	listener->port = port;
+	listener->backlog = backlog;
+	tcp_arg(listening, listener);
+	tcp_accept(listening, on_tcp_accept);
+	HASH_ADD(hh, stack.listeners, port, sizeof(listener->port), listener);
+	*out = listener;
+	return 0;
+
+close_pcb:
+	tcp_close(pcb);
+free_listener:
+	free(listener);
+	return -ENOMEM;
+}
+
+void
+stack_tcp_unlisten(struct stack_listener *listener)
+{
+	struct stack_tcp *t, *tmp;
+
+	/* lwIP resets these when their handshake completes without a listener. */
+	DL_FOREACH_SAFE2(listener->handshaking, t, tmp, handshake_next)
+		handshake_done(t);
+	HASH_DEL(stack.listeners, listener);
+	tcp_close(listener->pcb);
+	free(listener);
 }
 
 /* Frees the PCB, with a RST or without, and reports CLOSED. */
@@ -580,11 +888,71 @@ stack_tcp_drop(struct stack_tcp *t, struct tcpinfo_cause cause)
 	tcp_abandon_with(t, false, cause);
 }
 
+/*
+ * A SYN for a listener: the glue and its owner exist before lwIP sees the
+ * SYN, so that the SYN+ACK lwIP sends at once is counted. Returns NULL when
+ * the SYN is to be dropped: the backlog is full, or the owner refused it.
+ */
+static struct stack_tcp *
+passive_begin(struct stack_listener *listener, const struct frame_tcp *seg)
+{
+	struct stack_tcp *t;
+
+	if (listener->handshaking_count >= listener->backlog)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->remote_ip = seg->src_ip;
+	t->remote_port = seg->src_port;
+	t->local_port = seg->dst_port;
+	t->last_state = TCPINFO_LISTEN;
+	t->key = frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port);
+	t->owner = stack.hooks.passive_open(listener->owner, seg->src_ip, seg->src_port,
+	    seg->dst_port, t);
+	if (t->owner == NULL) {
+		free(t);
+		return NULL;
+	}
+	HASH_ADD(hh, stack.by_key, key, sizeof(t->key), t);
+	t->listener = listener;
+	DL_APPEND2(listener->handshaking, t, handshake_prev, handshake_next);
+	listener->handshaking_count++;
+	return t;
+}
+
+/* lwIP puts the PCB it made for a SYN at the head of its active list; adopt it, or give up. */
+static void
+passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	struct tcp_pcb *pcb = tcp_active_pcbs;
+
+	if (pcb != NULL && pcb->state == SYN_RCVD && pcb->local_port == t->local_port &&
+	    pcb->remote_port == t->remote_port && ip_2_ip4(&pcb->remote_ip)->addr == t->remote_ip) {
+		t->pcb = pcb;
+		tcp_set_callbacks(pcb, t);
+		tcp_sync_state(t, cause);
+		return;
+	}
+	handshake_done(t);
+	HASH_DEL(stack.by_key, t);
+	stack.hooks.passive_abandoned(t->owner);
+	free(t);
+}
+
+static bool
+is_listener_syn(const struct frame_tcp *seg)
+{
+	return (seg->flags & (TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK | TCPINFO_FLAG_RST)) == TCPINFO_FLAG_SYN &&
+	    seg->checksum_ok && seg->dst_ip == stack.address;
+}
+
 /* Hands one frame to lwIP, reporting its segment and any change of state it caused. */
 static void
 input_frame(const uint8_t *frame, size_t len)
 {
-	struct stack_tcp *t;
+	struct stack_tcp *t = NULL, *passive = NULL;
+	struct stack_listener *listener;
 	struct pbuf *p;
 	struct drive saved;
 	struct frame_tcp seg;
@@ -593,29 +961,38 @@ input_frame(const uint8_t *frame, size_t len)
 
 	stack.rx_frames++;
 	stack.rx_bytes += len;
-	p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
-	if (len > 0xffff || p == NULL) {
+	if (len > 0xffff || (p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM)) == NULL) {
 		stack.rx_dropped++;
-		if (p != NULL)
-			pbuf_free(p);
 		return;
 	}
 	pbuf_take(p, frame, (u16_t)len);
 
-	t = report_segment(frame, len, false);
-	if (t != NULL && frame_parse_tcp(frame, len, &seg) == 0)
+	if (frame_parse_tcp(frame, len, &seg) == 0) {
 		cause.flags = seg.flags;
+		t = track_segment(&seg, false);
+		if (t == NULL && is_listener_syn(&seg) && (listener = listener_find(seg.dst_port)) != NULL) {
+			passive = passive_begin(listener, &seg);
+			if (passive == NULL) {
+				/* A full backlog drops the SYN, as a kernel does; the peer retries. */
+				stack.rx_dropped++;
+				pbuf_free(p);
+				return;
+			}
+			t = track_segment(&seg, false);
+			stack.totals.in_segs--;	/* counted once already */
+		}
+	}
 	stack.in_input = t;
 	drive_begin(&saved, cause);
 	ethernet_input(p, &stack.netif);	/* takes ownership of p */
 	drive_end(&saved);
 	stack.in_input = NULL;
-	if (t != NULL) {
-		if (t->gone)
-			free(t);
-		else
-			tcp_sync_state(t, cause);
-	}
+	if (passive != NULL)
+		passive_end(passive, cause);
+	else if (t != NULL && t->gone)
+		free(t);
+	else if (t != NULL)
+		tcp_sync_state(t, cause);
 
 	if (stack.arp_waits != NULL && frame_parse_arp_sender(frame, len, &arp_sender) == 0) {
 		struct arp_wait *wait;
@@ -775,6 +1152,12 @@ bool
 stack_healthy(void)
 {
 	return stack.reader_running && netif_is_up(&stack.netif) && netif_is_link_up(&stack.netif);
+}
+
+void
+stack_tcp_totals(struct stack_tcp_totals *out)
+{
+	*out = stack.totals;
 }
 
 void

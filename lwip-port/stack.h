@@ -20,6 +20,7 @@
 #include "tcpinfo.h"
 
 struct stack_tcp;
+struct stack_listener;
 
 struct stack_segment {
 	bool outbound;
@@ -38,6 +39,48 @@ struct stack_hooks {
 	void (*state_changed)(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cause);
 	/* A segment of a tracked connection crossed the TAP. */
 	void (*segment)(void *owner, const struct stack_segment *segment);
+	/*
+	 * A SYN reached a listener: returns the owner of the new connection,
+	 * or NULL to drop the SYN. The connection's state reports follow.
+	 */
+	void *(*passive_open)(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
+	    uint16_t local_port, struct stack_tcp *tcp);
+	/* lwIP made no connection of that SYN after all; the owner is forgotten, nothing else follows. */
+	void (*passive_abandoned)(void *owner);
+	/* A listener's connection completed its handshake. */
+	void (*accepted)(void *listener_owner);
+	/*
+	 * Data arrived: returns how many of the len bytes the owner took. The
+	 * rest is held, and the window stays closed over it, until
+	 * stack_tcp_deliver() is called.
+	 */
+	size_t (*received)(void *owner, const uint8_t *data, size_t len);
+	/* lwIP's send buffer has room again. */
+	void (*sendable)(void *owner);
+};
+
+/* lwIP's transmission control block; see struct engine_tcb. */
+struct stack_tcb {
+	uint32_t iss;
+	uint32_t irs;
+	uint32_t snd_nxt;
+	uint32_t snd_una;
+	uint32_t rcv_nxt;
+	uint32_t snd_wnd;
+	uint32_t rcv_wnd;
+	uint32_t mss;
+	uint32_t rto_ms;
+	uint32_t cwnd;
+	uint32_t ssthresh;
+	uint32_t nrtx;
+};
+
+/* TCP segments that crossed the TAP, tracked or not. */
+struct stack_tcp_totals {
+	uint64_t in_segs;
+	uint64_t in_errs;	/* bad checksum */
+	uint64_t out_segs;	/* retransmissions included */
+	uint64_t out_rsts;
 };
 
 struct stack_config {
@@ -76,6 +119,8 @@ bool stack_healthy(void);
 
 void stack_iface_info(struct stack_iface_info *out);
 
+void stack_tcp_totals(struct stack_tcp_totals *out);
+
 /*
  * Starts an active open from local_port (0: a free ephemeral port) and sets
  * *chosen_port, reporting SYN_SENT. The SYN itself waits until ARP has
@@ -93,6 +138,40 @@ int stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port,
 int stack_tcp_close(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 
 /*
+ * Sends a FIN, as stack_tcp_close() does, but only from SYN_RCVD,
+ * ESTABLISHED or CLOSE_WAIT. Returns 0, or -ENOTCONN from any other state.
+ */
+int stack_tcp_shutdown_write(struct stack_tcp *tcp, struct tcpinfo_cause cause);
+
+/* Room in lwIP's send buffer, in bytes; 0 when the connection cannot send. */
+size_t stack_tcp_send_space(struct stack_tcp *tcp);
+
+/*
+ * Copies up to len bytes into lwIP's send buffer and sets *written; sending
+ * starts with stack_tcp_flush(). Returns 0, or -ENOTCONN when the
+ * connection cannot send.
+ */
+int stack_tcp_write(struct stack_tcp *tcp, const void *data, size_t len, size_t *written);
+
+void stack_tcp_flush(struct stack_tcp *tcp);
+
+/* Offers held received data to the owner again, reopening the window over what it takes. */
+void stack_tcp_deliver(struct stack_tcp *tcp);
+
+/* Copies the TCB. Returns false when there is no PCB (waiting for ARP, or closed). */
+bool stack_tcp_tcb(struct stack_tcp *tcp, struct stack_tcb *out);
+
+/*
+ * Listens on port; backlog bounds the handshakes in progress, and SYNs
+ * beyond it are dropped. Returns 0, -EADDRINUSE when a listener or an
+ * active open uses the port, or -ENOMEM.
+ */
+int stack_tcp_listen(void *owner, uint16_t port, uint32_t backlog, struct stack_listener **out);
+
+/* Stops listening and frees the listener. Its connections stay; those mid-handshake are reset by lwIP. */
+void stack_tcp_unlisten(struct stack_listener *listener);
+
+/*
  * Drops the connection and reports TCPINFO_CLOSED. Sends a RST unless the
  * connection is in TIME_WAIT or has sent nothing yet.
  */
@@ -103,5 +182,8 @@ void stack_tcp_drop(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 
 /* Runs fn(arg) on lwIP's core thread, with the lock held, after ms milliseconds. */
 void stack_timeout(uint32_t ms, void (*fn)(void *arg), void *arg);
+
+/* Cancels a pending stack_timeout() of fn(arg). */
+void stack_untimeout(void (*fn)(void *arg), void *arg);
 
 #endif

@@ -20,7 +20,7 @@ cause(enum tcpinfo_cause_kind kind, uint8_t flags)
 static struct conn *
 add_closed(struct conntable *table)
 {
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	conntable_record_state(table, conn, TCPINFO_SYN_SENT, cause(TCPINFO_CAUSE_API_OPEN, 0), 1);
 	conntable_record_state(table, conn, TCPINFO_CLOSED, cause(TCPINFO_CAUSE_RX, TCPINFO_FLAG_RST), 2);
@@ -31,8 +31,8 @@ static void
 ids_grow_and_are_found(void **unused)
 {
 	struct conntable *table = conntable_new(10);
-	struct conn *a = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
-	struct conn *b = conntable_add(table, ENGINE_ORIGIN_PASSIVE, &local, &remote);
+	struct conn *a = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conn *b = conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
 
 	(void)unused;
 	assert_int_equal(a->id, 1);
@@ -47,7 +47,7 @@ ids_grow_and_are_found(void **unused)
 	assert_null(conntable_find(table, 1));
 	assert_int_equal(conntable_live_count(table), 1);
 	/* A discarded id is never handed out again. */
-	assert_int_equal(conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote)->id, 3);
+	assert_int_equal(conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote)->id, 3);
 	conntable_free(table);
 }
 
@@ -55,7 +55,7 @@ static void
 history_and_view(void **unused)
 {
 	struct conntable *table = conntable_new(10);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 	struct engine_conn_view view;
 
 	(void)unused;
@@ -79,7 +79,7 @@ static void
 full_history_keeps_the_latest_state(void **unused)
 {
 	struct conntable *table = conntable_new(10);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	for (int i = 0; i < ENGINE_HISTORY_MAX + 3; i++)
@@ -116,7 +116,7 @@ static void
 live_connections_are_never_pruned(void **unused)
 {
 	struct conntable *table = conntable_new(0);
-	struct conn *live = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *live = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 	struct conn *closed = add_closed(table);
 	uint64_t closed_id = closed->id;
 
@@ -131,7 +131,7 @@ static void
 pinned_survives_a_prune(void **unused)
 {
 	struct conntable *table = conntable_new(0);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	conntable_pin(table, conn);
@@ -148,7 +148,7 @@ static void
 counters_and_retransmissions(void **unused)
 {
 	struct conntable *table = conntable_new(1);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 	const struct engine_counters *c = &conn->counters;
 
 	(void)unused;
@@ -178,7 +178,7 @@ static void
 retransmission_detection_wraps_around(void **unused)
 {
 	struct conntable *table = conntable_new(1);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, &local, &remote);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	conntable_record_segment(conn, true, TCPINFO_FLAG_ACK, 0xffffff00u, 0x100);
@@ -186,6 +186,50 @@ retransmission_detection_wraps_around(void **unused)
 	assert_int_equal(conn->counters.retransmits, 0);
 	conntable_record_segment(conn, true, TCPINFO_FLAG_ACK, 0xffffff80u, 0x80);
 	assert_int_equal(conn->counters.retransmits, 1);
+	conntable_free(table);
+}
+
+static int destroyed;
+
+static void
+count_destroyed(struct conn *conn)
+{
+	(void)conn;
+	destroyed++;
+}
+
+static void
+destructor_runs_for_every_freed_connection(void **unused)
+{
+	struct conntable *table = conntable_new(0);
+
+	(void)unused;
+	destroyed = 0;
+	conntable_set_destructor(table, count_destroyed);
+	add_closed(table);
+	conntable_prune(table);
+	assert_int_equal(destroyed, 1);
+	conntable_discard(table, conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote));
+	assert_int_equal(destroyed, 2);
+	conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
+	conntable_free(table);
+	assert_int_equal(destroyed, 3);
+}
+
+static void
+passive_connections_start_in_listen(void **unused)
+{
+	struct conntable *table = conntable_new(1);
+	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
+	struct engine_conn_view view;
+
+	(void)unused;
+	conn->listener_id = 7;
+	conntable_view(conn, &view);
+	assert_int_equal(view.state, TCPINFO_LISTEN);
+	assert_int_equal(view.history_len, 0);
+	assert_int_equal(view.listener_id, 7);
+	assert_int_equal(view.origin, ENGINE_ORIGIN_PASSIVE);
 	conntable_free(table);
 }
 
@@ -208,6 +252,8 @@ main(void)
 		cmocka_unit_test(pinned_survives_a_prune),
 		cmocka_unit_test(counters_and_retransmissions),
 		cmocka_unit_test(retransmission_detection_wraps_around),
+		cmocka_unit_test(destructor_runs_for_every_freed_connection),
+		cmocka_unit_test(passive_connections_start_in_listen),
 		cmocka_unit_test(free_accepts_null),
 	};
 

@@ -95,6 +95,30 @@ rejects_what_is_not_a_whole_tcp_segment(void **unused)
 	assert_int_equal(frame_parse_tcp(buf, len, &seg), -EINVAL);
 }
 
+/* A SYN with three payload bytes and a correct checksum, as scapy builds it (odd length on purpose). */
+static const uint8_t checked_syn[] = {
+	0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x08, 0x00, 0x45, 0x00,
+	0x00, 0x2b, 0x00, 0x01, 0x00, 0x00, 0x40, 0x06, 0x66, 0xb8, 0x0a, 0x09, 0x00, 0x01, 0x0a, 0x09,
+	0x00, 0x02, 0x1b, 0x58, 0x23, 0x28, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x50, 0x02,
+	0xfa, 0xf0, 0xd5, 0x08, 0x00, 0x00, 0x68, 0x69, 0x21,
+};
+
+static void
+verifies_the_tcp_checksum(void **unused)
+{
+	uint8_t frame[sizeof(checked_syn)];
+	struct frame_tcp seg;
+
+	(void)unused;
+	memcpy(frame, checked_syn, sizeof(frame));
+	assert_int_equal(frame_parse_tcp(frame, sizeof(frame), &seg), 0);
+	assert_true(seg.checksum_ok);
+	assert_int_equal(seg.payload_len, 3);
+	frame[sizeof(frame) - 1] ^= 0x01;	/* one payload bit flipped */
+	assert_int_equal(frame_parse_tcp(frame, sizeof(frame), &seg), 0);
+	assert_false(seg.checksum_ok);
+}
+
 static void
 parses_arp_sender(void **unused)
 {
@@ -134,6 +158,7 @@ main(void)
 		cmocka_unit_test(parses_a_syn_with_options),
 		cmocka_unit_test(payload_excludes_ethernet_padding),
 		cmocka_unit_test(rejects_what_is_not_a_whole_tcp_segment),
+		cmocka_unit_test(verifies_the_tcp_checksum),
 		cmocka_unit_test(parses_arp_sender),
 		cmocka_unit_test(keys_differ_by_every_part),
 	};
