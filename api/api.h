@@ -22,7 +22,11 @@ struct api_config {
  */
 int api_start(const struct api_config *cfg, struct engine *engine, struct api_server **out);
 
-/* Stops serving and frees the server. Accepts NULL. */
+/*
+ * Stops serving and frees the server. Accepts NULL. Call it after
+ * engine_stop(), which wakes every waiting request: libmicrohttpd aborts
+ * when stopped with a request still suspended.
+ */
 void api_stop(struct api_server *server);
 
 #endif

@@ -9,18 +9,28 @@
  * answer is queued in one place, queue_text, so every response carries the
  * same headers.
  *
- * Everything runs on libmicrohttpd's single internal thread; engine calls
- * block only briefly, and no JSON value outlives the call that built it.
+ * A GET that waits (?wait_for=, ?wait_accepted=) holds no thread: its
+ * handler suspends the request and registers an engine waiter (wait_start),
+ * and the engine's wake callback resumes it. libmicrohttpd then makes the
+ * last call again; the same route and handler run once more and, seeing the
+ * wait begun, collect its result (wait_end) and answer.
+ *
+ * Everything runs on libmicrohttpd's single internal thread, except
+ * wake_exchange, which the engine calls from any thread; engine calls block
+ * only briefly, and no JSON value outlives the call that built it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -39,6 +49,9 @@
 /* The most of an oversized body read and dropped so the client sees the 413; see refuse_unread. */
 #define API_DISCARD_MAX (4u << 20)
 
+/* How long api_stop lets requests whose wait the engine ended answer 503 before closing them. */
+#define API_STOP_DRAIN_MS 1000
+
 /* More parameters than any route accepts; see collect_param for why this is safe. */
 #define API_QUERY_MAX 16
 
@@ -47,15 +60,30 @@
 #define API_METHOD_QUOTE_MAX 32
 
 #define API_CONNECTIONS_PATH "/v1/connections"
+#define API_LISTENERS_PATH "/v1/listeners"
+/* The longest Location: a collection path, '/', and an id of up to 20 digits. */
+#define API_LOCATION_MAX 64
 
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct engine *engine;
+	pthread_mutex_t lock;
+	pthread_cond_t drained;		/* signalled when waiting drops to 0 */
+	unsigned int waiting;		/* requests that began a wait and have not completed */
+};
+
+/* A wait from suspending its request until it is answered. */
+struct pending_wait {
+	bool begun;			/* the request was suspended; the next call answers */
+	struct engine_waiter *waiter;	/* NULL when there is none to finish */
+	int start_rc;			/* engine_wait_*'s return when it registered none */
 };
 
 /* The state of one request between libmicrohttpd's calls. */
 struct exchange {
 	struct request_body body;
+	struct MHD_Connection *connection;	/* for wake_exchange */
+	struct pending_wait wait;
 };
 
 struct query {
@@ -67,16 +95,20 @@ struct query {
 struct call {
 	struct engine *engine;
 	struct MHD_Connection *connection;
-	uint64_t id;			/* for paths that end in an id */
+	const struct route *route;
+	uint64_t id;			/* for paths with an id */
 	const struct query *query;
 	const struct request_body *body;
+	struct exchange *exchange;
 };
 
-/* A successful answer. */
+/* An answer that is not a struct problem: a resource, or a problem with members of its own. */
 struct reply {
 	unsigned int status;
 	json_t *body;
-	char location[sizeof(API_CONNECTIONS_PATH "/") + 20];	/* empty for none */
+	bool is_problem;		/* sends application/problem+json */
+	bool suspended;			/* nothing to send yet: a wait has begun */
+	char location[API_LOCATION_MAX];	/* empty for none */
 };
 
 /* Returns 0 with *reply filled, or a negative errno with *err filled. */
@@ -84,9 +116,10 @@ typedef int handler_fn(const struct call *call, struct reply *reply, struct prob
 
 struct route {
 	const char *path;		/* the whole path, or the part before the id */
-	bool ends_in_id;
+	const char *after_id;		/* NULL when the path has no id; else what follows it */
+	const char *noun;		/* what the id names, for a 404 */
 	const char *allow;		/* the Allow header of a 405 */
-	handler_fn *get;		/* also answers HEAD */
+	handler_fn *get;		/* also answers HEAD; NULL for none */
 	const char *const *get_params;
 	const char *change_method;	/* POST or DELETE, or NULL */
 	handler_fn *change;
@@ -96,6 +129,8 @@ struct route {
 static const char *const no_params[] = { NULL };
 static const char *const list_params[] = { "state", NULL };
 static const char *const close_params[] = { "mode", NULL };
+static const char *const get_params[] = { "wait_for", "timeout_ms", NULL };
+static const char *const listener_get_params[] = { "wait_accepted", "timeout_ms", NULL };
 
 /* Rendering fails only when memory runs out or a view holds a value with no name. */
 static int
@@ -117,34 +152,26 @@ reply_json(struct reply *reply, unsigned int status, json_t *body, struct proble
 	return 0;
 }
 
-/* Turns an engine error into the problem the API contract gives it. */
+/* Fills *reply with a problem object that has members of its own, or answers 500. */
 static int
-engine_problem(int rc, const struct call *call, const struct engine_open_params *params,
-    struct problem *err)
+reply_problem(struct reply *reply, const struct problem *p, json_t *body, struct problem *err)
+{
+	if (body == NULL)
+		return render_failed(err);
+	reply->status = problem_status(p);
+	reply->body = body;
+	reply->is_problem = true;
+	return 0;
+}
+
+/* Turns an error that any engine call may return into the problem the API contract gives it. */
+static int
+engine_problem(int rc, const struct call *call, struct problem *err)
 {
 	switch (rc) {
 	case -ENOENT:
-		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no connection has id %" PRIu64, call->id);
-		break;
-	case -EINVAL:
-		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
-		    "remote_ip is this interface's own, network or broadcast address");
-		break;
-	case -ENETUNREACH:
-		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
-		    "remote_ip is off the interface's subnet and no --gateway is set");
-		break;
-	case -EADDRINUSE:
-		problem_set(err, PROBLEM_CONFLICT, "local_port",
-		    "local_port %u is already in use towards that remote endpoint",
-		    params != NULL ? (unsigned int)params->local_port : 0u);
-		break;
-	case -EADDRNOTAVAIL:
-		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
-		    "no free local port towards that remote endpoint");
-		break;
-	case -ENOBUFS:
-		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "connection limit reached");
+		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no %s has id %" PRIu64,
+		    call->route->noun, call->id);
 		break;
 	case -ENOMEM:
 		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is out of memory");
@@ -160,6 +187,72 @@ engine_problem(int rc, const struct call *call, const struct engine_open_params 
 	return rc;
 }
 
+/* The errors of engine_open, then those of every call. */
+static int
+open_problem(int rc, const struct call *call, const struct engine_open_params *params,
+    struct problem *err)
+{
+	switch (rc) {
+	case -EINVAL:
+		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
+		    "remote_ip is this interface's own, network or broadcast address");
+		break;
+	case -ENETUNREACH:
+		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
+		    "remote_ip is off the interface's subnet and no --gateway is set");
+		break;
+	case -EADDRINUSE:
+		problem_set(err, PROBLEM_CONFLICT, "local_port",
+		    "local_port %u is already in use towards that remote endpoint",
+		    (unsigned int)params->local_port);
+		break;
+	case -EADDRNOTAVAIL:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+		    "no free local port towards that remote endpoint");
+		break;
+	case -ENOBUFS:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "connection limit reached");
+		break;
+	default:
+		return engine_problem(rc, call, err);
+	}
+	return rc;
+}
+
+/* A state's name for a detail; never NULL. */
+static const char *
+state_text(enum tcpinfo_state state)
+{
+	const char *name = tcpinfo_state_name(state);
+
+	return name != NULL ? name : "?";
+}
+
+/*
+ * Answers 409 for an operation that the connection's state does not allow,
+ * naming the state: "<what>; the connection is in state X".
+ */
+static int
+state_conflict(const struct call *call, const char *what, struct problem *err)
+{
+	struct engine_conn_view conn;
+	int rc;
+
+	rc = engine_get(call->engine, call->id, &conn);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	problem_set(err, PROBLEM_CONFLICT, NULL, "%s; the connection is in state %s",
+	    what, state_text(conn.state));
+	return -ENOTCONN;
+}
+
+static const char *
+content_type(const struct call *call)
+{
+	return MHD_lookup_connection_value(call->connection, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+}
+
 /* Returns the parameter called name, or NULL when the request has none. */
 static const struct request_param *
 query_find(const struct query *query, const char *name)
@@ -171,6 +264,74 @@ query_find(const struct query *query, const char *name)
 			return &query->params[i];
 	}
 	return NULL;
+}
+
+/*
+ * The engine's wake callback: runs with the engine's lock held, on any
+ * thread, so it only hands the request back to libmicrohttpd.
+ */
+static void
+wake_exchange(void *arg)
+{
+	struct exchange *exchange = arg;
+
+	MHD_resume_connection(exchange->connection);
+}
+
+/*
+ * Begins the wait a GET asks for. The request is suspended before the
+ * waiter exists, as the engine may wake it from another thread before
+ * engine_wait_* returns; when the engine answers at once, or fails, it is
+ * resumed right away. Either way the next call answers (see wait_end).
+ */
+static int
+wait_start(const struct call *call, const struct request_wait *wait, bool for_listener,
+    struct reply *reply)
+{
+	struct pending_wait *pending = &call->exchange->wait;
+	int rc;
+
+	pending->begun = true;
+	MHD_suspend_connection(call->connection);
+	if (for_listener)
+		rc = engine_wait_accepted(call->engine, call->id, wait->accepted, wait->timeout_ms,
+		    wake_exchange, call->exchange, &pending->waiter);
+	else
+		rc = engine_wait_state(call->engine, call->id, wait->state, wait->timeout_ms,
+		    wake_exchange, call->exchange, &pending->waiter);
+	if (rc != 0) {
+		pending->waiter = NULL;
+		pending->start_rc = rc;
+		MHD_resume_connection(call->connection);
+	}
+	reply->suspended = true;
+	return 0;
+}
+
+/*
+ * Collects the result of a wait once its request has resumed, with the
+ * connection (conn) or listener as it is now. Returns 0, or a negative
+ * errno when the wait could not begin or what it was on is gone.
+ */
+static int
+wait_end(const struct call *call, struct engine_conn_view *conn,
+    struct engine_listener_view *listener, enum engine_wait_result *result)
+{
+	struct pending_wait *pending = &call->exchange->wait;
+	bool found;
+
+	*result = ENGINE_WAIT_REACHED;
+	if (pending->waiter != NULL) {
+		*result = engine_wait_finish(call->engine, pending->waiter, conn, listener, &found);
+		pending->waiter = NULL;
+		return found ? 0 : -ENOENT;
+	}
+	if (pending->start_rc < 0)
+		return pending->start_rc;
+	/* It held at once: answer with a fresh copy. */
+	if (conn != NULL)
+		return engine_get(call->engine, call->id, conn);
+	return engine_listener_get(call->engine, call->id, listener);
 }
 
 static int
@@ -194,6 +355,15 @@ handle_interface(const struct call *call, struct reply *reply, struct problem *e
 }
 
 static int
+handle_stats(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_stats stats;
+
+	engine_stats(call->engine, &stats);
+	return reply_json(reply, MHD_HTTP_OK, render_stats(&stats), err);
+}
+
+static int
 handle_list(const struct call *call, struct reply *reply, struct problem *err)
 {
 	const struct request_param *state_param = query_find(call->query, "state");
@@ -209,7 +379,7 @@ handle_list(const struct call *call, struct reply *reply, struct problem *err)
 	}
 	rc = engine_list(call->engine, state_param != NULL ? &state : NULL, &conns, &count);
 	if (rc != 0)
-		return engine_problem(rc, call, NULL, err);
+		return engine_problem(rc, call, err);
 	rc = reply_json(reply, MHD_HTTP_OK, render_connection_list(conns, count), err);
 	free(conns);
 	return rc;
@@ -218,33 +388,73 @@ handle_list(const struct call *call, struct reply *reply, struct problem *err)
 static int
 handle_open(const struct call *call, struct reply *reply, struct problem *err)
 {
-	const char *content_type = MHD_lookup_connection_value(call->connection,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	struct engine_open_params params;
 	struct engine_conn_view conn;
 	int rc;
 
-	rc = request_parse_open(call->body->data, call->body->len, content_type, &params, err);
+	rc = request_parse_open(call->body->data, call->body->len, content_type(call), &params,
+	    err);
 	if (rc != 0)
 		return rc;
 	rc = engine_open(call->engine, &params, &conn);
 	if (rc != 0)
-		return engine_problem(rc, call, &params, err);
+		return open_problem(rc, call, &params, err);
 	snprintf(reply->location, sizeof(reply->location), API_CONNECTIONS_PATH "/%" PRIu64,
 	    conn.id);
 	return reply_json(reply, MHD_HTTP_CREATED, render_connection(&conn), err);
 }
 
+/* Answers a finished ?wait_for=: 200, or 408 with the state the connection is in. */
+static int
+reply_state_wait(const struct call *call, const struct request_wait *wait,
+    enum engine_wait_result result, const struct engine_conn_view *conn,
+    struct reply *reply, struct problem *err)
+{
+	struct problem timeout;
+
+	switch (result) {
+	case ENGINE_WAIT_REACHED:
+		return reply_json(reply, MHD_HTTP_OK, render_connection(conn), err);
+	case ENGINE_WAIT_TIMED_OUT:
+		problem_set(&timeout, PROBLEM_TIMEOUT, NULL,
+		    "connection %" PRIu64 " did not reach %s within %u ms; it is in %s",
+		    call->id, state_text(wait->state), (unsigned int)wait->timeout_ms,
+		    state_text(conn->state));
+		break;
+	case ENGINE_WAIT_UNREACHABLE:
+		problem_set(&timeout, PROBLEM_TIMEOUT, NULL,
+		    "connection %" PRIu64 " closed without reaching %s", call->id,
+		    state_text(wait->state));
+		break;
+	case ENGINE_WAIT_STOPPING:
+	default:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is stopping");
+		return -ESHUTDOWN;
+	}
+	return reply_problem(reply, &timeout, render_conn_problem(&timeout, conn), err);
+}
+
 static int
 handle_get(const struct call *call, struct reply *reply, struct problem *err)
 {
+	enum engine_wait_result result = ENGINE_WAIT_REACHED;
 	struct engine_conn_view conn;
+	struct request_wait wait;
 	int rc;
 
-	rc = engine_get(call->engine, call->id, &conn);
+	rc = request_parse_state_wait(query_find(call->query, "wait_for"),
+	    query_find(call->query, "timeout_ms"), &wait, err);
 	if (rc != 0)
-		return engine_problem(rc, call, NULL, err);
-	return reply_json(reply, MHD_HTTP_OK, render_connection(&conn), err);
+		return rc;
+	if (wait.requested && !call->exchange->wait.begun)
+		return wait_start(call, &wait, false, reply);
+	if (wait.requested)
+		rc = wait_end(call, &conn, NULL, &result);
+	else
+		rc = engine_get(call->engine, call->id, &conn);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	return reply_state_wait(call, &wait, result, &conn, reply, err);
 }
 
 static int
@@ -263,36 +473,245 @@ handle_close(const struct call *call, struct reply *reply, struct problem *err)
 	}
 	rc = engine_close(call->engine, call->id, mode, &conn, &acted);
 	if (rc != 0)
-		return engine_problem(rc, call, NULL, err);
+		return engine_problem(rc, call, err);
 	/* 202: the close has started; 200: it had already, and this is where it stands. */
 	return reply_json(reply, acted ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK,
 	    render_connection(&conn), err);
 }
 
+static int
+handle_shutdown(const struct call *call, struct reply *reply, struct problem *err)
+{
+	static const char *const refusals[] = {
+		[ENGINE_SHUT_READ] = "cannot shut down the read side",
+		[ENGINE_SHUT_WRITE] = "cannot shut down the write side",
+		[ENGINE_SHUT_BOTH] = "cannot shut down both sides",
+	};
+	enum engine_shutdown_how how;
+	struct engine_conn_view conn;
+	int rc;
+
+	rc = request_parse_shutdown(call->body->data, call->body->len, content_type(call), &how,
+	    err);
+	if (rc != 0)
+		return rc;
+	rc = engine_shutdown(call->engine, call->id, how, &conn);
+	if (rc == -ENOTCONN)
+		return state_conflict(call, refusals[how], err);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	/* 202, as for DELETE: the FIN may still wait behind queued data. */
+	return reply_json(reply, MHD_HTTP_ACCEPTED, render_connection(&conn), err);
+}
+
+static int
+handle_expire(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_conn_view conn;
+	int rc;
+
+	rc = request_parse_expire(call->body->data, call->body->len, content_type(call), err);
+	if (rc != 0)
+		return rc;
+	rc = engine_expire(call->engine, call->id, &conn);
+	if (rc == -ENOTCONN)
+		return state_conflict(call, "only a connection in TIME_WAIT can be expired", err);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	return reply_json(reply, MHD_HTTP_OK, render_connection(&conn), err);
+}
+
+static int
+handle_send(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct request_send send;
+	int rc;
+
+	rc = request_parse_send(call->body->data, call->body->len, content_type(call), &send, err);
+	if (rc != 0)
+		return rc;
+	rc = engine_send(call->engine, call->id, send.data, send.len);
+	if (rc == -ENOTCONN)
+		rc = state_conflict(call, "cannot send", err);
+	else if (rc == -ENOBUFS)
+		problem_set(err, PROBLEM_CONFLICT, NULL,
+		    "the send queue is full: at most %llu bytes may wait to be sent; retry later",
+		    ENGINE_SEND_QUEUE_MAX);
+	else if (rc != 0)
+		engine_problem(rc, call, err);
+	else
+		rc = reply_json(reply, MHD_HTTP_ACCEPTED,
+		    json_pack("{s:I}", "queued", (json_int_t)send.len), err);
+	request_send_free(&send);
+	return rc;
+}
+
+static int
+handle_data(const struct call *call, struct reply *reply, struct problem *err)
+{
+	uint8_t *data = NULL;
+	bool truncated = false;
+	size_t len = 0;
+	int rc;
+
+	rc = engine_read(call->engine, call->id, &data, &len, &truncated);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	rc = reply_json(reply, MHD_HTTP_OK, render_data(data, len, truncated), err);
+	free(data);
+	return rc;
+}
+
+static int
+handle_listener_list(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_listener_view *listeners = NULL;
+	size_t count = 0;
+	int rc;
+
+	rc = engine_listener_list(call->engine, &listeners, &count);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	rc = reply_json(reply, MHD_HTTP_OK, render_listener_list(listeners, count), err);
+	free(listeners);
+	return rc;
+}
+
+static int
+handle_listen(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_listener_view listener;
+	struct request_listen params;
+	int rc;
+
+	rc = request_parse_listen(call->body->data, call->body->len, content_type(call), &params,
+	    err);
+	if (rc != 0)
+		return rc;
+	rc = engine_listen(call->engine, params.port, params.backlog, &listener);
+	if (rc == -EADDRINUSE) {
+		problem_set(err, PROBLEM_CONFLICT, "port", "port %u is already in use",
+		    (unsigned int)params.port);
+		return rc;
+	}
+	if (rc == -ENOBUFS) {
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "listener limit reached");
+		return rc;
+	}
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	snprintf(reply->location, sizeof(reply->location), API_LISTENERS_PATH "/%" PRIu64,
+	    listener.id);
+	return reply_json(reply, MHD_HTTP_CREATED, render_listener(&listener), err);
+}
+
+/* Answers a finished ?wait_accepted=: 200, or 408 with the count reached. */
+static int
+reply_accepted_wait(const struct call *call, const struct request_wait *wait,
+    enum engine_wait_result result, const struct engine_listener_view *listener,
+    struct reply *reply, struct problem *err)
+{
+	struct problem timeout;
+
+	switch (result) {
+	case ENGINE_WAIT_REACHED:
+		return reply_json(reply, MHD_HTTP_OK, render_listener(listener), err);
+	case ENGINE_WAIT_TIMED_OUT:
+		problem_set(&timeout, PROBLEM_TIMEOUT, NULL,
+		    "listener %" PRIu64 " accepted %" PRIu64 " of %" PRIu64
+		    " connections within %u ms", call->id, listener->accepted, wait->accepted,
+		    (unsigned int)wait->timeout_ms);
+		break;
+	case ENGINE_WAIT_UNREACHABLE:
+		problem_set(&timeout, PROBLEM_TIMEOUT, NULL,
+		    "listener %" PRIu64 " stopped listening after accepting %" PRIu64 " of %" PRIu64
+		    " connections", call->id, listener->accepted, wait->accepted);
+		break;
+	case ENGINE_WAIT_STOPPING:
+	default:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is stopping");
+		return -ESHUTDOWN;
+	}
+	return reply_problem(reply, &timeout, render_listener_problem(&timeout, listener), err);
+}
+
+static int
+handle_listener_get(const struct call *call, struct reply *reply, struct problem *err)
+{
+	enum engine_wait_result result = ENGINE_WAIT_REACHED;
+	struct engine_listener_view listener;
+	struct request_wait wait;
+	int rc;
+
+	rc = request_parse_accepted_wait(query_find(call->query, "wait_accepted"),
+	    query_find(call->query, "timeout_ms"), &wait, err);
+	if (rc != 0)
+		return rc;
+	if (wait.requested && !call->exchange->wait.begun)
+		return wait_start(call, &wait, true, reply);
+	if (wait.requested)
+		rc = wait_end(call, NULL, &listener, &result);
+	else
+		rc = engine_listener_get(call->engine, call->id, &listener);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	return reply_accepted_wait(call, &wait, result, &listener, reply, err);
+}
+
+static int
+handle_unlisten(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct engine_listener_view listener;
+	int rc;
+
+	rc = engine_unlisten(call->engine, call->id, &listener);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	return reply_json(reply, MHD_HTTP_OK, render_listener(&listener), err);
+}
+
 static const struct route routes[] = {
-	{ "/healthz", false, "GET, HEAD", handle_healthz, no_params, NULL, NULL, NULL },
-	{ "/v1/interface", false, "GET, HEAD", handle_interface, no_params, NULL, NULL, NULL },
-	{ API_CONNECTIONS_PATH, false, "GET, HEAD, POST", handle_list, list_params,
+	{ "/healthz", NULL, NULL, "GET, HEAD", handle_healthz, no_params, NULL, NULL, NULL },
+	{ "/v1/interface", NULL, NULL, "GET, HEAD", handle_interface, no_params, NULL, NULL, NULL },
+	{ "/v1/stats", NULL, NULL, "GET, HEAD", handle_stats, no_params, NULL, NULL, NULL },
+	{ API_CONNECTIONS_PATH, NULL, NULL, "GET, HEAD, POST", handle_list, list_params,
 	    MHD_HTTP_METHOD_POST, handle_open, no_params },
-	{ API_CONNECTIONS_PATH "/", true, "GET, HEAD, DELETE", handle_get, no_params,
+	{ API_CONNECTIONS_PATH "/", "", "connection", "GET, HEAD, DELETE", handle_get, get_params,
 	    MHD_HTTP_METHOD_DELETE, handle_close, close_params },
+	{ API_CONNECTIONS_PATH "/", "/shutdown", "connection", "POST", NULL, NULL,
+	    MHD_HTTP_METHOD_POST, handle_shutdown, no_params },
+	{ API_CONNECTIONS_PATH "/", "/expire", "connection", "POST", NULL, NULL,
+	    MHD_HTTP_METHOD_POST, handle_expire, no_params },
+	{ API_CONNECTIONS_PATH "/", "/send", "connection", "POST", NULL, NULL,
+	    MHD_HTTP_METHOD_POST, handle_send, no_params },
+	{ API_CONNECTIONS_PATH "/", "/data", "connection", "GET, HEAD", handle_data, no_params,
+	    NULL, NULL, NULL },
+	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handle_listener_list, no_params,
+	    MHD_HTTP_METHOD_POST, handle_listen, no_params },
+	{ API_LISTENERS_PATH "/", "", "listener", "GET, HEAD, DELETE", handle_listener_get,
+	    listener_get_params, MHD_HTTP_METHOD_DELETE, handle_unlisten, no_params },
 };
 
-/* Finds the route of a path, and its id when the path ends in one. */
+/* Finds the route of a path, and its id when the path has one. */
 static const struct route *
 route_find(const char *path, uint64_t *id)
 {
-	size_t i, len;
+	const char *id_text;
+	size_t i, len, id_len;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!routes[i].ends_in_id) {
+		if (routes[i].after_id == NULL) {
 			if (strcmp(path, routes[i].path) == 0)
 				return &routes[i];
 			continue;
 		}
 		len = strlen(routes[i].path);
-		if (strncmp(path, routes[i].path, len) == 0 &&
-		    request_parse_conn_id(path + len, id) == 0)
+		if (strncmp(path, routes[i].path, len) != 0)
+			continue;
+		id_text = path + len;
+		id_len = strcspn(id_text, "/");
+		if (strcmp(id_text + id_len, routes[i].after_id) == 0 &&
+		    request_parse_id(id_text, id_len, id) == 0)
 			return &routes[i];
 	}
 	return NULL;
@@ -320,7 +739,7 @@ collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *v
 /* Routes the request and runs its handler. */
 static int
 dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
-    const char *method, const struct exchange *exchange, struct reply *reply,
+    const char *method, struct exchange *exchange, struct reply *reply,
     const char **allow, struct problem *err)
 {
 	struct query query = { .count = 0 };
@@ -329,6 +748,7 @@ dispatch(struct api_server *server, struct MHD_Connection *connection, const cha
 		.connection = connection,
 		.query = &query,
 		.body = &exchange->body,
+		.exchange = exchange,
 	};
 	const struct route *route;
 	const char *const *params;
@@ -341,7 +761,9 @@ dispatch(struct api_server *server, struct MHD_Connection *connection, const cha
 		    API_PATH_QUOTE_MAX, url, strlen(url) > API_PATH_QUOTE_MAX ? "..." : "");
 		return -ENOENT;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
+	call.route = route;
+	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
 		handle = route->get;
 		params = route->get_params;
 	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
@@ -401,7 +823,7 @@ queue_problem(struct MHD_Connection *connection, const struct problem *err, cons
 /* Answers a request whose body has arrived. */
 static enum MHD_Result
 answer(struct api_server *server, struct MHD_Connection *connection, const char *url,
-    const char *method, const struct exchange *exchange)
+    const char *method, struct exchange *exchange)
 {
 	struct reply reply = { .body = NULL };
 	const char *allow = NULL;
@@ -415,13 +837,21 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 		rc = dispatch(server, connection, url, method, exchange, &reply, &allow, &err);
 	if (rc != 0)
 		return queue_problem(connection, &err, allow);
+	/* Suspended: libmicrohttpd calls again once the wait is over. */
+	if (reply.suspended) {
+		pthread_mutex_lock(&server->lock);
+		server->waiting++;
+		pthread_mutex_unlock(&server->lock);
+		return MHD_YES;
+	}
 	text = render_text(reply.body);
 	json_decref(reply.body);
 	if (text == NULL) {
 		render_failed(&err);
 		return queue_problem(connection, &err, NULL);
 	}
-	return queue_text(connection, reply.status, text, "application/json", NULL,
+	return queue_text(connection, reply.status, text,
+	    reply.is_problem ? "application/problem+json" : "application/json", NULL,
 	    reply.location[0] != '\0' ? reply.location : NULL);
 }
 
@@ -458,6 +888,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 		exchange = calloc(1, sizeof(*exchange));
 		if (exchange == NULL)
 			return MHD_NO;
+		exchange->connection = connection;
 		*req_cls = exchange;
 		announced = request_content_length(MHD_lookup_connection_value(connection,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
@@ -481,13 +912,23 @@ static void
 request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
     enum MHD_RequestTerminationCode code)
 {
+	struct api_server *server = cls;
 	struct exchange *exchange = *req_cls;
+	bool found;
 
-	(void)cls;
 	(void)connection;
 	(void)code;
 	if (exchange == NULL)
 		return;
+	/* A request resumed but not answered (its client left, or the daemon stops) holds its waiter. */
+	if (exchange->wait.waiter != NULL)
+		engine_wait_finish(server->engine, exchange->wait.waiter, NULL, NULL, &found);
+	if (exchange->wait.begun) {
+		pthread_mutex_lock(&server->lock);
+		if (--server->waiting == 0)
+			pthread_cond_broadcast(&server->drained);
+		pthread_mutex_unlock(&server->lock);
+	}
 	request_body_free(&exchange->body);
 	free(exchange);
 	*req_cls = NULL;
@@ -551,6 +992,30 @@ format_listen_address(const struct sockaddr_storage *addr, uint16_t port, char *
 	}
 }
 
+/* Sets up what api_stop needs to wait for requests in a wait, on the monotonic clock. */
+static int
+sync_init(struct api_server *server)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	rc = pthread_condattr_init(&attr);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&server->drained, &attr);
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		return -rc;
+	rc = pthread_mutex_init(&server->lock, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&server->drained);
+		return -rc;
+	}
+	return 0;
+}
+
 int
 api_start(const struct api_config *cfg, struct engine *engine, struct api_server **out)
 {
@@ -569,6 +1034,11 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	if (server == NULL)
 		return -ENOMEM;
 	server->engine = engine;
+	rc = sync_init(server);
+	if (rc != 0) {
+		free(server);
+		return rc;
+	}
 	errno = 0;
 	/* The port argument only names the port in libmicrohttpd's messages; the address decides. */
 	server->daemon = MHD_start_daemon(flags, listen_port(&cfg->listen_addr), NULL, NULL,
@@ -579,7 +1049,7 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_except_nul, NULL,
 	    MHD_OPTION_END);
 	if (server->daemon == NULL) {
@@ -595,15 +1065,51 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	*out = server;
 	return 0;
 fail:
+	pthread_cond_destroy(&server->drained);
+	pthread_mutex_destroy(&server->lock);
 	free(server);
 	return rc;
+}
+
+/* Waits until no request is in a wait, or timeout_ms has passed. */
+static void
+drain_waits(struct api_server *server, unsigned int timeout_ms)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&server->lock);
+	while (server->waiting > 0 &&
+	    pthread_cond_timedwait(&server->drained, &server->lock, &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&server->lock);
 }
 
 void
 api_stop(struct api_server *server)
 {
+	MHD_socket listen_fd;
+
 	if (server == NULL)
 		return;
+	/*
+	 * engine_stop has ended every wait and resumed its request. Stopping
+	 * now would close those requests unanswered, so new connections are
+	 * refused first and the resumed ones get a moment to answer 503.
+	 */
+	listen_fd = MHD_quiesce_daemon(server->daemon);
+	drain_waits(server, API_STOP_DRAIN_MS);
 	MHD_stop_daemon(server->daemon);
+	/* After quiescing, the listening socket is ours to close. */
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
+	pthread_cond_destroy(&server->drained);
+	pthread_mutex_destroy(&server->lock);
 	free(server);
 }

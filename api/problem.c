@@ -15,6 +15,7 @@ static const struct {
 	[PROBLEM_MALFORMED_JSON] = { 400, "malformed-json", "Bad Request" },
 	[PROBLEM_NOT_FOUND] = { 404, "not-found", "Not Found" },
 	[PROBLEM_METHOD_NOT_ALLOWED] = { 405, "method-not-allowed", "Method Not Allowed" },
+	[PROBLEM_TIMEOUT] = { 408, "timeout", "Request Timeout" },
 	[PROBLEM_CONFLICT] = { 409, "conflict", "Conflict" },
 	[PROBLEM_PAYLOAD_TOO_LARGE] = { 413, "payload-too-large", "Content Too Large" },
 	[PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { 415, "unsupported-media-type", "Unsupported Media Type" },

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "render.h"
+
+/* "ESTABLISHED->CLOSE_WAIT", with room to spare. */
+#define RENDER_TRANSITION_KEY_MAX 48
 
 /* Engine counters are uint64_t; JSON integers here are int64_t, so clamp rather than wrap. */
 static json_int_t
@@ -68,18 +72,58 @@ render_conn_counters(const struct engine_counters *c)
 	    "rst_out", clamp_u64(c->rst_out));
 }
 
+static json_t *
+render_tcb(const struct engine_tcb *tcb)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "iss", (json_int_t)tcb->iss,
+	    "irs", (json_int_t)tcb->irs,
+	    "snd_nxt", (json_int_t)tcb->snd_nxt,
+	    "snd_una", (json_int_t)tcb->snd_una,
+	    "rcv_nxt", (json_int_t)tcb->rcv_nxt,
+	    "snd_wnd", (json_int_t)tcb->snd_wnd,
+	    "rcv_wnd", (json_int_t)tcb->rcv_wnd,
+	    "mss", (json_int_t)tcb->mss,
+	    "rto_ms", (json_int_t)tcb->rto_ms,
+	    "cwnd", (json_int_t)tcb->cwnd,
+	    "ssthresh", (json_int_t)tcb->ssthresh,
+	    "nrtx", (json_int_t)tcb->nrtx);
+}
+
 json_t *
 render_connection(const struct engine_conn_view *conn)
 {
+	bool passive = conn->origin == ENGINE_ORIGIN_PASSIVE;
+	json_t *obj;
+
 	/* json_pack takes over each "o" value, also when it fails, so nothing leaks here. */
-	return json_pack("{s:I, s:s, s:o, s:o, s:s, s:o, s:o}",
+	obj = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:o, s:o}",
 	    "id", clamp_u64(conn->id),
-	    "origin", conn->origin == ENGINE_ORIGIN_PASSIVE ? "passive" : "active",
+	    "origin", passive ? "passive" : "active",
+	    "listener_id", passive ? json_integer(clamp_u64(conn->listener_id)) : json_null(),
 	    "local", render_endpoint(&conn->local),
 	    "remote", render_endpoint(&conn->remote),
 	    "state", tcpinfo_state_name(conn->state),
 	    "history", render_history(conn),
 	    "counters", render_conn_counters(&conn->counters));
+	if (obj == NULL)
+		return NULL;
+	/* time_wait_remaining_ms comes and goes with the state: the rest is added one by one. */
+	if (conn->state == TCPINFO_TIME_WAIT &&
+	    json_object_set_new(obj, "time_wait_remaining_ms",
+	    json_integer(conn->time_wait_remaining_ms)) != 0)
+		goto fail;
+	if (json_object_set_new(obj, "tcb",
+	    conn->has_tcb ? render_tcb(&conn->tcb) : json_null()) != 0 ||
+	    json_object_set_new(obj, "send_queued",
+	    json_integer(clamp_u64(conn->send_queued))) != 0 ||
+	    json_object_set_new(obj, "recv_buffered",
+	    json_integer(clamp_u64(conn->recv_buffered))) != 0)
+		goto fail;
+	return obj;
+fail:
+	json_decref(obj);
+	return NULL;
 }
 
 json_t *
@@ -100,13 +144,23 @@ render_connection_list(const struct engine_conn_view *conns, size_t count)
 	return json_pack("{s:o}", "connections", list);
 }
 
+static json_t *
+render_iface_counters(const struct engine_iface_counters *c)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	    "rx_frames", clamp_u64(c->rx_frames),
+	    "tx_frames", clamp_u64(c->tx_frames),
+	    "rx_bytes", clamp_u64(c->rx_bytes),
+	    "tx_bytes", clamp_u64(c->tx_bytes),
+	    "rx_dropped", clamp_u64(c->rx_dropped));
+}
+
 json_t *
 render_interface(const struct engine_iface_view *iface)
 {
 	struct in_addr addr = { .s_addr = iface->address };
 	char ip[INET_ADDRSTRLEN];
 	char mac[sizeof("00:00:00:00:00:00")];
-	const struct engine_iface_counters *c = &iface->counters;
 
 	if (inet_ntop(AF_INET, &addr, ip, sizeof(ip)) == NULL)
 		return NULL;
@@ -114,19 +168,145 @@ render_interface(const struct engine_iface_view *iface)
 	    iface->mac[0], iface->mac[1], iface->mac[2],
 	    iface->mac[3], iface->mac[4], iface->mac[5]);
 	/* The name buffer need not hold a NUL when the name fills it. */
-	return json_pack("{s:s%, s:s, s:s, s:i, s:I, s:b, s:{s:I, s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s%, s:s, s:s, s:i, s:I, s:b, s:o}",
 	    "name", iface->name, strnlen(iface->name, sizeof(iface->name)),
 	    "mac", mac,
 	    "address", ip,
 	    "prefix", (int)iface->prefix,
 	    "mtu", (json_int_t)iface->mtu,
 	    "up", (int)iface->up,
-	    "counters",
-	    "rx_frames", clamp_u64(c->rx_frames),
-	    "tx_frames", clamp_u64(c->tx_frames),
-	    "rx_bytes", clamp_u64(c->rx_bytes),
-	    "tx_bytes", clamp_u64(c->tx_bytes),
-	    "rx_dropped", clamp_u64(c->rx_dropped));
+	    "counters", render_iface_counters(&iface->counters));
+}
+
+json_t *
+render_listener(const struct engine_listener_view *listener)
+{
+	return json_pack("{s:I, s:i, s:I, s:s, s:I}",
+	    "id", clamp_u64(listener->id),
+	    "port", (int)listener->port,
+	    "backlog", (json_int_t)listener->backlog,
+	    "state", tcpinfo_state_name(listener->state),
+	    "accepted", clamp_u64(listener->accepted));
+}
+
+json_t *
+render_listener_list(const struct engine_listener_view *listeners, size_t count)
+{
+	json_t *list;
+	size_t i;
+
+	list = json_array();
+	if (list == NULL)
+		return NULL;
+	for (i = 0; i < count; i++) {
+		if (json_array_append_new(list, render_listener(&listeners[i])) != 0) {
+			json_decref(list);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o}", "listeners", list);
+}
+
+static json_t *
+render_tcp_stats(const struct engine_tcp_stats *tcp)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "active_opens", clamp_u64(tcp->active_opens),
+	    "passive_opens", clamp_u64(tcp->passive_opens),
+	    "attempt_fails", clamp_u64(tcp->attempt_fails),
+	    "estab_resets", clamp_u64(tcp->estab_resets),
+	    "curr_estab", clamp_u64(tcp->curr_estab),
+	    "in_segs", clamp_u64(tcp->in_segs),
+	    "out_segs", clamp_u64(tcp->out_segs),
+	    "retrans_segs", clamp_u64(tcp->retrans_segs),
+	    "in_errs", clamp_u64(tcp->in_errs),
+	    "out_rsts", clamp_u64(tcp->out_rsts));
+}
+
+/* Only the edges taken: most of the 121 pairs are not edges of RFC 9293's diagram at all. */
+static json_t *
+render_transitions(const struct engine_stats *stats)
+{
+	char key[RENDER_TRANSITION_KEY_MAX];
+	json_t *obj;
+	int from, to;
+
+	obj = json_object();
+	if (obj == NULL)
+		return NULL;
+	for (from = 0; from < TCPINFO_STATE_COUNT; from++) {
+		for (to = 0; to < TCPINFO_STATE_COUNT; to++) {
+			if (stats->transitions[from][to] == 0)
+				continue;
+			snprintf(key, sizeof(key), "%s->%s",
+			    tcpinfo_state_name((enum tcpinfo_state)from),
+			    tcpinfo_state_name((enum tcpinfo_state)to));
+			if (json_object_set_new(obj, key,
+			    json_integer(clamp_u64(stats->transitions[from][to]))) != 0) {
+				json_decref(obj);
+				return NULL;
+			}
+		}
+	}
+	return obj;
+}
+
+json_t *
+render_stats(const struct engine_stats *stats)
+{
+	return json_pack("{s:o, s:o, s:o}",
+	    "tcp", render_tcp_stats(&stats->tcp),
+	    "transitions", render_transitions(stats),
+	    "interface", render_iface_counters(&stats->iface));
+}
+
+json_t *
+render_data(const uint8_t *data, size_t len, bool truncated)
+{
+	char *text;
+	json_t *obj;
+
+	text = base64_encode(data, len);
+	if (text == NULL)
+		return NULL;
+	obj = json_pack("{s:s, s:I, s:b}",
+	    "data_base64", text,
+	    "bytes", clamp_u64(len),
+	    "truncated", (int)truncated);
+	free(text);
+	return obj;
+}
+
+/* Adds the members of extras to a problem object. Takes both over; returns NULL when either is. */
+static json_t *
+render_problem_extend(json_t *obj, json_t *extras)
+{
+	if (obj == NULL || extras == NULL) {
+		json_decref(obj);
+		json_decref(extras);
+		return NULL;
+	}
+	if (json_object_update_new(obj, extras) != 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+json_t *
+render_conn_problem(const struct problem *p, const struct engine_conn_view *conn)
+{
+	return render_problem_extend(problem_to_json(p), json_pack("{s:s, s:o}",
+	    "state", tcpinfo_state_name(conn->state),
+	    "connection", render_connection(conn)));
+}
+
+json_t *
+render_listener_problem(const struct problem *p, const struct engine_listener_view *listener)
+{
+	return render_problem_extend(problem_to_json(p), json_pack("{s:I, s:o}",
+	    "accepted", clamp_u64(listener->accepted),
+	    "listener", render_listener(listener)));
 }
 
 char *

@@ -5,11 +5,14 @@
 #ifndef LWIPD_RENDER_H
 #define LWIPD_RENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 #include "engine.h"
+#include "problem.h"
 
 /*
  * Each render_* builder returns a new reference, or NULL when out of memory
@@ -21,6 +24,24 @@ json_t *render_connection(const struct engine_conn_view *conn);
 json_t *render_connection_list(const struct engine_conn_view *conns, size_t count);
 
 json_t *render_interface(const struct engine_iface_view *iface);
+
+json_t *render_listener(const struct engine_listener_view *listener);
+
+/* {"listeners":[...]} in the order given. */
+json_t *render_listener_list(const struct engine_listener_view *listeners, size_t count);
+
+/* {"tcp":{...},"transitions":{"FROM->TO":N,...},"interface":{...}}; only non-zero transitions. */
+json_t *render_stats(const struct engine_stats *stats);
+
+/* {"data_base64","bytes","truncated"} for bytes drained from a receive buffer. */
+json_t *render_data(const uint8_t *data, size_t len, bool truncated);
+
+/* The problem object of a wait on a connection, plus its "state" and the "connection". */
+json_t *render_conn_problem(const struct problem *p, const struct engine_conn_view *conn);
+
+/* The problem object of a wait on a listener, plus its "accepted" count and the "listener". */
+json_t *render_listener_problem(const struct problem *p,
+    const struct engine_listener_view *listener);
 
 /*
  * Dumps value compactly, keys in insertion order, with a trailing newline.

@@ -1,8 +1,10 @@
 /*
  * DESIGN: checks run in a fixed order so a request with several faults always
  * gets the same answer: body size, Content-Type, JSON syntax, unknown
- * members, then the known members in the order remote_ip, remote_port,
- * local_port. The first fault wins.
+ * members, then the known members in the order their parser lists them
+ * (remote_ip, remote_port, local_port; port, backlog; data, data_base64,
+ * size). The first fault wins. Query parameters follow the same rule: the
+ * parameter that asks for a wait, then timeout_ms.
  *
  * Content-Type rule: application/json and any application/<x>+json are JSON,
  * in any letter case and with any parameters (e.g. "; charset=utf-8").
@@ -14,11 +16,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "request.h"
 
 /* The first allocation for a body; it doubles from there up to REQUEST_BODY_MAX. */
@@ -201,10 +205,10 @@ json_type_name(const json_t *value)
 	return "a value of unknown type";
 }
 
+/* Refuses the first member, in document order, whose name is not in known (NULL-terminated). */
 static int
-check_known_members(json_t *obj, struct problem *err)
+check_known_members(json_t *obj, const char *const *known, struct problem *err)
 {
-	static const char *const known[] = { "remote_ip", "remote_port", "local_port", NULL };
 	const char *key;
 	json_t *value;
 	size_t i;
@@ -276,13 +280,16 @@ parse_remote_ip(json_t *obj, uint32_t *out, struct problem *err)
 	return 0;
 }
 
-/* Parses an integer port member; *out is left alone when an optional one is absent. */
+/*
+ * Parses an integer member from min to max; *out is left alone when an
+ * optional one is absent.
+ */
 static int
-parse_port(json_t *obj, const char *name, bool required, uint16_t *out,
-    struct problem *err)
+parse_integer(json_t *obj, const char *name, bool required, uint64_t min, uint64_t max,
+    uint64_t *out, struct problem *err)
 {
 	json_t *value = json_object_get(obj, name);
-	json_int_t port;
+	json_int_t number;
 
 	if (value == NULL) {
 		if (!required)
@@ -292,24 +299,43 @@ parse_port(json_t *obj, const char *name, bool required, uint16_t *out,
 	}
 	if (!json_is_integer(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, name,
-		    "%s must be an integer from 1 to 65535, not %s", name, json_type_name(value));
+		    "%s must be an integer from %" PRIu64 " to %" PRIu64 ", not %s",
+		    name, min, max, json_type_name(value));
 		return -EINVAL;
 	}
-	port = json_integer_value(value);
-	if (port < 1 || port > 65535) {
+	number = json_integer_value(value);
+	if (number < 0 || (uint64_t)number < min || (uint64_t)number > max) {
 		problem_set(err, PROBLEM_INVALID_FIELD, name,
-		    "%s must be from 1 to 65535, not %" JSON_INTEGER_FORMAT, name, port);
+		    "%s must be from %" PRIu64 " to %" PRIu64 ", not %" JSON_INTEGER_FORMAT,
+		    name, min, max, number);
 		return -EINVAL;
 	}
-	*out = (uint16_t)port;
+	*out = (uint64_t)number;
 	return 0;
 }
 
-int
-request_parse_open(const char *body, size_t len, const char *content_type,
-    struct engine_open_params *out, struct problem *err)
+static int
+parse_port(json_t *obj, const char *name, bool required, uint16_t *out,
+    struct problem *err)
 {
-	struct engine_open_params params = { .local_port = 0 };
+	uint64_t port = *out;
+	int rc;
+
+	rc = parse_integer(obj, name, required, 1, 65535, &port, err);
+	if (rc == 0)
+		*out = (uint16_t)port;
+	return rc;
+}
+
+/*
+ * Checks a body up to its members: size, Content-Type, JSON syntax, that it
+ * is an object, and that each member's name is in known. flags adds to the
+ * JSON_REJECT_DUPLICATES every body gets. On success *out is a new reference.
+ */
+static int
+load_members(const char *body, size_t len, const char *content_type, size_t flags,
+    const char *const *known, json_t **out, struct problem *err)
+{
 	json_error_t json_err;
 	json_t *root;
 	int rc;
@@ -323,7 +349,7 @@ request_parse_open(const char *body, size_t len, const char *content_type,
 	if (rc != 0)
 		return rc;
 	/* JSON_DECODE_ANY so that a valid scalar is a 422, not a syntax error. */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_err);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | flags, &json_err);
 	if (root == NULL) {
 		problem_set(err, PROBLEM_MALFORMED_JSON, NULL, "invalid JSON at line %d, column %d: %s",
 		    json_err.line, json_err.column, json_err.text);
@@ -333,11 +359,30 @@ request_parse_open(const char *body, size_t len, const char *content_type,
 	if (!json_is_object(root)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "(body)", "the body must be a JSON object");
 		rc = -EINVAL;
-		goto out;
+		goto fail;
 	}
-	rc = check_known_members(root, err);
+	rc = check_known_members(root, known, err);
 	if (rc != 0)
-		goto out;
+		goto fail;
+	*out = root;
+	return 0;
+fail:
+	json_decref(root);
+	return rc;
+}
+
+int
+request_parse_open(const char *body, size_t len, const char *content_type,
+    struct engine_open_params *out, struct problem *err)
+{
+	static const char *const known[] = { "remote_ip", "remote_port", "local_port", NULL };
+	struct engine_open_params params = { .local_port = 0 };
+	json_t *root;
+	int rc;
+
+	rc = load_members(body, len, content_type, 0, known, &root, err);
+	if (rc != 0)
+		return rc;
 	rc = parse_remote_ip(root, &params.remote.ip, err);
 	if (rc != 0)
 		goto out;
@@ -351,6 +396,211 @@ request_parse_open(const char *body, size_t len, const char *content_type,
 out:
 	json_decref(root);
 	return rc;
+}
+
+int
+request_parse_listen(const char *body, size_t len, const char *content_type,
+    struct request_listen *out, struct problem *err)
+{
+	static const char *const known[] = { "port", "backlog", NULL };
+	uint64_t backlog = REQUEST_BACKLOG_DEFAULT;
+	uint16_t port = 0;
+	json_t *root;
+	int rc;
+
+	rc = load_members(body, len, content_type, 0, known, &root, err);
+	if (rc != 0)
+		return rc;
+	rc = parse_port(root, "port", true, &port, err);
+	if (rc != 0)
+		goto out;
+	rc = parse_integer(root, "backlog", false, 1, REQUEST_BACKLOG_MAX, &backlog, err);
+	if (rc != 0)
+		goto out;
+	out->port = port;
+	out->backlog = (uint32_t)backlog;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int
+request_parse_shutdown(const char *body, size_t len, const char *content_type,
+    enum engine_shutdown_how *out, struct problem *err)
+{
+	static const char *const known[] = { "how", NULL };
+	static const struct {
+		const char *name;
+		enum engine_shutdown_how how;
+	} hows[] = {
+		{ "write", ENGINE_SHUT_WRITE },
+		{ "read", ENGINE_SHUT_READ },
+		{ "both", ENGINE_SHUT_BOTH },
+	};
+	json_t *root, *value;
+	size_t i;
+	int rc;
+
+	rc = load_members(body, len, content_type, 0, known, &root, err);
+	if (rc != 0)
+		return rc;
+	value = json_object_get(root, "how");
+	rc = -EINVAL;
+	if (value == NULL) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "how", "how is required");
+		goto out;
+	}
+	if (!json_is_string(value)) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "how",
+		    "how must be the string 'write', 'read' or 'both', not %s",
+		    json_type_name(value));
+		goto out;
+	}
+	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
+		if (strcmp(json_string_value(value), hows[i].name) == 0) {
+			*out = hows[i].how;
+			rc = 0;
+			goto out;
+		}
+	}
+	problem_set(err, PROBLEM_INVALID_FIELD, "how",
+	    "how must be 'write', 'read' or 'both', not '%.*s'",
+	    REQUEST_QUOTE_MAX, json_string_value(value));
+out:
+	json_decref(root);
+	return rc;
+}
+
+int
+request_parse_expire(const char *body, size_t len, const char *content_type,
+    struct problem *err)
+{
+	static const char *const known[] = { NULL };
+	json_t *root;
+	int rc;
+
+	/* A client may send no body at all, and then no Content-Type either. */
+	if (len == 0)
+		return 0;
+	rc = load_members(body, len, content_type, 0, known, &root, err);
+	if (rc != 0)
+		return rc;
+	json_decref(root);
+	return 0;
+}
+
+/* Copies the bytes of the string member "data"; jansson has checked they are UTF-8. */
+static int
+parse_send_text(json_t *value, struct request_send *out, struct problem *err)
+{
+	size_t len;
+
+	if (!json_is_string(value)) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "data", "data must be a string, not %s",
+		    json_type_name(value));
+		return -EINVAL;
+	}
+	len = json_string_length(value);
+	if (len == 0) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "data", "data must hold at least one byte");
+		return -EINVAL;
+	}
+	out->data = malloc(len);
+	if (out->data == NULL) {
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is out of memory");
+		return -ENOMEM;
+	}
+	memcpy(out->data, json_string_value(value), len);
+	out->len = len;
+	return 0;
+}
+
+static int
+parse_send_base64(json_t *value, struct request_send *out, struct problem *err)
+{
+	size_t len = 0;
+	int rc;
+
+	if (!json_is_string(value)) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "data_base64",
+		    "data_base64 must be a string, not %s", json_type_name(value));
+		return -EINVAL;
+	}
+	rc = base64_decode(json_string_value(value), json_string_length(value), &out->data, &len);
+	if (rc == -ENOMEM) {
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is out of memory");
+		return rc;
+	}
+	if (rc != 0) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "data_base64",
+		    "data_base64 must be standard base64 with padding (RFC 4648 section 4), "
+		    "with no whitespace");
+		return rc;
+	}
+	if (len == 0) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "data_base64",
+		    "data_base64 must hold at least one byte");
+		return -EINVAL;
+	}
+	out->len = len;
+	return 0;
+}
+
+int
+request_parse_send(const char *body, size_t len, const char *content_type,
+    struct request_send *out, struct problem *err)
+{
+	static const char *const known[] = { "data", "data_base64", "size", NULL };
+	struct request_send send = { .data = NULL };
+	const char *chosen = NULL;
+	json_t *root;
+	size_t i;
+	int rc;
+
+	/* JSON_ALLOW_NUL: "\u0000" is a byte like any other in data. */
+	rc = load_members(body, len, content_type, JSON_ALLOW_NUL, known, &root, err);
+	if (rc != 0)
+		return rc;
+	rc = -EINVAL;
+	for (i = 0; known[i] != NULL; i++) {
+		if (json_object_get(root, known[i]) == NULL)
+			continue;
+		if (chosen != NULL) {
+			problem_set(err, PROBLEM_INVALID_FIELD, known[i],
+			    "give only one of data, data_base64 and size, not both %s and %s",
+			    chosen, known[i]);
+			goto out;
+		}
+		chosen = known[i];
+	}
+	if (chosen == NULL) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "data",
+		    "one of data, data_base64 and size is required");
+		goto out;
+	}
+	if (strcmp(chosen, "data") == 0)
+		rc = parse_send_text(json_object_get(root, chosen), &send, err);
+	else if (strcmp(chosen, "data_base64") == 0)
+		rc = parse_send_base64(json_object_get(root, chosen), &send, err);
+	else
+		rc = parse_integer(root, chosen, true, 1, ENGINE_SEND_QUEUE_MAX, &send.len, err);
+	if (rc != 0)
+		goto out;
+	*out = send;
+	send.data = NULL;
+out:
+	free(send.data);
+	json_decref(root);
+	return rc;
+}
+
+void
+request_send_free(struct request_send *send)
+{
+	if (send == NULL)
+		return;
+	free(send->data);
+	memset(send, 0, sizeof(*send));
 }
 
 int
@@ -381,16 +631,24 @@ request_check_query(const struct request_param *params, size_t count,
 	return 0;
 }
 
-int
-request_parse_state_filter(const char *value, enum tcpinfo_state *out, struct problem *err)
+/* Parses a state name as the value of the query parameter called field. */
+static int
+parse_state_param(const char *field, const char *value, enum tcpinfo_state *out,
+    struct problem *err)
 {
 	if (value == NULL || tcpinfo_state_parse(value, out) != 0) {
-		problem_set(err, PROBLEM_INVALID_FIELD, "state",
-		    "state must be a TCP state name such as ESTABLISHED, not '%.*s'",
-		    REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+		problem_set(err, PROBLEM_INVALID_FIELD, field,
+		    "%s must be a TCP state name such as ESTABLISHED, not '%.*s'",
+		    field, REQUEST_QUOTE_MAX, value == NULL ? "" : value);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int
+request_parse_state_filter(const char *value, enum tcpinfo_state *out, struct problem *err)
+{
+	return parse_state_param("state", value, out, err);
 }
 
 int
@@ -410,18 +668,106 @@ request_parse_close_mode(const char *value, enum engine_close_mode *out, struct 
 	return -EINVAL;
 }
 
-int
-request_parse_conn_id(const char *text, uint64_t *out)
+/* Parses len bytes of 1 to 19 decimal digits, at most max. Returns 0 or -EINVAL. */
+static int
+parse_decimal(const char *text, size_t len, uint64_t max, uint64_t *out)
 {
-	size_t len = strspn(text, "0123456789");
-	uint64_t id = 0;
+	uint64_t value = 0;
 	size_t i;
 
 	/* Nineteen digits always fit in 64 bits, so the sum below cannot overflow. */
-	if (len == 0 || len > 19 || text[len] != '\0')
+	if (len == 0 || len > 19)
 		return -EINVAL;
-	for (i = 0; i < len; i++)
-		id = id * 10 + (uint64_t)(text[i] - '0');
-	*out = id;
+	for (i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -EINVAL;
+		value = value * 10 + (uint64_t)(text[i] - '0');
+	}
+	if (value > max)
+		return -EINVAL;
+	*out = value;
 	return 0;
+}
+
+/* Parses the value of a decimal query parameter called field, from 0 to max. */
+static int
+parse_count_param(const char *field, const char *value, uint64_t max, uint64_t *out,
+    struct problem *err)
+{
+	if (value == NULL || parse_decimal(value, strlen(value), max, out) != 0) {
+		problem_set(err, PROBLEM_INVALID_FIELD, field,
+		    "%s must be a decimal integer from 0 to %" PRIu64 ", not '%.*s'",
+		    field, max, REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parses ?timeout_ms= for a wait that wait names, or refuses it without one. */
+static int
+parse_wait_timeout(const struct request_param *wait, const char *wait_name,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	uint64_t ms = REQUEST_WAIT_TIMEOUT_DEFAULT_MS;
+	int rc;
+
+	if (timeout_ms != NULL && wait == NULL) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "timeout_ms",
+		    "timeout_ms is only allowed together with %s", wait_name);
+		return -EINVAL;
+	}
+	if (timeout_ms != NULL) {
+		rc = parse_count_param("timeout_ms", timeout_ms->value, ENGINE_WAIT_TIMEOUT_MAX_MS,
+		    &ms, err);
+		if (rc != 0)
+			return rc;
+	}
+	out->requested = wait != NULL;
+	out->timeout_ms = (uint32_t)ms;
+	return 0;
+}
+
+int
+request_parse_state_wait(const struct request_param *wait_for,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	struct request_wait wait = { .state = TCPINFO_CLOSED };
+	int rc;
+
+	if (wait_for != NULL) {
+		rc = parse_state_param("wait_for", wait_for->value, &wait.state, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = parse_wait_timeout(wait_for, "wait_for", timeout_ms, &wait, err);
+	if (rc != 0)
+		return rc;
+	*out = wait;
+	return 0;
+}
+
+int
+request_parse_accepted_wait(const struct request_param *wait_accepted,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	struct request_wait wait = { .accepted = 0 };
+	int rc;
+
+	if (wait_accepted != NULL) {
+		rc = parse_count_param("wait_accepted", wait_accepted->value,
+		    REQUEST_WAIT_ACCEPTED_MAX, &wait.accepted, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = parse_wait_timeout(wait_accepted, "wait_accepted", timeout_ms, &wait, err);
+	if (rc != 0)
+		return rc;
+	*out = wait;
+	return 0;
+}
+
+int
+request_parse_id(const char *text, size_t len, uint64_t *out)
+{
+	return parse_decimal(text, len, UINT64_MAX, out);
 }

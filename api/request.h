@@ -2,12 +2,14 @@
  * request: validation of everything a client sends, as pure functions.
  *
  * Each check returns 0, or a negative errno and fills *err with the problem
- * to answer: -EMSGSIZE (413), -ENOTSUP (415), -EBADMSG (400) or -EINVAL
- * (422). Nothing here knows about libmicrohttpd, so every rule is unit-tested.
+ * to answer: -EMSGSIZE (413), -ENOTSUP (415), -EBADMSG (400), -EINVAL
+ * (422) or, where a check copies data, -ENOMEM (503). Nothing here knows
+ * about libmicrohttpd, so every rule is unit-tested.
  */
 #ifndef LWIPD_REQUEST_H
 #define LWIPD_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +54,45 @@ int request_check_content_type(const char *content_type, const char *body, size_
 int request_parse_open(const char *body, size_t len, const char *content_type,
     struct engine_open_params *out, struct problem *err);
 
+#define REQUEST_BACKLOG_DEFAULT 16
+#define REQUEST_BACKLOG_MAX 1024
+
+/* A POST /v1/listeners body. */
+struct request_listen {
+	uint16_t port;
+	uint32_t backlog;
+};
+
+/* Validates a POST /v1/listeners body: members port (required), then backlog. */
+int request_parse_listen(const char *body, size_t len, const char *content_type,
+    struct request_listen *out, struct problem *err);
+
+/* Validates a POST .../shutdown body: {"how":"write"|"read"|"both"}. */
+int request_parse_shutdown(const char *body, size_t len, const char *content_type,
+    enum engine_shutdown_how *out, struct problem *err);
+
+/* Validates a POST .../expire body: none at all, or an empty JSON object. */
+int request_parse_expire(const char *body, size_t len, const char *content_type,
+    struct problem *err);
+
+/* What a POST .../send queues: a copy of the bytes, or len bytes of the engine's pattern. */
+struct request_send {
+	uint8_t *data;		/* malloc'd; NULL for the pattern */
+	uint64_t len;
+};
+
+/*
+ * Validates a POST .../send body, which holds exactly one of "data" (a
+ * string, sent as its UTF-8 bytes), "data_base64" (strict base64) or
+ * "size" (1 to ENGINE_SEND_QUEUE_MAX pattern bytes); at least one byte.
+ * On success the caller frees *out with request_send_free().
+ */
+int request_parse_send(const char *body, size_t len, const char *content_type,
+    struct request_send *out, struct problem *err);
+
+/* Frees the copied bytes and empties send. Accepts NULL. */
+void request_send_free(struct request_send *send);
+
 /* One query parameter; value is NULL for "?name" without '='. */
 struct request_param {
 	const char *name;
@@ -71,7 +112,31 @@ int request_parse_state_filter(const char *value, enum tcpinfo_state *out, struc
 /* Parses the value of ?mode=: "graceful" or "abort". */
 int request_parse_close_mode(const char *value, enum engine_close_mode *out, struct problem *err);
 
-/* Parses a connection id path segment: 1 to 19 decimal digits. Returns 0 or -EINVAL. */
-int request_parse_conn_id(const char *text, uint64_t *out);
+#define REQUEST_WAIT_TIMEOUT_DEFAULT_MS 5000u
+/* The largest ?wait_accepted=: 2^53, beyond which JSON numbers lose precision. */
+#define REQUEST_WAIT_ACCEPTED_MAX (UINT64_C(1) << 53)
+
+/* A wait a GET asks for; requested is false when it asks for none. */
+struct request_wait {
+	bool requested;
+	enum tcpinfo_state state;	/* ?wait_for= */
+	uint64_t accepted;		/* ?wait_accepted= */
+	uint32_t timeout_ms;
+};
+
+/*
+ * Parses ?wait_for=STATE and ?timeout_ms=N (0 to ENGINE_WAIT_TIMEOUT_MAX_MS,
+ * default REQUEST_WAIT_TIMEOUT_DEFAULT_MS) from the parameters found, NULL
+ * for one that is absent. timeout_ms alone is refused.
+ */
+int request_parse_state_wait(const struct request_param *wait_for,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err);
+
+/* The same for ?wait_accepted=N (0 to REQUEST_WAIT_ACCEPTED_MAX) and ?timeout_ms=. */
+int request_parse_accepted_wait(const struct request_param *wait_accepted,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err);
+
+/* Parses an id path segment of len bytes: 1 to 19 decimal digits. Returns 0 or -EINVAL. */
+int request_parse_id(const char *text, size_t len, uint64_t *out);
 
 #endif

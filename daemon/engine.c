@@ -1016,6 +1016,10 @@ engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
 	int rc = 0;
 
 	stack_lock();
+	if (engine->stopping) {
+		rc = -ESHUTDOWN;
+		goto unlock;
+	}
 	conn = conntable_find(engine->table, id);
 	if (conn == NULL) {
 		rc = -ENOENT;
@@ -1051,6 +1055,10 @@ engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
 	int rc = 0;
 
 	stack_lock();
+	if (engine->stopping) {
+		rc = -ESHUTDOWN;
+		goto unlock;
+	}
 	listener = listener_find(engine, id);
 	if (listener == NULL) {
 		rc = -ENOENT;

@@ -281,7 +281,8 @@ enum engine_wait_result {
 
 /*
  * Waits until connection id is in state or has passed through it.
- * Returns 1 when that holds already (no waiter), 0 with *out registered, or -ENOENT.
+ * Returns 1 when that holds already (no waiter), 0 with *out registered,
+ * -ENOENT, -ENOMEM, or -ESHUTDOWN once the daemon is stopping.
  */
 int engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out);

@@ -321,14 +321,15 @@ stack_tcp_deliver(struct stack_tcp *t)
 {
 	while (t->held != NULL && t->pcb != NULL) {
 		struct pbuf *q = t->held;
-		size_t taken = stack.hooks.received(t->owner, q->payload, q->len);
+		size_t offered = q->len;
+		size_t taken = stack.hooks.received(t->owner, q->payload, offered);
 
 		if (taken == 0)
 			break;
 		tcp_recved(t->pcb, (u16_t)taken);
 		/* Drops the bytes taken, freeing q when they were all of it. */
 		t->held = pbuf_free_header(q, (u16_t)taken);
-		if (taken < q->len)
+		if (taken < offered)
 			break;
 	}
 }
@@ -397,32 +398,32 @@ tcp_lookup(uint64_t key)
 	return t;
 }
 
-/* Counts a segment and reports it if it belongs to a tracked connection, which it returns. */
+/* Finds the tracked connection of a segment; the direction says which end is lwIP's. */
 static struct stack_tcp *
-track_segment(const struct frame_tcp *seg, bool outbound)
+segment_owner(const struct frame_tcp *seg, bool outbound)
 {
-	struct stack_segment report;
-	struct stack_tcp *t;
+	if (outbound)
+		return tcp_lookup(frame_conn_key(seg->dst_ip, seg->src_port, seg->dst_port));
+	return tcp_lookup(frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port));
+}
 
+static void
+count_segment(const struct frame_tcp *seg, bool outbound)
+{
 	if (outbound) {
 		stack.totals.out_segs++;
 		stack.totals.out_rsts += !!(seg->flags & TCPINFO_FLAG_RST);
-		t = tcp_lookup(frame_conn_key(seg->dst_ip, seg->src_port, seg->dst_port));
 	} else {
 		stack.totals.in_segs++;
 		stack.totals.in_errs += !seg->checksum_ok;
-		t = tcp_lookup(frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port));
 	}
-	if (t == NULL)
-		return NULL;
-	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
-		t->iss = seg->seq;
-		t->iss_known = true;
-	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok) {
-		t->irs = seg->seq;
-		t->irs_known = true;
-	}
-	report = (struct stack_segment){
+}
+
+/* Reports a segment of t, and notes the ISNs its SYNs carry. */
+static void
+report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound)
+{
+	struct stack_segment report = {
 		.outbound = outbound,
 		.flags = seg->flags,
 		.seq = seg->seq,
@@ -430,8 +431,15 @@ track_segment(const struct frame_tcp *seg, bool outbound)
 		.window = seg->window,
 		.payload_len = seg->payload_len,
 	};
+
+	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
+		t->iss = seg->seq;
+		t->iss_known = true;
+	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok) {
+		t->irs = seg->seq;
+		t->irs_known = true;
+	}
 	stack.hooks.segment(t->owner, &report);
-	return t;
 }
 
 static err_t
@@ -447,8 +455,13 @@ tap_linkoutput(struct netif *netif, struct pbuf *p)
 		pbuf_copy_partial(p, stack.tx_buffer, p->tot_len, 0);
 		frame = stack.tx_buffer;
 	}
-	if (frame_parse_tcp(frame, p->tot_len, &seg) == 0)
-		track_segment(&seg, true);
+	if (frame_parse_tcp(frame, p->tot_len, &seg) == 0) {
+		struct stack_tcp *t = segment_owner(&seg, true);
+
+		count_segment(&seg, true);
+		if (t != NULL)
+			report_segment(t, &seg, true);
+	}
 	written = write(stack.tap_fd, frame, p->tot_len);
 	if (written != (ssize_t)p->tot_len) {
 		log_debug("TAP write of %u bytes failed: %s", p->tot_len,
@@ -969,18 +982,19 @@ input_frame(const uint8_t *frame, size_t len)
 
 	if (frame_parse_tcp(frame, len, &seg) == 0) {
 		cause.flags = seg.flags;
-		t = track_segment(&seg, false);
+		count_segment(&seg, false);
+		t = segment_owner(&seg, false);
 		if (t == NULL && is_listener_syn(&seg) && (listener = listener_find(seg.dst_port)) != NULL) {
-			passive = passive_begin(listener, &seg);
+			t = passive = passive_begin(listener, &seg);
 			if (passive == NULL) {
 				/* A full backlog drops the SYN, as a kernel does; the peer retries. */
 				stack.rx_dropped++;
 				pbuf_free(p);
 				return;
 			}
-			t = track_segment(&seg, false);
-			stack.totals.in_segs--;	/* counted once already */
 		}
+		if (t != NULL)
+			report_segment(t, &seg, false);
 	}
 	stack.in_input = t;
 	drive_begin(&saved, cause);

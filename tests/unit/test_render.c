@@ -51,17 +51,33 @@ fill_connection(struct engine_conn_view *conn)
 	conn->counters.retransmits = 5;
 	conn->counters.rst_in = 6;
 	conn->counters.rst_out = 7;
+	conn->has_tcb = true;
+	conn->tcb = (struct engine_tcb){
+		.iss = 1000, .irs = 2000, .snd_nxt = 1001, .snd_una = 1001, .rcv_nxt = 2001,
+		.snd_wnd = 64240, .rcv_wnd = 65535, .mss = 1460, .rto_ms = 1000,
+		.cwnd = 2920, .ssthresh = 65535, .nrtx = 0,
+	};
+	conn->send_queued = 8;
+	conn->recv_buffered = 9;
+	/* Outside TIME_WAIT this is not rendered, whatever it holds. */
+	conn->time_wait_remaining_ms = 77;
 }
 
+#define TCB_42_JSON \
+	"{\"iss\":1000,\"irs\":2000,\"snd_nxt\":1001,\"snd_una\":1001,\"rcv_nxt\":2001," \
+	"\"snd_wnd\":64240,\"rcv_wnd\":65535,\"mss\":1460,\"rto_ms\":1000," \
+	"\"cwnd\":2920,\"ssthresh\":65535,\"nrtx\":0}"
+
 #define CONNECTION_42_JSON \
-	"{\"id\":42,\"origin\":\"active\"," \
+	"{\"id\":42,\"origin\":\"active\",\"listener_id\":null," \
 	"\"local\":{\"ip\":\"10.9.0.2\",\"port\":49999}," \
 	"\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000}," \
 	"\"state\":\"ESTABLISHED\"," \
 	"\"history\":[{\"state\":\"SYN_SENT\",\"at_us\":123,\"cause\":\"api:open\"}," \
 	"{\"state\":\"ESTABLISHED\",\"at_us\":456,\"cause\":\"rx:SYN,ACK\"}]," \
 	"\"counters\":{\"segs_in\":1,\"segs_out\":2,\"bytes_in\":3,\"bytes_out\":4," \
-	"\"retransmits\":5,\"rst_in\":6,\"rst_out\":7}}"
+	"\"retransmits\":5,\"rst_in\":6,\"rst_out\":7}," \
+	"\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9}"
 
 static void
 test_connection_object(void **state)
@@ -82,6 +98,7 @@ test_connection_passive_and_causes(void **state)
 	memset(&conn, 0, sizeof(conn));
 	conn.id = 7;
 	conn.origin = ENGINE_ORIGIN_PASSIVE;
+	conn.listener_id = 3;
 	conn.local.ip = inet_addr("10.9.0.2");
 	conn.local.port = 80;
 	conn.remote.ip = inet_addr("10.9.0.1");
@@ -99,7 +116,7 @@ test_connection_passive_and_causes(void **state)
 	conn.history[2].at_us = 20;
 	conn.history[2].cause.kind = TCPINFO_CAUSE_TIMER_2MSL;
 	assert_json(render_connection(&conn),
-	    "{\"id\":7,\"origin\":\"passive\","
+	    "{\"id\":7,\"origin\":\"passive\",\"listener_id\":3,"
 	    "\"local\":{\"ip\":\"10.9.0.2\",\"port\":80},"
 	    "\"remote\":{\"ip\":\"10.9.0.1\",\"port\":65535},"
 	    "\"state\":\"CLOSED\","
@@ -107,7 +124,62 @@ test_connection_passive_and_causes(void **state)
 	    "{\"state\":\"TIME_WAIT\",\"at_us\":10,\"cause\":\"rx:FIN,ACK\"},"
 	    "{\"state\":\"CLOSED\",\"at_us\":20,\"cause\":\"timer:2msl\"}],"
 	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
-	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0}}");
+	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0},"
+	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0}");
+}
+
+#define CONNECTION_42_HEAD_TIME_WAIT \
+	"{\"id\":42,\"origin\":\"active\",\"listener_id\":null," \
+	"\"local\":{\"ip\":\"10.9.0.2\",\"port\":49999}," \
+	"\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000}," \
+	"\"state\":\"TIME_WAIT\",\"history\":[]," \
+	"\"counters\":{\"segs_in\":1,\"segs_out\":2,\"bytes_in\":3,\"bytes_out\":4," \
+	"\"retransmits\":5,\"rst_in\":6,\"rst_out\":7},"
+
+static void
+test_connection_time_wait(void **state)
+{
+	struct engine_conn_view conn;
+
+	(void)state;
+	fill_connection(&conn);
+	conn.state = TCPINFO_TIME_WAIT;
+	conn.history_len = 0;
+	conn.time_wait_remaining_ms = 1999;
+	assert_json(render_connection(&conn),
+	    CONNECTION_42_HEAD_TIME_WAIT "\"time_wait_remaining_ms\":1999,"
+	    "\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9}");
+	/* Zero is still shown: TIME_WAIT ends at the next timer tick. */
+	conn.time_wait_remaining_ms = 0;
+	conn.has_tcb = false;
+	assert_json(render_connection(&conn),
+	    CONNECTION_42_HEAD_TIME_WAIT "\"time_wait_remaining_ms\":0,"
+	    "\"tcb\":null,\"send_queued\":8,\"recv_buffered\":9}");
+}
+
+static void
+test_connection_large_tcb_and_queues(void **state)
+{
+	struct engine_conn_view conn;
+	json_t *obj, *tcb;
+
+	(void)state;
+	fill_connection(&conn);
+	conn.tcb.iss = UINT32_MAX;
+	conn.tcb.snd_wnd = UINT32_MAX;
+	conn.listener_id = 5;
+	conn.send_queued = UINT64_MAX;
+	conn.recv_buffered = (uint64_t)INT64_MAX + 1;
+	obj = render_connection(&conn);
+	assert_non_null(obj);
+	/* An active connection has no listener, whatever the field holds. */
+	assert_true(json_is_null(json_object_get(obj, "listener_id")));
+	tcb = json_object_get(obj, "tcb");
+	assert_true(json_integer_value(json_object_get(tcb, "iss")) == UINT32_MAX);
+	assert_true(json_integer_value(json_object_get(tcb, "snd_wnd")) == UINT32_MAX);
+	assert_true(json_integer_value(json_object_get(obj, "send_queued")) == INT64_MAX);
+	assert_true(json_integer_value(json_object_get(obj, "recv_buffered")) == INT64_MAX);
+	json_decref(obj);
 }
 
 static void
@@ -188,14 +260,18 @@ test_connection_list(void **state)
 	conns[1].history_len = 0;
 	conns[1].state = TCPINFO_SYN_SENT;
 	memset(&conns[1].counters, 0, sizeof(conns[1].counters));
+	conns[1].has_tcb = false;
+	conns[1].send_queued = 0;
+	conns[1].recv_buffered = 0;
 	assert_json(render_connection_list(conns, 2),
 	    "{\"connections\":[" CONNECTION_42_JSON ","
-	    "{\"id\":43,\"origin\":\"active\","
+	    "{\"id\":43,\"origin\":\"active\",\"listener_id\":null,"
 	    "\"local\":{\"ip\":\"10.9.0.2\",\"port\":49999},"
 	    "\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000},"
 	    "\"state\":\"SYN_SENT\",\"history\":[],"
 	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
-	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0}}]}");
+	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0},"
+	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0}]}");
 }
 
 static void
@@ -244,6 +320,138 @@ test_interface_edges(void **state)
 	    "\"address\":\"192.168.255.1\",\"prefix\":32,\"mtu\":65535,\"up\":false,"
 	    "\"counters\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
 	    "\"tx_bytes\":0,\"rx_dropped\":0}}");
+}
+
+static void
+test_listener_object(void **state)
+{
+	struct engine_listener_view listener = {
+		.id = 3, .port = 9000, .backlog = 16, .state = TCPINFO_LISTEN, .accepted = 2,
+	};
+
+	(void)state;
+	assert_json(render_listener(&listener),
+	    "{\"id\":3,\"port\":9000,\"backlog\":16,\"state\":\"LISTEN\",\"accepted\":2}");
+	listener.state = TCPINFO_CLOSED;
+	listener.port = 65535;
+	listener.backlog = 1024;
+	listener.accepted = UINT64_MAX;
+	assert_json(render_listener(&listener),
+	    "{\"id\":3,\"port\":65535,\"backlog\":1024,\"state\":\"CLOSED\","
+	    "\"accepted\":9223372036854775807}");
+	listener.state = TCPINFO_STATE_COUNT;
+	assert_null(render_listener(&listener));
+}
+
+static void
+test_listener_list(void **state)
+{
+	struct engine_listener_view listeners[2] = {
+		{ .id = 1, .port = 80, .backlog = 1, .state = TCPINFO_LISTEN, .accepted = 0 },
+		{ .id = 4, .port = 9000, .backlog = 16, .state = TCPINFO_LISTEN, .accepted = 7 },
+	};
+
+	(void)state;
+	assert_json(render_listener_list(NULL, 0), "{\"listeners\":[]}");
+	assert_json(render_listener_list(listeners, 2),
+	    "{\"listeners\":[{\"id\":1,\"port\":80,\"backlog\":1,\"state\":\"LISTEN\",\"accepted\":0},"
+	    "{\"id\":4,\"port\":9000,\"backlog\":16,\"state\":\"LISTEN\",\"accepted\":7}]}");
+}
+
+static void
+test_stats_object(void **state)
+{
+	static struct engine_stats stats;
+
+	(void)state;
+	memset(&stats, 0, sizeof(stats));
+	stats.tcp = (struct engine_tcp_stats){
+		.active_opens = 1, .passive_opens = 2, .attempt_fails = 3, .estab_resets = 4,
+		.curr_estab = 5, .in_segs = 6, .out_segs = 7, .retrans_segs = 8, .in_errs = 9,
+		.out_rsts = 10,
+	};
+	stats.iface = (struct engine_iface_counters){
+		.rx_frames = 11, .tx_frames = 12, .rx_bytes = 13, .tx_bytes = 14, .rx_dropped = 15,
+	};
+	/* Set out of order: keys come out in from-then-to enum order. */
+	stats.transitions[TCPINFO_TIME_WAIT][TCPINFO_CLOSED] = 2;
+	stats.transitions[TCPINFO_SYN_SENT][TCPINFO_ESTABLISHED] = 3;
+	stats.transitions[TCPINFO_CLOSED][TCPINFO_SYN_SENT] = 4;
+	stats.transitions[TCPINFO_LISTEN][TCPINFO_SYN_RCVD] = 1;
+	stats.transitions[TCPINFO_SYN_SENT][TCPINFO_CLOSED] = 1;
+	stats.transitions[TCPINFO_CLOSE_WAIT][TCPINFO_LAST_ACK] = (uint64_t)INT64_MAX + 1;
+	assert_json(render_stats(&stats),
+	    "{\"tcp\":{\"active_opens\":1,\"passive_opens\":2,\"attempt_fails\":3,"
+	    "\"estab_resets\":4,\"curr_estab\":5,\"in_segs\":6,\"out_segs\":7,"
+	    "\"retrans_segs\":8,\"in_errs\":9,\"out_rsts\":10},"
+	    "\"transitions\":{\"CLOSED->SYN_SENT\":4,\"LISTEN->SYN_RCVD\":1,"
+	    "\"SYN_SENT->CLOSED\":1,\"SYN_SENT->ESTABLISHED\":3,"
+	    "\"CLOSE_WAIT->LAST_ACK\":9223372036854775807,\"TIME_WAIT->CLOSED\":2},"
+	    "\"interface\":{\"rx_frames\":11,\"tx_frames\":12,\"rx_bytes\":13,"
+	    "\"tx_bytes\":14,\"rx_dropped\":15}}");
+}
+
+static void
+test_stats_no_transitions(void **state)
+{
+	static struct engine_stats stats;
+
+	(void)state;
+	memset(&stats, 0, sizeof(stats));
+	assert_json(render_stats(&stats),
+	    "{\"tcp\":{\"active_opens\":0,\"passive_opens\":0,\"attempt_fails\":0,"
+	    "\"estab_resets\":0,\"curr_estab\":0,\"in_segs\":0,\"out_segs\":0,"
+	    "\"retrans_segs\":0,\"in_errs\":0,\"out_rsts\":0},"
+	    "\"transitions\":{},"
+	    "\"interface\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
+	    "\"tx_bytes\":0,\"rx_dropped\":0}}");
+}
+
+static void
+test_data_object(void **state)
+{
+	static const uint8_t bytes[] = { 'h', 'i', 0x00, 0xff, 0x80 };
+
+	(void)state;
+	assert_json(render_data(NULL, 0, false),
+	    "{\"data_base64\":\"\",\"bytes\":0,\"truncated\":false}");
+	assert_json(render_data(bytes, sizeof(bytes), true),
+	    "{\"data_base64\":\"aGkA/4A=\",\"bytes\":5,\"truncated\":true}");
+}
+
+static void
+test_conn_problem(void **state)
+{
+	struct engine_conn_view conn;
+	struct problem err;
+
+	(void)state;
+	fill_connection(&conn);
+	problem_set(&err, PROBLEM_TIMEOUT, NULL,
+	    "connection 42 did not reach TIME_WAIT within 10 ms; it is in ESTABLISHED");
+	assert_json(render_conn_problem(&err, &conn),
+	    "{\"type\":\"urn:lwipd:problem:timeout\",\"title\":\"Request Timeout\",\"status\":408,"
+	    "\"detail\":\"connection 42 did not reach TIME_WAIT within 10 ms; it is in ESTABLISHED\","
+	    "\"state\":\"ESTABLISHED\",\"connection\":" CONNECTION_42_JSON "}");
+	conn.state = TCPINFO_STATE_COUNT;
+	assert_null(render_conn_problem(&err, &conn));
+}
+
+static void
+test_listener_problem(void **state)
+{
+	struct engine_listener_view listener = {
+		.id = 3, .port = 9000, .backlog = 16, .state = TCPINFO_LISTEN, .accepted = 1,
+	};
+	struct problem err;
+
+	(void)state;
+	problem_set(&err, PROBLEM_TIMEOUT, NULL, "listener 3 accepted 1 of 2 connections within 5 ms");
+	assert_json(render_listener_problem(&err, &listener),
+	    "{\"type\":\"urn:lwipd:problem:timeout\",\"title\":\"Request Timeout\",\"status\":408,"
+	    "\"detail\":\"listener 3 accepted 1 of 2 connections within 5 ms\","
+	    "\"accepted\":1,\"listener\":{\"id\":3,\"port\":9000,\"backlog\":16,"
+	    "\"state\":\"LISTEN\",\"accepted\":1}}");
 }
 
 static void
@@ -326,6 +534,7 @@ test_problem_types(void **state)
 		{ PROBLEM_NOT_FOUND, 404, "urn:lwipd:problem:not-found", "Not Found" },
 		{ PROBLEM_METHOD_NOT_ALLOWED, 405, "urn:lwipd:problem:method-not-allowed",
 		    "Method Not Allowed" },
+		{ PROBLEM_TIMEOUT, 408, "urn:lwipd:problem:timeout", "Request Timeout" },
 		{ PROBLEM_CONFLICT, 409, "urn:lwipd:problem:conflict", "Conflict" },
 		{ PROBLEM_PAYLOAD_TOO_LARGE, 413, "urn:lwipd:problem:payload-too-large",
 		    "Content Too Large" },
@@ -401,6 +610,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connection_object),
 		cmocka_unit_test(test_connection_passive_and_causes),
+		cmocka_unit_test(test_connection_time_wait),
+		cmocka_unit_test(test_connection_large_tcb_and_queues),
 		cmocka_unit_test(test_connection_empty_history),
 		cmocka_unit_test(test_connection_history_is_bounded),
 		cmocka_unit_test(test_connection_clamps_large_values),
@@ -408,6 +619,13 @@ main(void)
 		cmocka_unit_test(test_connection_list),
 		cmocka_unit_test(test_interface_object),
 		cmocka_unit_test(test_interface_edges),
+		cmocka_unit_test(test_listener_object),
+		cmocka_unit_test(test_listener_list),
+		cmocka_unit_test(test_stats_object),
+		cmocka_unit_test(test_stats_no_transitions),
+		cmocka_unit_test(test_data_object),
+		cmocka_unit_test(test_conn_problem),
+		cmocka_unit_test(test_listener_problem),
 		cmocka_unit_test(test_render_text),
 		cmocka_unit_test(test_problem_invalid_field),
 		cmocka_unit_test(test_problem_position),

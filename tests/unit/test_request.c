@@ -499,6 +499,393 @@ test_parse_open_leaves_output_on_error(void **state)
 	assert_int_equal(params.local_port, 1234);
 }
 
+/* Expects a 422 naming field from one of the new body parsers, given as its result. */
+static void
+expect_field(int rc, const struct problem *err, const char *field)
+{
+	assert_int_equal(rc, -EINVAL);
+	assert_int_equal(problem_status(err), 422);
+	assert_true(err->has_field);
+	assert_string_equal(err->field, field);
+}
+
+static int
+parse_listen(const char *body, struct request_listen *out, struct problem *err)
+{
+	return request_parse_listen(body, strlen(body), "application/json", out, err);
+}
+
+static void
+test_listen_valid(void **state)
+{
+	struct request_listen params = { .port = 1, .backlog = 1 };
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(parse_listen("{\"port\":9000}", &params, &err), 0);
+	assert_int_equal(params.port, 9000);
+	assert_int_equal(params.backlog, REQUEST_BACKLOG_DEFAULT);
+	assert_int_equal(parse_listen("{\"backlog\":1,\"port\":1}", &params, &err), 0);
+	assert_int_equal(params.port, 1);
+	assert_int_equal(params.backlog, 1);
+	assert_int_equal(parse_listen("{\"port\":65535,\"backlog\":1024}", &params, &err), 0);
+	assert_int_equal(params.port, 65535);
+	assert_int_equal(params.backlog, 1024);
+}
+
+static void
+test_listen_invalid(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *field;
+	} cases[] = {
+		{ "{}", "port" },
+		{ "{\"backlog\":16}", "port" },
+		{ "{\"port\":0}", "port" },
+		{ "{\"port\":65536}", "port" },
+		{ "{\"port\":-1}", "port" },
+		{ "{\"port\":\"9000\"}", "port" },
+		{ "{\"port\":9000.0}", "port" },
+		{ "{\"port\":null}", "port" },
+		{ "{\"port\":9000,\"backlog\":0}", "backlog" },
+		{ "{\"port\":9000,\"backlog\":1025}", "backlog" },
+		{ "{\"port\":9000,\"backlog\":-16}", "backlog" },
+		{ "{\"port\":9000,\"backlog\":\"16\"}", "backlog" },
+		{ "{\"port\":9000,\"backlog\":null}", "backlog" },
+		{ "{\"port\":9000,\"backlog\":1e1}", "backlog" },
+		/* Unknown members come first, then port before backlog. */
+		{ "{\"port\":0,\"backlog\":0,\"reuse\":true}", "reuse" },
+		{ "{\"backlog\":0,\"port\":0}", "port" },
+		{ "{\"Port\":9000}", "Port" },
+		{ "[9000]", "(body)" },
+	};
+	struct request_listen params = { .port = 7, .backlog = 7 };
+	struct problem err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_field(parse_listen(cases[i].body, &params, &err), &err, cases[i].field);
+	assert_int_equal(params.port, 7);
+	assert_int_equal(params.backlog, 7);
+	parse_listen("{\"port\":9000,\"backlog\":2000}", &params, &err);
+	assert_string_equal(err.detail, "backlog must be from 1 to 1024, not 2000");
+	parse_listen("{\"port\":true}", &params, &err);
+	assert_string_equal(err.detail, "port must be an integer from 1 to 65535, not a boolean");
+}
+
+static void
+test_listen_syntax_and_type(void **state)
+{
+	struct request_listen params;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(request_parse_listen("{\"port\":", 8, "application/json", &params, &err),
+	    -EBADMSG);
+	assert_int_equal(request_parse_listen("{\"port\":1}", 10, "text/plain", &params, &err),
+	    -ENOTSUP);
+	assert_int_equal(request_parse_listen(NULL, 0, NULL, &params, &err), -ENOTSUP);
+	assert_int_equal(request_parse_listen("{\"port\":1,\"port\":2}", 19, "application/json",
+	    &params, &err), -EBADMSG);
+	assert_int_equal(request_parse_listen("{\"port\":1}", REQUEST_BODY_MAX + 1, "application/json",
+	    &params, &err), -EMSGSIZE);
+}
+
+static int
+parse_shutdown(const char *body, enum engine_shutdown_how *how, struct problem *err)
+{
+	return request_parse_shutdown(body, strlen(body), "application/json", how, err);
+}
+
+static void
+test_shutdown(void **state)
+{
+	enum engine_shutdown_how how = ENGINE_SHUT_BOTH;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(parse_shutdown("{\"how\":\"write\"}", &how, &err), 0);
+	assert_int_equal(how, ENGINE_SHUT_WRITE);
+	assert_int_equal(parse_shutdown("{\"how\":\"read\"}", &how, &err), 0);
+	assert_int_equal(how, ENGINE_SHUT_READ);
+	assert_int_equal(parse_shutdown("{\"how\":\"both\"}", &how, &err), 0);
+	assert_int_equal(how, ENGINE_SHUT_BOTH);
+
+	expect_field(parse_shutdown("{}", &how, &err), &err, "how");
+	assert_string_equal(err.detail, "how is required");
+	expect_field(parse_shutdown("{\"how\":\"WRITE\"}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":\"wr\"}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":\"\"}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":\"write \"}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":1}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":[\"write\"]}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":null}", &how, &err), &err, "how");
+	expect_field(parse_shutdown("{\"how\":\"write\",\"linger\":0}", &how, &err), &err, "linger");
+	expect_field(parse_shutdown("\"write\"", &how, &err), &err, "(body)");
+	assert_int_equal(how, ENGINE_SHUT_BOTH);
+	assert_int_equal(request_parse_shutdown(NULL, 0, "application/json", &how, &err), -EBADMSG);
+}
+
+static void
+test_expire(void **state)
+{
+	struct problem err;
+
+	(void)state;
+	/* No body at all, whatever the Content-Type says. */
+	assert_int_equal(request_parse_expire(NULL, 0, NULL, &err), 0);
+	assert_int_equal(request_parse_expire(NULL, 0, "application/json", &err), 0);
+	assert_int_equal(request_parse_expire("{}", 2, "application/json", &err), 0);
+	assert_int_equal(request_parse_expire(" { } ", 5, NULL, &err), 0);
+	expect_field(request_parse_expire("{\"now\":true}", 12, "application/json", &err), &err,
+	    "now");
+	expect_field(request_parse_expire("[]", 2, "application/json", &err), &err, "(body)");
+	assert_int_equal(request_parse_expire("{", 1, "application/json", &err), -EBADMSG);
+	assert_int_equal(request_parse_expire("now", 3, NULL, &err), -ENOTSUP);
+	assert_int_equal(request_parse_expire("{}", 2, "text/plain", &err), -ENOTSUP);
+}
+
+static int
+parse_send(const char *body, size_t len, struct request_send *out, struct problem *err)
+{
+	return request_parse_send(body, len, "application/json", out, err);
+}
+
+static void
+expect_send_field(const char *body, const char *field)
+{
+	struct request_send send = { .data = NULL, .len = 12345 };
+	struct problem err;
+
+	expect_field(parse_send(body, strlen(body), &send, &err), &err, field);
+	assert_null(send.data);
+	assert_true(send.len == 12345);
+}
+
+static void
+test_send_text(void **state)
+{
+	static const char body[] = "{\"data\":\"h\\u00e9\\u0000\\n\"}";
+	struct request_send send;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(parse_send("{\"data\":\"hello\"}", 16, &send, &err), 0);
+	assert_true(send.len == 5);
+	assert_memory_equal(send.data, "hello", 5);
+	request_send_free(&send);
+	assert_null(send.data);
+	assert_true(send.len == 0);
+	/* UTF-8 bytes go out as they are, a NUL included. */
+	assert_int_equal(parse_send(body, sizeof(body) - 1, &send, &err), 0);
+	assert_true(send.len == 5);
+	assert_memory_equal(send.data, "h\xc3\xa9\0\n", 5);
+	request_send_free(&send);
+	request_send_free(NULL);
+}
+
+static void
+test_send_base64(void **state)
+{
+	struct request_send send;
+	struct problem err;
+	const char *body = "{\"data_base64\":\"AP8KaGk=\"}";
+
+	(void)state;
+	assert_int_equal(parse_send(body, strlen(body), &send, &err), 0);
+	assert_true(send.len == 5);
+	assert_memory_equal(send.data, "\x00\xff\nhi", 5);
+	request_send_free(&send);
+	expect_send_field("{\"data_base64\":\"AP8KaGk\"}", "data_base64");
+	expect_send_field("{\"data_base64\":\"AP8K aGk=\"}", "data_base64");
+	expect_send_field("{\"data_base64\":\"AP8K\\naGk=\"}", "data_base64");
+	expect_send_field("{\"data_base64\":\"AP8Kah==\"}", "data_base64");
+	expect_send_field("{\"data_base64\":\"-_8K\"}", "data_base64");
+	expect_send_field("{\"data_base64\":\"\"}", "data_base64");
+	expect_send_field("{\"data_base64\":5}", "data_base64");
+	expect_send_field("{\"data_base64\":null}", "data_base64");
+}
+
+static void
+test_send_size(void **state)
+{
+	struct request_send send;
+	struct problem err;
+	char body[64];
+
+	(void)state;
+	assert_int_equal(parse_send("{\"size\":1}", 10, &send, &err), 0);
+	assert_null(send.data);
+	assert_true(send.len == 1);
+	snprintf(body, sizeof(body), "{\"size\":%llu}", ENGINE_SEND_QUEUE_MAX);
+	assert_int_equal(parse_send(body, strlen(body), &send, &err), 0);
+	assert_null(send.data);
+	assert_true(send.len == ENGINE_SEND_QUEUE_MAX);
+	snprintf(body, sizeof(body), "{\"size\":%llu}", ENGINE_SEND_QUEUE_MAX + 1);
+	expect_send_field(body, "size");
+	expect_send_field("{\"size\":0}", "size");
+	expect_send_field("{\"size\":-1}", "size");
+	expect_send_field("{\"size\":1.5}", "size");
+	expect_send_field("{\"size\":\"10\"}", "size");
+	expect_send_field("{\"size\":null}", "size");
+}
+
+static void
+test_send_exactly_one(void **state)
+{
+	struct request_send send;
+	struct problem err;
+
+	(void)state;
+	expect_send_field("{}", "data");
+	assert_int_equal(parse_send("{}", 2, &send, &err), -EINVAL);
+	assert_string_equal(err.detail, "one of data, data_base64 and size is required");
+	/* The second one in the order data, data_base64, size is the one named. */
+	expect_send_field("{\"data\":\"x\",\"size\":1}", "size");
+	expect_send_field("{\"size\":1,\"data\":\"x\"}", "size");
+	expect_send_field("{\"size\":1,\"data_base64\":\"eA==\"}", "size");
+	expect_send_field("{\"data_base64\":\"eA==\",\"data\":\"x\"}", "data_base64");
+	expect_send_field("{\"data\":\"x\",\"data_base64\":\"eA==\",\"size\":1}", "data_base64");
+	/* Unknown members come before that, and a null is still a member given. */
+	expect_send_field("{\"data\":\"x\",\"size\":1,\"text\":\"x\"}", "text");
+	expect_send_field("{\"data\":null,\"size\":1}", "size");
+	expect_send_field("{\"data\":\"\"}", "data");
+	expect_send_field("{\"data\":42}", "data");
+	expect_send_field("{\"data\":[\"x\"]}", "data");
+	expect_send_field("[{\"data\":\"x\"}]", "(body)");
+}
+
+static void
+test_send_syntax_and_type(void **state)
+{
+	struct request_send send = { .data = NULL };
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(request_parse_send("{\"data\":\"x\"}", 12, "text/plain", &send, &err),
+	    -ENOTSUP);
+	assert_int_equal(request_parse_send("{\"data\":\"x\"", 11, "application/json", &send, &err),
+	    -EBADMSG);
+	/* jansson refuses invalid UTF-8 in a string as a syntax error. */
+	assert_int_equal(request_parse_send("{\"data\":\"\xff\"}", 12, "application/json", &send,
+	    &err), -EBADMSG);
+	assert_int_equal(err.line, 1);
+	assert_non_null(strstr(err.detail, "unable to decode byte 0xff"));
+	assert_int_equal(request_parse_send("{\"data\":\"x\",\"data\":\"y\"}", 23, "application/json",
+	    &send, &err), -EBADMSG);
+	assert_null(send.data);
+}
+
+static const struct request_param *
+param(struct request_param *p, const char *name, const char *value)
+{
+	p->name = name;
+	p->value = value;
+	return p;
+}
+
+static void
+test_state_wait(void **state)
+{
+	struct request_wait wait = { .requested = true };
+	struct request_param w, t;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(request_parse_state_wait(NULL, NULL, &wait, &err), 0);
+	assert_false(wait.requested);
+
+	assert_int_equal(request_parse_state_wait(param(&w, "wait_for", "TIME_WAIT"), NULL, &wait,
+	    &err), 0);
+	assert_true(wait.requested);
+	assert_int_equal(wait.state, TCPINFO_TIME_WAIT);
+	assert_int_equal(wait.timeout_ms, 5000);
+
+	assert_int_equal(request_parse_state_wait(param(&w, "wait_for", "CLOSED"),
+	    param(&t, "timeout_ms", "0"), &wait, &err), 0);
+	assert_int_equal(wait.state, TCPINFO_CLOSED);
+	assert_int_equal(wait.timeout_ms, 0);
+	assert_int_equal(request_parse_state_wait(param(&w, "wait_for", "ESTABLISHED"),
+	    param(&t, "timeout_ms", "60000"), &wait, &err), 0);
+	assert_int_equal(wait.timeout_ms, 60000);
+}
+
+static void
+test_state_wait_invalid(void **state)
+{
+	static const char *const bad_states[] = { "established", "", "ESTABLISHED ", "7", "LISTENX" };
+	static const char *const bad_timeouts[] = {
+		"60001", "-1", "+5", "1.5", "", " 5", "5ms", "0x10", "99999999999999999999",
+	};
+	struct request_wait wait = { .requested = false, .timeout_ms = 42 };
+	struct request_param w, t;
+	struct problem err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_states) / sizeof(bad_states[0]); i++)
+		expect_field(request_parse_state_wait(param(&w, "wait_for", bad_states[i]), NULL,
+		    &wait, &err), &err, "wait_for");
+	expect_field(request_parse_state_wait(param(&w, "wait_for", NULL), NULL, &wait, &err), &err,
+	    "wait_for");
+	for (i = 0; i < sizeof(bad_timeouts) / sizeof(bad_timeouts[0]); i++)
+		expect_field(request_parse_state_wait(param(&w, "wait_for", "CLOSED"),
+		    param(&t, "timeout_ms", bad_timeouts[i]), &wait, &err), &err, "timeout_ms");
+	expect_field(request_parse_state_wait(param(&w, "wait_for", "CLOSED"),
+	    param(&t, "timeout_ms", NULL), &wait, &err), &err, "timeout_ms");
+	/* timeout_ms alone, and wait_for checked before timeout_ms. */
+	expect_field(request_parse_state_wait(NULL, param(&t, "timeout_ms", "100"), &wait, &err),
+	    &err, "timeout_ms");
+	assert_string_equal(err.detail, "timeout_ms is only allowed together with wait_for");
+	expect_field(request_parse_state_wait(param(&w, "wait_for", "nope"),
+	    param(&t, "timeout_ms", "nope"), &wait, &err), &err, "wait_for");
+	assert_false(wait.requested);
+	assert_int_equal(wait.timeout_ms, 42);
+}
+
+static void
+test_accepted_wait(void **state)
+{
+	struct request_wait wait;
+	struct request_param w, t;
+	struct problem err;
+	char text[32];
+
+	(void)state;
+	assert_int_equal(request_parse_accepted_wait(NULL, NULL, &wait, &err), 0);
+	assert_false(wait.requested);
+	assert_int_equal(request_parse_accepted_wait(param(&w, "wait_accepted", "3"), NULL, &wait,
+	    &err), 0);
+	assert_true(wait.requested);
+	assert_true(wait.accepted == 3);
+	assert_int_equal(wait.timeout_ms, 5000);
+	assert_int_equal(request_parse_accepted_wait(param(&w, "wait_accepted", "0"),
+	    param(&t, "timeout_ms", "250"), &wait, &err), 0);
+	assert_true(wait.accepted == 0);
+	assert_int_equal(wait.timeout_ms, 250);
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)REQUEST_WAIT_ACCEPTED_MAX);
+	assert_int_equal(request_parse_accepted_wait(param(&w, "wait_accepted", text), NULL, &wait,
+	    &err), 0);
+	assert_true(wait.accepted == REQUEST_WAIT_ACCEPTED_MAX);
+
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)REQUEST_WAIT_ACCEPTED_MAX + 1);
+	expect_field(request_parse_accepted_wait(param(&w, "wait_accepted", text), NULL, &wait,
+	    &err), &err, "wait_accepted");
+	expect_field(request_parse_accepted_wait(param(&w, "wait_accepted", "-1"), NULL, &wait,
+	    &err), &err, "wait_accepted");
+	expect_field(request_parse_accepted_wait(param(&w, "wait_accepted", "two"), NULL, &wait,
+	    &err), &err, "wait_accepted");
+	expect_field(request_parse_accepted_wait(param(&w, "wait_accepted", NULL), NULL, &wait,
+	    &err), &err, "wait_accepted");
+	expect_field(request_parse_accepted_wait(param(&w, "wait_accepted", "1"),
+	    param(&t, "timeout_ms", "60001"), &wait, &err), &err, "timeout_ms");
+	expect_field(request_parse_accepted_wait(NULL, param(&t, "timeout_ms", "1"), &wait, &err),
+	    &err, "timeout_ms");
+	assert_string_equal(err.detail, "timeout_ms is only allowed together with wait_accepted");
+}
+
 static const char *const close_params[] = { "mode", NULL };
 
 static void
@@ -586,26 +973,31 @@ test_close_mode(void **state)
 }
 
 static void
-test_conn_id(void **state)
+test_id(void **state)
 {
 	static const char *const refused[] = {
 		"", "+1", "-1", " 1", "1 ", "1a", "0x1", "1.0", "1/", "10000000000000000000",
-		"99999999999999999999",
+		"99999999999999999999", "00000000000000000001",
 	};
 	uint64_t id = 0;
 	size_t i;
 
 	(void)state;
-	assert_int_equal(request_parse_conn_id("1", &id), 0);
+	assert_int_equal(request_parse_id("1", 1, &id), 0);
 	assert_int_equal(id, 1);
-	assert_int_equal(request_parse_conn_id("0", &id), 0);
+	assert_int_equal(request_parse_id("0", 1, &id), 0);
 	assert_int_equal(id, 0);
-	assert_int_equal(request_parse_conn_id("007", &id), 0);
+	assert_int_equal(request_parse_id("007", 3, &id), 0);
 	assert_int_equal(id, 7);
-	assert_int_equal(request_parse_conn_id("9999999999999999999", &id), 0);
+	assert_int_equal(request_parse_id("9999999999999999999", 19, &id), 0);
 	assert_true(id == UINT64_C(9999999999999999999));
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
-		assert_int_equal(request_parse_conn_id(refused[i], &id), -EINVAL);
+		assert_int_equal(request_parse_id(refused[i], strlen(refused[i]), &id), -EINVAL);
+	/* Only len bytes count: the id segment of "12/shutdown". */
+	assert_int_equal(request_parse_id("12/shutdown", 2, &id), 0);
+	assert_int_equal(id, 12);
+	assert_int_equal(request_parse_id("12/shutdown", 3, &id), -EINVAL);
+	assert_int_equal(request_parse_id("12", 0, &id), -EINVAL);
 }
 
 int
@@ -636,12 +1028,25 @@ main(void)
 		cmocka_unit_test(test_local_port),
 		cmocka_unit_test(test_parse_open_output),
 		cmocka_unit_test(test_parse_open_leaves_output_on_error),
+		cmocka_unit_test(test_listen_valid),
+		cmocka_unit_test(test_listen_invalid),
+		cmocka_unit_test(test_listen_syntax_and_type),
+		cmocka_unit_test(test_shutdown),
+		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_send_text),
+		cmocka_unit_test(test_send_base64),
+		cmocka_unit_test(test_send_size),
+		cmocka_unit_test(test_send_exactly_one),
+		cmocka_unit_test(test_send_syntax_and_type),
+		cmocka_unit_test(test_state_wait),
+		cmocka_unit_test(test_state_wait_invalid),
+		cmocka_unit_test(test_accepted_wait),
 		cmocka_unit_test(test_query_accepts_known),
 		cmocka_unit_test(test_query_unknown),
 		cmocka_unit_test(test_query_repeated),
 		cmocka_unit_test(test_state_filter),
 		cmocka_unit_test(test_close_mode),
-		cmocka_unit_test(test_conn_id),
+		cmocka_unit_test(test_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
