@@ -156,6 +156,7 @@ struct engine_config {
 	uint32_t msl_ms;
 	uint32_t retain_closed;
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
+	uint32_t timeline_max;	/* events kept per connection's timeline */
 };
 
 /*
@@ -299,5 +300,112 @@ int engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
  */
 enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
     struct engine_conn_view *conn_out, struct engine_listener_view *listener_out, bool *found);
+
+/*
+ * Timelines: every segment of a connection, in and out, and every state
+ * change, in time order. A timeline keeps its first ENGINE_TIMELINE_HEAD
+ * events and the most recent ones up to the configured cap, and counts the
+ * events dropped between the two.
+ */
+#define ENGINE_TIMELINE_HEAD 64
+#define ENGINE_TIMELINE_DEFAULT 256
+#define ENGINE_TIMELINE_MIN 128
+#define ENGINE_TIMELINE_MAX 65536
+
+enum engine_event_kind {
+	ENGINE_EVENT_SEGMENT = 0,
+	ENGINE_EVENT_STATE
+};
+
+struct engine_event {
+	enum engine_event_kind kind;
+	uint64_t at_us;
+	/* Segment events. */
+	bool outbound;
+	uint8_t flags;			/* TCPINFO_FLAG_* */
+	uint32_t seq;			/* absolute, as on the wire */
+	uint32_t ack;
+	uint32_t len;			/* payload bytes */
+	uint16_t wnd;			/* as on the wire, unscaled */
+	bool has_rel_seq;		/* the sender's ISN is known */
+	uint32_t rel_seq;		/* seq minus the sender's ISN */
+	bool has_rel_ack;		/* ACK set and the receiver's ISN is known */
+	uint32_t rel_ack;		/* ack minus the receiver's ISN */
+	enum tcpinfo_state state_before;	/* lwIP's state before and after the segment */
+	enum tcpinfo_state state_after;
+	enum tcpinfo_step step;
+	/* State events. */
+	enum tcpinfo_state from;
+	enum tcpinfo_state to;
+	struct tcpinfo_cause cause;
+};
+
+struct engine_timeline {
+	struct engine_conn_view conn;
+	size_t count;
+	struct engine_event *events;	/* malloc'd, count long, in order */
+	uint64_t dropped;		/* events left out between the head and the tail */
+};
+
+/* Copies a connection's timeline. Returns 0, -ENOENT or -ENOMEM. */
+int engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out);
+
+/* Frees what engine_timeline() copied. Accepts NULL. */
+void engine_timeline_free(struct engine_timeline *timeline);
+
+/*
+ * The event stream: state changes of every connection, and connections and
+ * listeners coming and going, numbered from 1 in one sequence. The engine
+ * keeps the last ENGINE_STREAM_REPLAY of them so that a client reconnecting
+ * with the number it saw last misses nothing, and never waits for a reader:
+ * one that falls further behind than that learns it missed events.
+ */
+#define ENGINE_STREAM_REPLAY 4096
+
+enum engine_stream_kind {
+	ENGINE_STREAM_STATE = 0,
+	ENGINE_STREAM_CONN_CREATED,
+	ENGINE_STREAM_CONN_REMOVED,	/* dropped from the table (retention) */
+	ENGINE_STREAM_LISTENER_CREATED,
+	ENGINE_STREAM_LISTENER_REMOVED
+};
+
+struct engine_stream_event {
+	uint64_t seq;
+	enum engine_stream_kind kind;
+	uint64_t at_us;
+	uint64_t id;			/* the connection's or the listener's */
+	enum engine_origin origin;	/* connections */
+	uint16_t port;			/* listeners */
+	enum tcpinfo_state from;	/* state changes */
+	enum tcpinfo_state to;
+	struct tcpinfo_cause cause;
+};
+
+struct engine_subscriber;
+
+/*
+ * Subscribes to events numbered after last_seen (0: only those to come).
+ * wake(arg) is called, with the core lock held and from any thread, when
+ * new events arrive after the subscriber has read everything; like a
+ * waiter's wake it must only signal. Returns 0, -ENOMEM or -ESHUTDOWN.
+ */
+int engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake, void *arg,
+    struct engine_subscriber **out);
+
+/*
+ * Copies up to max of the subscriber's next events and advances past them.
+ * Returns the number copied (0: none yet, wake will follow), -EOVERFLOW when
+ * events it had not read were already overwritten, or -ESHUTDOWN when the
+ * daemon is stopping.
+ */
+int engine_stream_read(struct engine *engine, struct engine_subscriber *subscriber,
+    struct engine_stream_event *out, size_t max);
+
+/* Ends a subscription. Accepts NULL. */
+void engine_unsubscribe(struct engine *engine, struct engine_subscriber *subscriber);
+
+/* Connections in the table, live and retained, by state. */
+void engine_count_by_state(struct engine *engine, uint64_t counts[TCPINFO_STATE_COUNT]);
 
 #endif

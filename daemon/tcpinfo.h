@@ -61,6 +61,26 @@ struct tcpinfo_cause {
 /* Long enough for any formatted cause or flag list, with its NUL. */
 #define TCPINFO_TEXT_MAX 40
 
+/* The role of a segment in a connection's life, for timelines and ladders. */
+enum tcpinfo_step {
+	TCPINFO_STEP_NONE = 0,		/* null: none of the others */
+	TCPINFO_STEP_HANDSHAKE_1,	/* the SYN */
+	TCPINFO_STEP_HANDSHAKE_2,	/* the SYN+ACK */
+	TCPINFO_STEP_HANDSHAKE_3,	/* the opener's first ACK of the SYN+ACK */
+	TCPINFO_STEP_TEARDOWN_1,	/* the first FIN, whichever side sends it */
+	TCPINFO_STEP_TEARDOWN_2,	/* the other side's ACK of it, without a FIN */
+	TCPINFO_STEP_TEARDOWN_3,	/* the other side's FIN */
+	TCPINFO_STEP_TEARDOWN_4,	/* the ACK of that second FIN */
+	TCPINFO_STEP_DATA,		/* new payload */
+	TCPINFO_STEP_ACK,		/* a bare acknowledgement */
+	TCPINFO_STEP_RST,
+	TCPINFO_STEP_RETRANSMIT,	/* sequence space sent before */
+	TCPINFO_STEP_COUNT
+};
+
+/* Returns e.g. "handshake-1", "teardown-3", "data", or NULL for TCPINFO_STEP_NONE. */
+const char *tcpinfo_step_name(enum tcpinfo_step step);
+
 /* Returns the RFC name, e.g. "SYN_SENT", or NULL for a value out of range. */
 const char *tcpinfo_state_name(enum tcpinfo_state state);
 
