@@ -1,4 +1,5 @@
 #include "config.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -189,6 +190,7 @@ config_defaults(struct config *cfg)
 	cfg->msl_ms = CONFIG_MSL_MS_DEFAULT;
 	cfg->retain_closed = CONFIG_RETAIN_CLOSED_DEFAULT;
 	cfg->recv_buffer = CONFIG_RECV_BUFFER_DEFAULT;
+	cfg->timeline_max = ENGINE_TIMELINE_DEFAULT;
 	cfg->log_level = LOG_LEVEL_INFO;
 	set_listen(cfg, "--listen", "127.0.0.1:8080", unused, sizeof(unused));
 }
@@ -236,6 +238,10 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *va
 		if (parse_uint(value, CONFIG_RECV_BUFFER_MIN, CONFIG_RECV_BUFFER_MAX, &cfg->recv_buffer) < 0)
 			return config_error(err, errlen, "%s: must be an integer from %u to %u, got '%.40s'",
 			    opt, CONFIG_RECV_BUFFER_MIN, CONFIG_RECV_BUFFER_MAX, value);
+	} else if (strcmp(name, "timeline-max") == 0) {
+		if (parse_uint(value, ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, &cfg->timeline_max) < 0)
+			return config_error(err, errlen, "%s: must be an integer from %u to %u, got '%.40s'",
+			    opt, ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, value);
 	} else if (strcmp(name, "log-level") == 0) {
 		if (log_level_parse(value, &cfg->log_level) < 0)
 			return config_error(err, errlen,
@@ -415,6 +421,8 @@ config_usage(FILE *out)
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
 	    "  --recv-buffer N      bytes of received data kept per connection until read\n"
 	    "                       (default %u); the TCP window closes when it is full\n"
+	    "  --timeline-max N     events kept per connection's timeline: the first %u\n"
+	    "                       and the latest (default %u, %u to %u)\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
 	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
 	    "                       named as the flags above; flags override the file\n"
@@ -424,7 +432,8 @@ config_usage(FILE *out)
 	    "\n"
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
-	    CONFIG_RECV_BUFFER_DEFAULT);
+	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
+	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX);
 }
 
 int
@@ -441,6 +450,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "msl-ms", required_argument, NULL, 0 },
 		{ "retain-closed", required_argument, NULL, 0 },
 		{ "recv-buffer", required_argument, NULL, 0 },
+		{ "timeline-max", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },

@@ -47,6 +47,7 @@ struct config {
 	uint32_t msl_ms;
 	uint32_t retain_closed;
 	uint32_t recv_buffer;
+	uint32_t timeline_max;
 	enum log_level log_level;
 };
 

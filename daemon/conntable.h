@@ -13,6 +13,7 @@
 #include <uthash.h>
 
 #include "engine.h"
+#include "timeline.h"
 
 struct stack_tcp;
 struct send_chunk;
@@ -50,6 +51,10 @@ struct conn {
 	uint64_t send_queued;
 	struct recv_ring recv;
 	struct engine_waiter *waiters;
+	struct timeline timeline;
+	struct timeline_steps steps;
+	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
+	bool announced;			/* its creation went out on the event stream */
 	void *timer_queue;		/* the engine's deadline queue holding it, if any */
 	uint64_t deadline_us;
 	struct conn *timer_prev, *timer_next;

@@ -20,6 +20,12 @@
  * Waiters (GET ...?wait_for=) hang on their connection or listener, are
  * checked on each of its changes, and are woken once: reached, unreachable,
  * timed out (an lwIP timer), or stopping.
+ *
+ * Each connection keeps a timeline of its segments and state changes. An
+ * inbound segment is recorded before lwIP handles it; the state changes
+ * reported until the stack's segment_done are its doing and fill in its
+ * state_after. The event stream is one ring shared by all subscribers, each
+ * with its own read position: the stack never waits for a reader.
  */
 #include "engine.h"
 
@@ -41,6 +47,7 @@
 /* The pattern of generated data repeats every 251 bytes, a prime, so it never lines up with segment sizes. */
 #define ENGINE_PATTERN_PERIOD 251u
 #define ENGINE_PATTERN_CHUNK 16384u
+#define ENGINE_SUBSCRIBERS_MAX 64
 
 /* Connections waiting out one fixed duration, oldest deadline first. */
 struct deadline_queue {
@@ -86,8 +93,20 @@ struct engine_waiter {
 	struct engine_waiter *prev, *next;
 };
 
+struct engine_subscriber {
+	uint64_t next;			/* the number of the next event to read */
+	engine_wake_fn wake;
+	void *arg;
+	bool waiting;			/* read everything; wake on the next event */
+	struct engine_subscriber *prev, *next_subscriber;
+};
+
 struct engine {
 	struct engine_config cfg;
+	struct engine_stream_event stream[ENGINE_STREAM_REPLAY];
+	uint64_t stream_next;		/* the number the next event gets, from 1 */
+	struct engine_subscriber *subscribers;
+	size_t subscriber_count;
 	struct conntable *table;
 	struct listener *listeners_by_id;
 	struct listener *listeners;	/* id order */
@@ -119,6 +138,36 @@ static struct tcpinfo_cause
 cause_of(enum tcpinfo_cause_kind kind)
 {
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
+}
+
+/* Appends to the event stream, overwriting the oldest, and wakes idle subscribers. */
+static void
+stream_emit(struct engine *engine, struct engine_stream_event event)
+{
+	struct engine_subscriber *subscriber;
+
+	if (engine->stopping)
+		return;
+	event.seq = engine->stream_next++;
+	event.at_us = engine_now_us(engine);
+	engine->stream[event.seq % ENGINE_STREAM_REPLAY] = event;
+	DL_FOREACH2(engine->subscribers, subscriber, next_subscriber) {
+		if (subscriber->waiting) {
+			subscriber->waiting = false;
+			subscriber->wake(subscriber->arg);
+		}
+	}
+}
+
+/* Tells the stream a connection exists, once, before its first state change. */
+static void
+conn_announce(struct engine *engine, struct conn *conn)
+{
+	if (conn->announced)
+		return;
+	conn->announced = true;
+	stream_emit(engine, (struct engine_stream_event){
+		.kind = ENGINE_STREAM_CONN_CREATED, .id = conn->id, .origin = conn->origin });
 }
 
 static void deadline_timer(void *arg);
@@ -260,6 +309,18 @@ conn_destroy(struct conn *conn)
 {
 	send_queue_free(conn);
 	recv_ring_free(&conn->recv);
+	timeline_free(&conn->timeline);
+	if (conn->announced)
+		stream_emit(the_engine, (struct engine_stream_event){
+			.kind = ENGINE_STREAM_CONN_REMOVED, .id = conn->id, .origin = conn->origin });
+}
+
+/* A new connection's engine-side fields, which the table leaves zeroed. */
+static void
+conn_setup(struct engine *engine, struct conn *conn)
+{
+	timeline_init(&conn->timeline, engine->cfg.timeline_max);
+	conn->open_event = -1;
 }
 
 static void
@@ -352,12 +413,22 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 	uint64_t now = engine_now_us(engine);
 	enum tcpinfo_state from = conn->state;
 
+	struct engine_event *inbound;
+
 	engine->transitions[from][state]++;
 	engine->curr_estab += is_established(state);
 	engine->curr_estab -= is_established(from);
 	deadline_remove(conn);
 	conn_refresh_tcb(conn);
 	conntable_record_state(engine->table, conn, state, cause, now);
+	inbound = timeline_get(&conn->timeline, conn->open_event);
+	if (inbound != NULL)
+		inbound->state_after = state;
+	timeline_append(&conn->timeline, &(struct engine_event){
+		.kind = ENGINE_EVENT_STATE, .at_us = now, .from = from, .to = state, .cause = cause });
+	conn_announce(engine, conn);
+	stream_emit(engine, (struct engine_stream_event){ .kind = ENGINE_STREAM_STATE, .id = conn->id,
+		.origin = conn->origin, .from = from, .to = state, .cause = cause });
 	if (state == TCPINFO_TIME_WAIT) {
 		deadline_add(&engine->time_wait, conn, now);
 	} else if (state == TCPINFO_FIN_WAIT_2 && conn->close_requested) {
@@ -376,12 +447,44 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 static void
 on_segment(void *owner, const struct stack_segment *segment)
 {
+	struct engine *engine = the_engine;
 	struct conn *conn = owner;
 	uint64_t before = conn->counters.retransmits;
+	struct engine_event event = {
+		.kind = ENGINE_EVENT_SEGMENT,
+		.at_us = engine_now_us(engine),
+		.outbound = segment->outbound,
+		.flags = segment->flags,
+		.seq = segment->seq,
+		.ack = segment->ack,
+		.len = segment->payload_len,
+		.wnd = segment->window,
+		.state_before = segment->state_before,
+		.state_after = segment->state_after,
+	};
+	int64_t number;
 
 	conntable_record_segment(conn, segment->outbound, segment->flags, segment->seq,
 	    segment->payload_len);
-	the_engine->retrans_segs += conn->counters.retransmits - before;
+	engine->retrans_segs += conn->counters.retransmits - before;
+	timeline_label(&conn->steps, &event);
+	number = timeline_append(&conn->timeline, &event);
+	if (!segment->outbound) {
+		/* Until lwIP is done with it, its state changes are this segment's, and the record stays. */
+		conn->open_event = number;
+		conntable_pin(engine->table, conn);
+	}
+}
+
+static void
+on_segment_done(void *owner)
+{
+	struct engine *engine = the_engine;
+	struct conn *conn = owner;
+
+	conn->open_event = -1;
+	conntable_pin(engine->table, NULL);
+	conntable_prune(engine->table);
 }
 
 static void *
@@ -399,6 +502,7 @@ on_passive_open(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
 	conn = conntable_add(engine->table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
 	if (conn == NULL)
 		return NULL;
+	conn_setup(engine, conn);
 	conn->listener_id = listener->id;
 	conn->tcp = tcp;
 	return conn;
@@ -457,6 +561,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	static const struct stack_hooks hooks = {
 		.state_changed = on_state_changed,
 		.segment = on_segment,
+		.segment_done = on_segment_done,
 		.passive_open = on_passive_open,
 		.passive_abandoned = on_passive_abandoned,
 		.accepted = on_accepted,
@@ -471,6 +576,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 		return -ENOMEM;
 	engine->cfg = *cfg;
 	engine->next_listener_id = 1;
+	engine->stream_next = 1;
 	engine->time_wait = (struct deadline_queue){
 		.duration_us = (uint64_t)cfg->msl_ms * 2000u,
 		.cause = cause_of(TCPINFO_CAUSE_TIMER_2MSL),
@@ -508,6 +614,7 @@ engine_stop(struct engine *engine)
 {
 	struct listener *listener, *ltmp;
 	struct engine_waiter *waiter, *wtmp;
+	struct engine_subscriber *subscriber;
 	struct conn *conn;
 
 	stack_lock();
@@ -526,6 +633,8 @@ engine_stop(struct engine *engine)
 		stack_tcp_unlisten(listener->stack);
 		listener->stack = NULL;
 	}
+	DL_FOREACH2(engine->subscribers, subscriber, next_subscriber)
+		subscriber->wake(subscriber->arg);
 	stack_unlock();
 }
 
@@ -571,6 +680,7 @@ engine_open(struct engine *engine, const struct engine_open_params *params,
 		rc = -ENOMEM;
 		goto unlock;
 	}
+	conn_setup(engine, conn);
 	conntable_pin(engine->table, conn);
 	rc = stack_tcp_connect(conn, params->remote.ip, params->remote.port, params->local_port,
 	    &tcp, &chosen_port);
@@ -889,6 +999,8 @@ engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
 	DL_APPEND(engine->listeners, listener);
 	engine->listener_count++;
 	listener_view(listener, out);
+	stream_emit(engine, (struct engine_stream_event){
+		.kind = ENGINE_STREAM_LISTENER_CREATED, .id = listener->id, .port = port });
 unlock:
 	stack_unlock();
 	return rc;
@@ -912,6 +1024,8 @@ engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view 
 	stack_tcp_unlisten(listener->stack);
 	listener->stack = NULL;
 	listener_view(listener, out);
+	stream_emit(engine, (struct engine_stream_event){
+		.kind = ENGINE_STREAM_LISTENER_REMOVED, .id = listener->id, .port = listener->port });
 	HASH_DEL(engine->listeners_by_id, listener);
 	DL_DELETE(engine->listeners, listener);
 	engine->listener_count--;
@@ -1163,4 +1277,129 @@ engine_live_count(struct engine *engine)
 	count = conntable_live_count(engine->table);
 	stack_unlock();
 	return count;
+}
+
+int
+engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
+{
+	struct conn *conn;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	stack_lock();
+	conn = conntable_find(engine->table, id);
+	if (conn == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	conn_view(engine, conn, &out->conn);
+	if (conn->timeline.count > 0) {
+		out->events = malloc(conn->timeline.count * sizeof(*out->events));
+		if (out->events == NULL) {
+			rc = -ENOMEM;
+			goto unlock;
+		}
+		timeline_copy(&conn->timeline, out->events);
+	}
+	out->count = conn->timeline.count;
+	out->dropped = conn->timeline.dropped;
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+void
+engine_timeline_free(struct engine_timeline *timeline)
+{
+	if (timeline == NULL)
+		return;
+	free(timeline->events);
+	timeline->events = NULL;
+	timeline->count = 0;
+}
+
+int
+engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake, void *arg,
+    struct engine_subscriber **out)
+{
+	struct engine_subscriber *subscriber;
+	uint64_t oldest;
+	int rc = 0;
+
+	stack_lock();
+	if (engine->stopping) {
+		rc = -ESHUTDOWN;
+		goto unlock;
+	}
+	if (engine->subscriber_count >= ENGINE_SUBSCRIBERS_MAX) {
+		rc = -ENOBUFS;
+		goto unlock;
+	}
+	subscriber = calloc(1, sizeof(*subscriber));
+	if (subscriber == NULL) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	/* A reconnecting client gets what the ring still holds of what it missed. */
+	oldest = engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+	if (last_seen == 0 || last_seen >= engine->stream_next)
+		subscriber->next = engine->stream_next;
+	else
+		subscriber->next = last_seen + 1 > oldest ? last_seen + 1 : oldest;
+	subscriber->wake = wake;
+	subscriber->arg = arg;
+	DL_APPEND2(engine->subscribers, subscriber, prev, next_subscriber);
+	engine->subscriber_count++;
+	*out = subscriber;
+unlock:
+	stack_unlock();
+	return rc;
+}
+
+int
+engine_stream_read(struct engine *engine, struct engine_subscriber *subscriber,
+    struct engine_stream_event *out, size_t max)
+{
+	uint64_t oldest;
+	size_t n = 0;
+	int rc;
+
+	stack_lock();
+	oldest = engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+	if (engine->stopping) {
+		rc = -ESHUTDOWN;
+	} else if (subscriber->next < oldest) {
+		rc = -EOVERFLOW;
+	} else {
+		while (n < max && subscriber->next < engine->stream_next)
+			out[n++] = engine->stream[subscriber->next++ % ENGINE_STREAM_REPLAY];
+		subscriber->waiting = n == 0;
+		rc = (int)n;
+	}
+	stack_unlock();
+	return rc;
+}
+
+void
+engine_unsubscribe(struct engine *engine, struct engine_subscriber *subscriber)
+{
+	if (subscriber == NULL)
+		return;
+	stack_lock();
+	DL_DELETE2(engine->subscribers, subscriber, prev, next_subscriber);
+	engine->subscriber_count--;
+	stack_unlock();
+	free(subscriber);
+}
+
+void
+engine_count_by_state(struct engine *engine, uint64_t counts[TCPINFO_STATE_COUNT])
+{
+	struct conn *conn;
+
+	memset(counts, 0, TCPINFO_STATE_COUNT * sizeof(counts[0]));
+	stack_lock();
+	for (conn = conntable_first(engine->table); conn != NULL; conn = conntable_next(conn))
+		counts[conn->state]++;
+	stack_unlock();
 }

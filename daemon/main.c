@@ -117,6 +117,7 @@ run(const struct config *cfg)
 		.msl_ms = cfg->msl_ms,
 		.retain_closed = cfg->retain_closed,
 		.recv_buffer = cfg->recv_buffer,
+		.timeline_max = cfg->timeline_max,
 	};
 	struct api_config api_cfg = {
 		.listen_addr = cfg->listen_addr,

@@ -34,6 +34,20 @@ static const char *const cause_names[TCPINFO_CAUSE_KIND_COUNT] = {
 	[TCPINFO_CAUSE_DAEMON_STOP] = "daemon:stop",
 };
 
+static const char *const step_names[TCPINFO_STEP_COUNT] = {
+	[TCPINFO_STEP_HANDSHAKE_1] = "handshake-1",
+	[TCPINFO_STEP_HANDSHAKE_2] = "handshake-2",
+	[TCPINFO_STEP_HANDSHAKE_3] = "handshake-3",
+	[TCPINFO_STEP_TEARDOWN_1] = "teardown-1",
+	[TCPINFO_STEP_TEARDOWN_2] = "teardown-2",
+	[TCPINFO_STEP_TEARDOWN_3] = "teardown-3",
+	[TCPINFO_STEP_TEARDOWN_4] = "teardown-4",
+	[TCPINFO_STEP_DATA] = "data",
+	[TCPINFO_STEP_ACK] = "ack",
+	[TCPINFO_STEP_RST] = "rst",
+	[TCPINFO_STEP_RETRANSMIT] = "retransmit",
+};
+
 /* The order people read flags in: the handshake and teardown flags first. */
 static const struct {
 	uint8_t bit;
@@ -55,6 +69,14 @@ tcpinfo_state_name(enum tcpinfo_state state)
 	if ((unsigned)state >= TCPINFO_STATE_COUNT)
 		return NULL;
 	return state_names[state];
+}
+
+const char *
+tcpinfo_step_name(enum tcpinfo_step step)
+{
+	if ((unsigned)step >= TCPINFO_STEP_COUNT)
+		return NULL;
+	return step_names[step];
 }
 
 int

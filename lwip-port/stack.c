@@ -419,10 +419,29 @@ count_segment(const struct frame_tcp *seg, bool outbound)
 	}
 }
 
-/* Reports a segment of t, and notes the ISNs its SYNs carry. */
+static struct tcp_pcb *passive_pcb(const struct stack_tcp *t);
+
+/* lwIP's state of t now: a passive open's PCB may exist before it is adopted. */
+static enum tcpinfo_state
+glue_state(const struct stack_tcp *t)
+{
+	const struct tcp_pcb *pcb = t->pcb;
+
+	if (pcb == NULL && t->listener != NULL)
+		pcb = passive_pcb(t);
+	return pcb != NULL ? (enum tcpinfo_state)pcb->state : t->last_state;
+}
+
+/*
+ * Reports a segment of t, and notes the ISNs its SYNs carry. A segment lwIP
+ * sends while it handles an inbound one leaves in the state that one led to
+ * (the ACK of a SYN+ACK in ESTABLISHED); one sent for an API call or a timer
+ * shows the change it makes (a SYN goes from CLOSED to SYN_SENT).
+ */
 static void
 report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound)
 {
+	bool answering = stack.drive.active && stack.drive.cause.kind == TCPINFO_CAUSE_RX;
 	struct stack_segment report = {
 		.outbound = outbound,
 		.flags = seg->flags,
@@ -430,6 +449,8 @@ report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound)
 		.ack = seg->ack,
 		.window = seg->window,
 		.payload_len = seg->payload_len,
+		.state_before = outbound && answering ? glue_state(t) : t->last_state,
+		.state_after = outbound ? glue_state(t) : t->last_state,
 	};
 
 	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
@@ -934,19 +955,30 @@ passive_begin(struct stack_listener *listener, const struct frame_tcp *seg)
 	return t;
 }
 
-/* lwIP puts the PCB it made for a SYN at the head of its active list; adopt it, or give up. */
-static void
-passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
+/* lwIP puts the PCB it makes for a SYN at the head of its active list. */
+static struct tcp_pcb *
+passive_pcb(const struct stack_tcp *t)
 {
 	struct tcp_pcb *pcb = tcp_active_pcbs;
 
 	if (pcb != NULL && pcb->state == SYN_RCVD && pcb->local_port == t->local_port &&
-	    pcb->remote_port == t->remote_port && ip_2_ip4(&pcb->remote_ip)->addr == t->remote_ip) {
-		t->pcb = pcb;
-		tcp_set_callbacks(pcb, t);
+	    pcb->remote_port == t->remote_port && ip_2_ip4(&pcb->remote_ip)->addr == t->remote_ip)
+		return pcb;
+	return NULL;
+}
+
+/* After lwIP handled the SYN: adopt its PCB, or give up. */
+static void
+passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	t->pcb = passive_pcb(t);
+	if (t->pcb != NULL) {
+		tcp_set_callbacks(t->pcb, t);
 		tcp_sync_state(t, cause);
+		stack.hooks.segment_done(t->owner);
 		return;
 	}
+	stack.hooks.segment_done(t->owner);
 	handshake_done(t);
 	HASH_DEL(stack.by_key, t);
 	stack.hooks.passive_abandoned(t->owner);
@@ -1001,12 +1033,15 @@ input_frame(const uint8_t *frame, size_t len)
 	ethernet_input(p, &stack.netif);	/* takes ownership of p */
 	drive_end(&saved);
 	stack.in_input = NULL;
-	if (passive != NULL)
+	if (passive != NULL) {
 		passive_end(passive, cause);
-	else if (t != NULL && t->gone)
-		free(t);
-	else if (t != NULL)
-		tcp_sync_state(t, cause);
+	} else if (t != NULL) {
+		if (!t->gone)
+			tcp_sync_state(t, cause);
+		stack.hooks.segment_done(t->owner);
+		if (t->gone)
+			free(t);
+	}
 
 	if (stack.arp_waits != NULL && frame_parse_arp_sender(frame, len, &arp_sender) == 0) {
 		struct arp_wait *wait;

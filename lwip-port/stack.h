@@ -29,6 +29,13 @@ struct stack_segment {
 	uint32_t ack;
 	uint16_t window;	/* as on the wire, unscaled */
 	uint32_t payload_len;
+	/*
+	 * lwIP's state before and after the segment. For an inbound one the
+	 * state after is known only once lwIP has handled it: state changes
+	 * reported until the segment_done hook are its doing.
+	 */
+	enum tcpinfo_state state_before;
+	enum tcpinfo_state state_after;
 };
 
 struct stack_hooks {
@@ -39,6 +46,8 @@ struct stack_hooks {
 	void (*state_changed)(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cause);
 	/* A segment of a tracked connection crossed the TAP. */
 	void (*segment)(void *owner, const struct stack_segment *segment);
+	/* lwIP has handled the inbound segment last reported for owner. */
+	void (*segment_done)(void *owner);
 	/*
 	 * A SYN reached a listener: returns the owner of the new connection,
 	 * or NULL to drop the SYN. The connection's state reports follow.

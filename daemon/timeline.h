@@ -1,0 +1,69 @@
+/*
+ * timeline: one connection's segments and state changes, bounded, and the
+ * labelling of each segment's role (handshake-1, teardown-3, data...).
+ * Pure bookkeeping, no lwIP and no locking; the engine calls it with the
+ * core lock held.
+ */
+#ifndef LWIPD_TIMELINE_H
+#define LWIPD_TIMELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/*
+ * A timeline keeps its first ENGINE_TIMELINE_HEAD events and then the most
+ * recent ones in a ring, up to cap in all. Storage grows as events come, so
+ * a short connection costs little.
+ */
+struct timeline {
+	struct engine_event *events;
+	size_t capacity;	/* allocated */
+	size_t count;		/* stored, at most cap */
+	size_t cap;
+	uint64_t appended;	/* every event ever appended; numbers them from 0 */
+	uint64_t dropped;
+};
+
+/* What the labeller remembers of a connection's segments so far. */
+struct timeline_steps {
+	int handshake;		/* how many handshake steps were seen */
+	bool opener_outbound;	/* the direction of handshake-1 */
+	bool have_max[2];	/* [outbound]: highest sequence number sent, plus one */
+	uint32_t max_end[2];
+	int teardown;		/* the highest teardown step seen */
+	bool first_fin_outbound;
+	uint32_t first_fin_end;	/* the sequence number after the first FIN */
+	uint32_t second_fin_end;
+	bool teardown_2_seen;
+	bool teardown_4_seen;
+	bool isn_known[2];	/* [outbound]: each side's ISN, from its SYN */
+	uint32_t isn[2];
+};
+
+void timeline_init(struct timeline *timeline, size_t cap);
+
+/* Frees the events. Accepts NULL. */
+void timeline_free(struct timeline *timeline);
+
+/*
+ * Appends a copy of event and returns its number, or -1 when out of memory
+ * (the event is then counted as dropped).
+ */
+int64_t timeline_append(struct timeline *timeline, const struct engine_event *event);
+
+/* The stored event with that number, or NULL when it was dropped. */
+struct engine_event *timeline_get(struct timeline *timeline, int64_t number);
+
+/* Copies the stored events in order into out, which holds timeline->count. */
+void timeline_copy(const struct timeline *timeline, struct engine_event *out);
+
+/*
+ * Fills a segment event's step and its sequence numbers relative to the
+ * ISNs, and updates what the labeller remembers.
+ */
+void timeline_label(struct timeline_steps *steps, struct engine_event *segment);
+
+#endif

@@ -1,0 +1,188 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "timeline.h"
+
+#define S TCPINFO_FLAG_SYN
+#define A TCPINFO_FLAG_ACK
+#define F TCPINFO_FLAG_FIN
+#define R TCPINFO_FLAG_RST
+#define P TCPINFO_FLAG_PSH
+
+struct seg {
+	bool out;
+	uint8_t flags;
+	uint32_t seq, ack, len;
+	enum tcpinfo_step want;
+};
+
+static void
+check_steps(const struct seg *segs, size_t n)
+{
+	struct timeline_steps steps = { 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		struct engine_event e = {
+			.kind = ENGINE_EVENT_SEGMENT, .outbound = segs[i].out, .flags = segs[i].flags,
+			.seq = segs[i].seq, .ack = segs[i].ack, .len = segs[i].len,
+		};
+
+		timeline_label(&steps, &e);
+		if (e.step != segs[i].want)
+			fail_msg("segment %zu: step %d, want %d", i, (int)e.step, (int)segs[i].want);
+	}
+}
+
+/* lwIP opens, sends 10 bytes, gets 5 back, closes first; the peer's FIN comes apart from its ACK. */
+static void
+active_open_data_and_four_way_close(void **unused)
+{
+	static const struct seg segs[] = {
+		{ true, S, 1000, 0, 0, TCPINFO_STEP_HANDSHAKE_1 },
+		{ false, S | A, 5000, 1001, 0, TCPINFO_STEP_HANDSHAKE_2 },
+		{ true, A, 1001, 5001, 0, TCPINFO_STEP_HANDSHAKE_3 },
+		{ true, P | A, 1001, 5001, 10, TCPINFO_STEP_DATA },
+		{ false, A, 5001, 1011, 0, TCPINFO_STEP_ACK },
+		{ false, P | A, 5001, 1011, 5, TCPINFO_STEP_DATA },
+		{ true, P | A, 1001, 5001, 10, TCPINFO_STEP_RETRANSMIT },
+		{ true, F | A, 1011, 5006, 0, TCPINFO_STEP_TEARDOWN_1 },
+		{ false, A, 5006, 1012, 0, TCPINFO_STEP_TEARDOWN_2 },
+		{ false, F | A, 5006, 1012, 0, TCPINFO_STEP_TEARDOWN_3 },
+		{ true, A, 1012, 5007, 0, TCPINFO_STEP_TEARDOWN_4 },
+	};
+
+	(void)unused;
+	check_steps(segs, sizeof(segs) / sizeof(segs[0]));
+}
+
+/* The peer opens and closes first, and acknowledges lwIP's FIN with its own: three segments. */
+static void
+passive_open_and_combined_close(void **unused)
+{
+	static const struct seg segs[] = {
+		{ false, S, 7000, 0, 0, TCPINFO_STEP_HANDSHAKE_1 },
+		{ true, S | A, 300, 7001, 0, TCPINFO_STEP_HANDSHAKE_2 },
+		{ false, A, 7001, 301, 0, TCPINFO_STEP_HANDSHAKE_3 },
+		{ false, F | A, 7001, 301, 0, TCPINFO_STEP_TEARDOWN_1 },
+		{ true, F | A, 301, 7002, 0, TCPINFO_STEP_TEARDOWN_3 },
+		{ false, A, 7002, 302, 0, TCPINFO_STEP_TEARDOWN_4 },
+		{ false, R, 7002, 0, 0, TCPINFO_STEP_RST },
+	};
+
+	(void)unused;
+	check_steps(segs, sizeof(segs) / sizeof(segs[0]));
+}
+
+static void
+simultaneous_close_and_repeated_syn(void **unused)
+{
+	static const struct seg segs[] = {
+		{ true, S, 0xfffffff0u, 0, 0, TCPINFO_STEP_HANDSHAKE_1 },
+		{ true, S, 0xfffffff0u, 0, 0, TCPINFO_STEP_RETRANSMIT },
+		{ false, S | A, 9, 0xfffffff1u, 0, TCPINFO_STEP_HANDSHAKE_2 },
+		{ true, A, 0xfffffff1u, 10, 0, TCPINFO_STEP_HANDSHAKE_3 },
+		{ true, F | A, 0xfffffff1u, 10, 0, TCPINFO_STEP_TEARDOWN_1 },
+		{ false, F | A, 10, 0xfffffff1u, 0, TCPINFO_STEP_TEARDOWN_3 },
+		{ false, A, 11, 0xfffffff2u, 0, TCPINFO_STEP_ACK },
+		{ true, A, 0xfffffff2u, 11, 0, TCPINFO_STEP_TEARDOWN_4 },
+	};
+
+	(void)unused;
+	check_steps(segs, sizeof(segs) / sizeof(segs[0]));
+}
+
+static void
+relative_numbers_follow_each_sides_isn(void **unused)
+{
+	struct timeline_steps steps = { 0 };
+	struct engine_event syn = { .outbound = true, .flags = S, .seq = 100 };
+	struct engine_event synack = { .outbound = false, .flags = S | A, .seq = 0xffffff00u, .ack = 101 };
+	struct engine_event data = { .outbound = true, .flags = A, .seq = 101, .ack = 0xffffff01u, .len = 4 };
+
+	(void)unused;
+	timeline_label(&steps, &syn);
+	assert_true(syn.has_rel_seq);
+	assert_int_equal(syn.rel_seq, 0);
+	assert_false(syn.has_rel_ack);
+	timeline_label(&steps, &synack);
+	assert_int_equal(synack.rel_seq, 0);
+	assert_true(synack.has_rel_ack);
+	assert_int_equal(synack.rel_ack, 1);
+	timeline_label(&steps, &data);
+	assert_int_equal(data.rel_seq, 1);
+	assert_int_equal(data.rel_ack, 1);
+}
+
+static void
+keeps_the_head_and_the_latest(void **unused)
+{
+	struct timeline timeline;
+	struct engine_event *copy;
+	const size_t cap = 128, total = 500;
+
+	(void)unused;
+	timeline_init(&timeline, cap);
+	for (size_t i = 0; i < total; i++) {
+		struct engine_event e = { .kind = ENGINE_EVENT_STATE, .at_us = i };
+
+		assert_int_equal(timeline_append(&timeline, &e), (int64_t)i);
+	}
+	assert_int_equal(timeline.count, cap);
+	assert_int_equal(timeline.dropped, total - cap);
+	copy = malloc(cap * sizeof(*copy));
+	assert_non_null(copy);
+	timeline_copy(&timeline, copy);
+	for (size_t i = 0; i < ENGINE_TIMELINE_HEAD; i++)
+		assert_int_equal(copy[i].at_us, i);
+	for (size_t i = ENGINE_TIMELINE_HEAD; i < cap; i++)
+		assert_int_equal(copy[i].at_us, total - cap + i);
+	/* Kept events can still be found by number; dropped ones cannot. */
+	assert_int_equal(timeline_get(&timeline, 3)->at_us, 3);
+	assert_int_equal(timeline_get(&timeline, total - 1)->at_us, total - 1);
+	assert_null(timeline_get(&timeline, 100));
+	assert_null(timeline_get(&timeline, total));
+	assert_null(timeline_get(&timeline, -1));
+	free(copy);
+	timeline_free(&timeline);
+}
+
+static void
+short_timelines_grow_in_order(void **unused)
+{
+	struct timeline timeline;
+	struct engine_event copy[40];
+
+	(void)unused;
+	timeline_init(&timeline, 256);
+	for (size_t i = 0; i < 40; i++)
+		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
+	assert_int_equal(timeline.count, 40);
+	assert_int_equal(timeline.dropped, 0);
+	assert_true(timeline.capacity < 256);
+	timeline_copy(&timeline, copy);
+	for (size_t i = 0; i < 40; i++)
+		assert_int_equal(copy[i].at_us, i);
+	assert_int_equal(timeline_get(&timeline, 39)->at_us, 39);
+	timeline_free(&timeline);
+	timeline_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(active_open_data_and_four_way_close),
+		cmocka_unit_test(passive_open_and_combined_close),
+		cmocka_unit_test(simultaneous_close_and_repeated_syn),
+		cmocka_unit_test(relative_numbers_follow_each_sides_isn),
+		cmocka_unit_test(keeps_the_head_and_the_latest),
+		cmocka_unit_test(short_timelines_grow_in_order),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
