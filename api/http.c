@@ -15,8 +15,16 @@
  * last call again; the same route and handler run once more and, seeing the
  * wait begun, collect its result (wait_end) and answer.
  *
+ * GET /v1/events answers with a stream (see sse.c) rather than a body; it
+ * too counts as waiting until it completes, so api_stop, which first ends
+ * every stream, lets the streams finish as it lets the waits answer.
+ * GET .../timeline?format=text and GET /metrics answer with plain text.
+ *
+ * Every answer queued is counted for /metrics by route pattern, method and
+ * status (queue_response); the route is found once, on the first call.
+ *
  * Everything runs on libmicrohttpd's single internal thread, except
- * wake_exchange, which the engine calls from any thread; engine calls block
+ * wake_exchange and the streams' wake, which the engine calls from any thread; engine calls block
  * only briefly, and no JSON value outlives the call that built it.
  */
 #include <arpa/inet.h>
@@ -36,10 +44,13 @@
 
 #include "api.h"
 #include "engine.h"
+#include "ladder.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "render.h"
 #include "request.h"
+#include "sse.h"
 
 #define API_CONNECTION_LIMIT 256
 #define API_CONNECTION_TIMEOUT_S 30
@@ -61,6 +72,8 @@
 
 #define API_CONNECTIONS_PATH "/v1/connections"
 #define API_LISTENERS_PATH "/v1/listeners"
+/* The longest route label: a route's path, "{id}", and what follows the id. */
+#define API_ROUTE_LABEL_MAX 64
 /* The longest Location: a collection path, '/', and an id of up to 20 digits. */
 #define API_LOCATION_MAX 64
 
@@ -69,7 +82,9 @@ struct api_server {
 	struct engine *engine;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;		/* signalled when waiting drops to 0 */
-	unsigned int waiting;		/* requests that began a wait and have not completed */
+	unsigned int waiting;		/* requests that began a wait or a stream, not completed */
+	struct sse_hub *hub;
+	struct metrics_http http;	/* libmicrohttpd's thread only */
 };
 
 /* A wait from suspending its request until it is answered. */
@@ -83,7 +98,11 @@ struct pending_wait {
 struct exchange {
 	struct request_body body;
 	struct MHD_Connection *connection;	/* for wake_exchange */
+	const struct route *route;		/* NULL for a path with no route */
+	uint64_t id;				/* for paths with an id */
+	enum metrics_method method;
 	struct pending_wait wait;
+	bool streaming;				/* answered with an event stream */
 };
 
 struct query {
@@ -93,6 +112,7 @@ struct query {
 
 /* What a handler needs to know about its request. */
 struct call {
+	struct api_server *server;
 	struct engine *engine;
 	struct MHD_Connection *connection;
 	const struct route *route;
@@ -109,6 +129,9 @@ struct reply {
 	bool is_problem;		/* sends application/problem+json */
 	bool suspended;			/* nothing to send yet: a wait has begun */
 	char location[API_LOCATION_MAX];	/* empty for none */
+	char *text;			/* malloc'd: sent instead of body, as content_type */
+	const char *content_type;
+	struct MHD_Response *stream;	/* sent instead of body, as an event stream */
 };
 
 /* Returns 0 with *reply filled, or a negative errno with *err filled. */
@@ -131,6 +154,8 @@ static const char *const list_params[] = { "state", NULL };
 static const char *const close_params[] = { "mode", NULL };
 static const char *const get_params[] = { "wait_for", "timeout_ms", NULL };
 static const char *const listener_get_params[] = { "wait_accepted", "timeout_ms", NULL };
+static const char *const timeline_params[] = { "format", NULL };
+static const char *const events_params[] = { "connection", NULL };
 
 /* Rendering fails only when memory runs out or a view holds a value with no name. */
 static int
@@ -149,6 +174,18 @@ reply_json(struct reply *reply, unsigned int status, json_t *body, struct proble
 		return render_failed(err);
 	reply->status = status;
 	reply->body = body;
+	return 0;
+}
+
+/* Fills *reply with text, which it takes over, or answers 500 when building text failed. */
+static int
+reply_text(struct reply *reply, char *text, const char *content_type, struct problem *err)
+{
+	if (text == NULL)
+		return render_failed(err);
+	reply->status = MHD_HTTP_OK;
+	reply->text = text;
+	reply->content_type = content_type;
 	return 0;
 }
 
@@ -670,6 +707,64 @@ handle_unlisten(const struct call *call, struct reply *reply, struct problem *er
 	return reply_json(reply, MHD_HTTP_OK, render_listener(&listener), err);
 }
 
+static int
+handle_timeline(const struct call *call, struct reply *reply, struct problem *err)
+{
+	const struct request_param *format = query_find(call->query, "format");
+	struct engine_timeline timeline;
+	bool as_text = false;
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (format != NULL) {
+		rc = request_parse_timeline_format(format->value, &as_text, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = engine_timeline(call->engine, call->id, &timeline);
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	if (!as_text)
+		rc = reply_json(reply, MHD_HTTP_OK, render_timeline(&timeline), err);
+	else if (ladder_render(&timeline, &text, &len) == 0)
+		rc = reply_text(reply, text, "text/plain; charset=utf-8", err);
+	else
+		rc = render_failed(err);
+	engine_timeline_free(&timeline);
+	return rc;
+}
+
+static int
+handle_events(const struct call *call, struct reply *reply, struct problem *err)
+{
+	const struct request_param *connection = query_find(call->query, "connection");
+	struct sse_filter filter = { .by_connection = connection != NULL };
+	uint64_t last_seen;
+	int rc;
+
+	if (connection != NULL) {
+		rc = request_parse_connection_filter(connection->value, &filter.connection, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = request_parse_last_event_id(MHD_lookup_connection_value(call->connection,
+	    MHD_HEADER_KIND, "Last-Event-ID"), &last_seen, err);
+	if (rc != 0)
+		return rc;
+	rc = sse_response(call->server->hub, call->connection, &filter, last_seen, &reply->stream);
+	if (rc == -ENOBUFS) {
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "too many event stream clients");
+		return rc;
+	}
+	if (rc != 0)
+		return engine_problem(rc, call, err);
+	reply->status = MHD_HTTP_OK;
+	return 0;
+}
+
+static int handle_metrics(const struct call *call, struct reply *reply, struct problem *err);
+
 static const struct route routes[] = {
 	{ "/healthz", NULL, NULL, "GET, HEAD", handle_healthz, no_params, NULL, NULL, NULL },
 	{ "/v1/interface", NULL, NULL, "GET, HEAD", handle_interface, no_params, NULL, NULL, NULL },
@@ -686,11 +781,55 @@ static const struct route routes[] = {
 	    MHD_HTTP_METHOD_POST, handle_send, no_params },
 	{ API_CONNECTIONS_PATH "/", "/data", "connection", "GET, HEAD", handle_data, no_params,
 	    NULL, NULL, NULL },
+	{ API_CONNECTIONS_PATH "/", "/timeline", "connection", "GET, HEAD", handle_timeline,
+	    timeline_params, NULL, NULL, NULL },
+	{ "/v1/events", NULL, NULL, "GET, HEAD", handle_events, events_params, NULL, NULL, NULL },
+	{ "/metrics", NULL, NULL, "GET, HEAD", handle_metrics, no_params, NULL, NULL, NULL },
 	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handle_listener_list, no_params,
 	    MHD_HTTP_METHOD_POST, handle_listen, no_params },
 	{ API_LISTENERS_PATH "/", "", "listener", "GET, HEAD, DELETE", handle_listener_get,
 	    listener_get_params, MHD_HTTP_METHOD_DELETE, handle_unlisten, no_params },
 };
+
+#define API_ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+/* The metrics table has a row for each route and one for paths with none. */
+_Static_assert(API_ROUTE_COUNT < METRICS_ROUTE_MAX, "metrics_http has too few routes");
+
+/* A route's row in the metrics table; the last row is for paths with no route. */
+static size_t
+route_index(const struct route *route)
+{
+	return route != NULL ? (size_t)(route - routes) : API_ROUTE_COUNT;
+}
+
+/* Reports the route patterns, "/v1/connections/{id}/send", as the rows of server->http. */
+static int
+handle_metrics(const struct call *call, struct reply *reply, struct problem *err)
+{
+	char labels[API_ROUTE_COUNT + 1][API_ROUTE_LABEL_MAX];
+	const char *names[API_ROUTE_COUNT + 1];
+	struct metrics_input in = {
+		.http = &call->server->http,
+		.routes = names,
+		.route_count = API_ROUTE_COUNT + 1,
+	};
+	char *text = NULL;
+	size_t i, len;
+
+	for (i = 0; i < API_ROUTE_COUNT; i++) {
+		snprintf(labels[i], sizeof(labels[i]), "%s%s%s", routes[i].path,
+		    routes[i].after_id != NULL ? "{id}" : "",
+		    routes[i].after_id != NULL ? routes[i].after_id : "");
+		names[i] = labels[i];
+	}
+	names[API_ROUTE_COUNT] = "other";
+	engine_stats(call->engine, &in.stats);
+	engine_count_by_state(call->engine, in.by_state);
+	sse_hub_counts(call->server->hub, &in.sse_clients, &in.sse_dropped);
+	if (metrics_render(&in, &text, &len) != 0)
+		return render_failed(err);
+	return reply_text(reply, text, "text/plain; version=0.0.4; charset=utf-8", err);
+}
 
 /* Finds the route of a path, and its id when the path has one. */
 static const struct route *
@@ -744,24 +883,25 @@ dispatch(struct api_server *server, struct MHD_Connection *connection, const cha
 {
 	struct query query = { .count = 0 };
 	struct call call = {
+		.server = server,
 		.engine = server->engine,
 		.connection = connection,
+		.route = exchange->route,
+		.id = exchange->id,
 		.query = &query,
 		.body = &exchange->body,
 		.exchange = exchange,
 	};
-	const struct route *route;
+	const struct route *route = exchange->route;
 	const char *const *params;
 	handler_fn *handle;
 	int rc;
 
-	route = route_find(url, &call.id);
 	if (route == NULL) {
 		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%.*s%s'",
 		    API_PATH_QUOTE_MAX, url, strlen(url) > API_PATH_QUOTE_MAX ? "..." : "");
 		return -ENOENT;
 	}
-	call.route = route;
 	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
 		handle = route->get;
@@ -783,21 +923,17 @@ dispatch(struct api_server *server, struct MHD_Connection *connection, const cha
 	return handle(&call, reply, err);
 }
 
-/* Queues text, which it takes over, with the headers every response carries. */
+/*
+ * Queues response with the headers every response carries, counts it, and
+ * releases it.
+ */
 static enum MHD_Result
-queue_text(struct MHD_Connection *connection, unsigned int status, char *text,
-    const char *content_type, const char *allow, const char *location)
+queue_response(struct api_server *server, struct exchange *exchange, unsigned int status,
+    struct MHD_Response *response, const char *content_type, const char *allow,
+    const char *location)
 {
-	struct MHD_Response *response;
 	enum MHD_Result result = MHD_NO;
 
-	if (text == NULL)
-		return MHD_NO;
-	response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (response == NULL) {
-		free(text);
-		return MHD_NO;
-	}
 	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
 	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
 		goto out;
@@ -807,17 +943,47 @@ queue_text(struct MHD_Connection *connection, unsigned int status, char *text,
 	if (location != NULL &&
 	    MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, location) != MHD_YES)
 		goto out;
-	result = MHD_queue_response(connection, status, response);
+	result = MHD_queue_response(exchange->connection, status, response);
+	if (result == MHD_YES)
+		metrics_http_count(&server->http, route_index(exchange->route), exchange->method,
+		    status);
 out:
 	MHD_destroy_response(response);
 	return result;
 }
 
+/* Queues text, which it takes over; see queue_response. */
 static enum MHD_Result
-queue_problem(struct MHD_Connection *connection, const struct problem *err, const char *allow)
+queue_text(struct api_server *server, struct exchange *exchange, unsigned int status,
+    char *text, const char *content_type, const char *allow, const char *location)
 {
-	return queue_text(connection, problem_status(err), problem_render(err),
+	struct MHD_Response *response;
+
+	if (text == NULL)
+		return MHD_NO;
+	response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (response == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	return queue_response(server, exchange, status, response, content_type, allow, location);
+}
+
+static enum MHD_Result
+queue_problem(struct api_server *server, struct exchange *exchange, const struct problem *err,
+    const char *allow)
+{
+	return queue_text(server, exchange, problem_status(err), problem_render(err),
 	    "application/problem+json", allow, NULL);
+}
+
+/* Counts a request that waits or streams, for api_stop. */
+static void
+begin_waiting(struct api_server *server)
+{
+	pthread_mutex_lock(&server->lock);
+	server->waiting++;
+	pthread_mutex_unlock(&server->lock);
 }
 
 /* Answers a request whose body has arrived. */
@@ -828,6 +994,7 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	struct reply reply = { .body = NULL };
 	const char *allow = NULL;
 	struct problem err;
+	enum MHD_Result result;
 	char *text;
 	int rc;
 
@@ -836,21 +1003,31 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	if (rc == 0)
 		rc = dispatch(server, connection, url, method, exchange, &reply, &allow, &err);
 	if (rc != 0)
-		return queue_problem(connection, &err, allow);
+		return queue_problem(server, exchange, &err, allow);
 	/* Suspended: libmicrohttpd calls again once the wait is over. */
 	if (reply.suspended) {
-		pthread_mutex_lock(&server->lock);
-		server->waiting++;
-		pthread_mutex_unlock(&server->lock);
+		begin_waiting(server);
 		return MHD_YES;
 	}
+	if (reply.stream != NULL) {
+		result = queue_response(server, exchange, reply.status, reply.stream,
+		    "text/event-stream", NULL, NULL);
+		if (result == MHD_YES) {
+			exchange->streaming = true;
+			begin_waiting(server);
+		}
+		return result;
+	}
+	if (reply.text != NULL)
+		return queue_text(server, exchange, reply.status, reply.text, reply.content_type,
+		    NULL, NULL);
 	text = render_text(reply.body);
 	json_decref(reply.body);
 	if (text == NULL) {
 		render_failed(&err);
-		return queue_problem(connection, &err, NULL);
+		return queue_problem(server, exchange, &err, NULL);
 	}
-	return queue_text(connection, reply.status, text,
+	return queue_text(server, exchange, reply.status, text,
 	    reply.is_problem ? "application/problem+json" : "application/json", NULL,
 	    reply.location[0] != '\0' ? reply.location : NULL);
 }
@@ -889,13 +1066,15 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 		if (exchange == NULL)
 			return MHD_NO;
 		exchange->connection = connection;
+		exchange->route = route_find(url, &exchange->id);
+		exchange->method = metrics_method_parse(method);
 		*req_cls = exchange;
 		announced = request_content_length(MHD_lookup_connection_value(connection,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
 		/* An answer queued now makes libmicrohttpd skip the body and close. */
 		if (request_check_body_size(announced, &err) != 0 &&
 		    refuse_unread(connection, announced))
-			return queue_problem(connection, &err, NULL);
+			return queue_problem(server, exchange, &err, NULL);
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -923,7 +1102,7 @@ request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 	/* A request resumed but not answered (its client left, or the daemon stops) holds its waiter. */
 	if (exchange->wait.waiter != NULL)
 		engine_wait_finish(server->engine, exchange->wait.waiter, NULL, NULL, &found);
-	if (exchange->wait.begun) {
+	if (exchange->wait.begun || exchange->streaming) {
 		pthread_mutex_lock(&server->lock);
 		if (--server->waiting == 0)
 			pthread_cond_broadcast(&server->drained);
@@ -1039,6 +1218,9 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 		free(server);
 		return rc;
 	}
+	rc = sse_hub_new(engine, &server->hub);
+	if (rc != 0)
+		goto fail;
 	errno = 0;
 	/* The port argument only names the port in libmicrohttpd's messages; the address decides. */
 	server->daemon = MHD_start_daemon(flags, listen_port(&cfg->listen_addr), NULL, NULL,
@@ -1065,13 +1247,14 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	*out = server;
 	return 0;
 fail:
+	sse_hub_free(server->hub);
 	pthread_cond_destroy(&server->drained);
 	pthread_mutex_destroy(&server->lock);
 	free(server);
 	return rc;
 }
 
-/* Waits until no request is in a wait, or timeout_ms has passed. */
+/* Waits until no request is in a wait or a stream, or timeout_ms has passed. */
 static void
 drain_waits(struct api_server *server, unsigned int timeout_ms)
 {
@@ -1101,11 +1284,15 @@ api_stop(struct api_server *server)
 	/*
 	 * engine_stop has ended every wait and resumed its request. Stopping
 	 * now would close those requests unanswered, so new connections are
-	 * refused first and the resumed ones get a moment to answer 503.
+	 * refused first and the resumed ones get a moment to answer 503, and
+	 * the streams, ended here, to send their last chunk.
 	 */
 	listen_fd = MHD_quiesce_daemon(server->daemon);
+	sse_hub_stop(server->hub);
 	drain_waits(server, API_STOP_DRAIN_MS);
 	MHD_stop_daemon(server->daemon);
+	/* Stopping destroyed every stream's response, so the hub is empty. */
+	sse_hub_free(server->hub);
 	/* After quiescing, the listening socket is ours to close. */
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);

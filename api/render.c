@@ -277,6 +277,116 @@ render_data(const uint8_t *data, size_t len, bool truncated)
 	return obj;
 }
 
+/* rel_seq and rel_ack are null while the ISN they are relative to is unknown. */
+static json_t *
+render_relative(bool known, uint32_t value)
+{
+	return known ? json_integer((json_int_t)value) : json_null();
+}
+
+static json_t *
+render_event(const struct engine_event *event)
+{
+	char text[TCPINFO_TEXT_MAX];
+	const char *step;
+
+	if (event->kind == ENGINE_EVENT_STATE)
+		return json_pack("{s:s, s:I, s:s, s:s, s:s}",
+		    "kind", "state",
+		    "at_us", clamp_u64(event->at_us),
+		    "from", tcpinfo_state_name(event->from),
+		    "to", tcpinfo_state_name(event->to),
+		    "cause", tcpinfo_cause_format(event->cause, text, sizeof(text)));
+	if (event->kind != ENGINE_EVENT_SEGMENT)
+		return NULL;
+	step = tcpinfo_step_name(event->step);
+	return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:s, s:s, s:o}",
+	    "kind", "segment",
+	    "at_us", clamp_u64(event->at_us),
+	    "dir", event->outbound ? "out" : "in",
+	    "flags", tcpinfo_flags_format(event->flags, text, sizeof(text)),
+	    "seq", (json_int_t)event->seq,
+	    "ack", (json_int_t)event->ack,
+	    "rel_seq", render_relative(event->has_rel_seq, event->rel_seq),
+	    "rel_ack", render_relative(event->has_rel_ack, event->rel_ack),
+	    "len", (json_int_t)event->len,
+	    "wnd", (int)event->wnd,
+	    "state_before", tcpinfo_state_name(event->state_before),
+	    "state_after", tcpinfo_state_name(event->state_after),
+	    "step", step != NULL ? json_string(step) : json_null());
+}
+
+json_t *
+render_timeline(const struct engine_timeline *timeline)
+{
+	json_t *events;
+	size_t i;
+
+	events = json_array();
+	if (events == NULL)
+		return NULL;
+	for (i = 0; i < timeline->count; i++) {
+		if (json_array_append_new(events, render_event(&timeline->events[i])) != 0) {
+			json_decref(events);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o, s:o, s:I}",
+	    "connection", render_connection(&timeline->conn),
+	    "events", events,
+	    "dropped", clamp_u64(timeline->dropped));
+}
+
+const char *
+render_stream_event_name(enum engine_stream_kind kind)
+{
+	switch (kind) {
+	case ENGINE_STREAM_STATE:
+		return "state";
+	case ENGINE_STREAM_CONN_CREATED:
+	case ENGINE_STREAM_CONN_REMOVED:
+		return "connection";
+	case ENGINE_STREAM_LISTENER_CREATED:
+	case ENGINE_STREAM_LISTENER_REMOVED:
+		return "listener";
+	}
+	return NULL;
+}
+
+json_t *
+render_stream_event(const struct engine_stream_event *event)
+{
+	char cause[TCPINFO_TEXT_MAX];
+	const char *action;
+
+	switch (event->kind) {
+	case ENGINE_STREAM_STATE:
+		return json_pack("{s:I, s:s, s:s, s:s, s:I}",
+		    "id", clamp_u64(event->id),
+		    "from", tcpinfo_state_name(event->from),
+		    "to", tcpinfo_state_name(event->to),
+		    "cause", tcpinfo_cause_format(event->cause, cause, sizeof(cause)),
+		    "at_us", clamp_u64(event->at_us));
+	case ENGINE_STREAM_CONN_CREATED:
+	case ENGINE_STREAM_CONN_REMOVED:
+		action = event->kind == ENGINE_STREAM_CONN_CREATED ? "created" : "removed";
+		return json_pack("{s:I, s:s, s:s, s:I}",
+		    "id", clamp_u64(event->id),
+		    "action", action,
+		    "origin", event->origin == ENGINE_ORIGIN_PASSIVE ? "passive" : "active",
+		    "at_us", clamp_u64(event->at_us));
+	case ENGINE_STREAM_LISTENER_CREATED:
+	case ENGINE_STREAM_LISTENER_REMOVED:
+		action = event->kind == ENGINE_STREAM_LISTENER_CREATED ? "created" : "removed";
+		return json_pack("{s:I, s:s, s:i, s:I}",
+		    "id", clamp_u64(event->id),
+		    "action", action,
+		    "port", (int)event->port,
+		    "at_us", clamp_u64(event->at_us));
+	}
+	return NULL;
+}
+
 /* Adds the members of extras to a problem object. Takes both over; returns NULL when either is. */
 static json_t *
 render_problem_extend(json_t *obj, json_t *extras)

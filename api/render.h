@@ -36,6 +36,24 @@ json_t *render_stats(const struct engine_stats *stats);
 /* {"data_base64","bytes","truncated"} for bytes drained from a receive buffer. */
 json_t *render_data(const uint8_t *data, size_t len, bool truncated);
 
+/*
+ * {"connection":{...},"events":[...],"dropped":N}: segment events as
+ * {"kind":"segment","at_us","dir","flags","seq","ack","rel_seq","rel_ack",
+ * "len","wnd","state_before","state_after","step"}, state events as
+ * {"kind":"state","at_us","from","to","cause"}.
+ */
+json_t *render_timeline(const struct engine_timeline *timeline);
+
+/* The SSE event name of a stream event: "state", "connection" or "listener"; NULL when out of range. */
+const char *render_stream_event_name(enum engine_stream_kind kind);
+
+/*
+ * The data of a stream event: {"id","from","to","cause","at_us"} for a
+ * state change, {"id","action","origin","at_us"} for a connection and
+ * {"id","action","port","at_us"} for a listener.
+ */
+json_t *render_stream_event(const struct engine_stream_event *event);
+
 /* The problem object of a wait on a connection, plus its "state" and the "connection". */
 json_t *render_conn_problem(const struct problem *p, const struct engine_conn_view *conn);
 

@@ -767,6 +767,35 @@ request_parse_accepted_wait(const struct request_param *wait_accepted,
 }
 
 int
+request_parse_timeline_format(const char *value, bool *text, struct problem *err)
+{
+	if (value != NULL && (strcmp(value, "json") == 0 || strcmp(value, "text") == 0)) {
+		*text = value[0] == 't';
+		return 0;
+	}
+	problem_set(err, PROBLEM_INVALID_FIELD, "format",
+	    "format must be 'json' or 'text', not '%.*s'",
+	    REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+	return -EINVAL;
+}
+
+int
+request_parse_connection_filter(const char *value, uint64_t *out, struct problem *err)
+{
+	return parse_count_param("connection", value, UINT64_MAX, out, err);
+}
+
+int
+request_parse_last_event_id(const char *value, uint64_t *out, struct problem *err)
+{
+	if (value == NULL || value[0] == '\0') {
+		*out = 0;
+		return 0;
+	}
+	return parse_count_param("Last-Event-ID", value, UINT64_MAX, out, err);
+}
+
+int
 request_parse_id(const char *text, size_t len, uint64_t *out)
 {
 	return parse_decimal(text, len, UINT64_MAX, out);

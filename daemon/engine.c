@@ -48,6 +48,11 @@
 #define ENGINE_PATTERN_PERIOD 251u
 #define ENGINE_PATTERN_CHUNK 16384u
 #define ENGINE_SUBSCRIBERS_MAX 64
+/*
+ * Idle subscribers are woken this often, so that their readers write
+ * something and notice a client that went away while nothing happened.
+ */
+#define ENGINE_STREAM_HEARTBEAT_MS 15000u
 
 /* Connections waiting out one fixed duration, oldest deadline first. */
 struct deadline_queue {
@@ -107,6 +112,7 @@ struct engine {
 	uint64_t stream_next;		/* the number the next event gets, from 1 */
 	struct engine_subscriber *subscribers;
 	size_t subscriber_count;
+	bool heartbeat_armed;
 	struct conntable *table;
 	struct listener *listeners_by_id;
 	struct listener *listeners;	/* id order */
@@ -140,23 +146,42 @@ cause_of(enum tcpinfo_cause_kind kind)
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
 }
 
-/* Appends to the event stream, overwriting the oldest, and wakes idle subscribers. */
 static void
-stream_emit(struct engine *engine, struct engine_stream_event event)
+stream_wake_idle(struct engine *engine)
 {
 	struct engine_subscriber *subscriber;
 
-	if (engine->stopping)
-		return;
-	event.seq = engine->stream_next++;
-	event.at_us = engine_now_us(engine);
-	engine->stream[event.seq % ENGINE_STREAM_REPLAY] = event;
 	DL_FOREACH2(engine->subscribers, subscriber, next_subscriber) {
 		if (subscriber->waiting) {
 			subscriber->waiting = false;
 			subscriber->wake(subscriber->arg);
 		}
 	}
+}
+
+static void
+stream_heartbeat(void *arg)
+{
+	struct engine *engine = arg;
+
+	engine->heartbeat_armed = false;
+	if (engine->subscribers == NULL || engine->stopping)
+		return;
+	stream_wake_idle(engine);
+	stack_timeout(ENGINE_STREAM_HEARTBEAT_MS, stream_heartbeat, engine);
+	engine->heartbeat_armed = true;
+}
+
+/* Appends to the event stream, overwriting the oldest, and wakes idle subscribers. */
+static void
+stream_emit(struct engine *engine, struct engine_stream_event event)
+{
+	if (engine->stopping)
+		return;
+	event.seq = engine->stream_next++;
+	event.at_us = engine_now_us(engine);
+	engine->stream[event.seq % ENGINE_STREAM_REPLAY] = event;
+	stream_wake_idle(engine);
 }
 
 /* Tells the stream a connection exists, once, before its first state change. */
@@ -635,6 +660,10 @@ engine_stop(struct engine *engine)
 	}
 	DL_FOREACH2(engine->subscribers, subscriber, next_subscriber)
 		subscriber->wake(subscriber->arg);
+	if (engine->heartbeat_armed) {
+		stack_untimeout(stream_heartbeat, engine);
+		engine->heartbeat_armed = false;
+	}
 	stack_unlock();
 }
 
@@ -1350,6 +1379,10 @@ engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
 	subscriber->arg = arg;
 	DL_APPEND2(engine->subscribers, subscriber, prev, next_subscriber);
 	engine->subscriber_count++;
+	if (!engine->heartbeat_armed) {
+		stack_timeout(ENGINE_STREAM_HEARTBEAT_MS, stream_heartbeat, engine);
+		engine->heartbeat_armed = true;
+	}
 	*out = subscriber;
 unlock:
 	stack_unlock();

@@ -385,10 +385,13 @@ struct engine_stream_event {
 struct engine_subscriber;
 
 /*
- * Subscribes to events numbered after last_seen (0: only those to come).
- * wake(arg) is called, with the core lock held and from any thread, when
- * new events arrive after the subscriber has read everything; like a
- * waiter's wake it must only signal. Returns 0, -ENOMEM or -ESHUTDOWN.
+ * Subscribes to events numbered after last_seen (0: only those to come; a
+ * number older than the ring holds starts at the oldest kept). wake(arg) is
+ * called, with the core lock held and from any thread, when new events
+ * arrive after the subscriber has read everything, and every 15 s while it
+ * is idle, so that a reader can check its client is still there; like a
+ * waiter's wake it must only signal. Returns 0, -ENOBUFS (64 subscribers
+ * already), -ENOMEM or -ESHUTDOWN.
  */
 int engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake, void *arg,
     struct engine_subscriber **out);

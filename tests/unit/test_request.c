@@ -973,6 +973,69 @@ test_close_mode(void **state)
 }
 
 static void
+test_timeline_format(void **state)
+{
+	struct problem err;
+	bool text = true;
+
+	(void)state;
+	assert_int_equal(request_parse_timeline_format("json", &text, &err), 0);
+	assert_false(text);
+	assert_int_equal(request_parse_timeline_format("text", &text, &err), 0);
+	assert_true(text);
+	assert_int_equal(request_parse_timeline_format("TEXT", &text, &err), -EINVAL);
+	assert_int_equal(problem_status(&err), 422);
+	assert_string_equal(err.field, "format");
+	assert_int_equal(request_parse_timeline_format("", &text, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format("texts", &text, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format(NULL, &text, &err), -EINVAL);
+	assert_string_equal(err.field, "format");
+}
+
+static void
+test_connection_filter(void **state)
+{
+	struct problem err;
+	uint64_t id = 0;
+
+	(void)state;
+	assert_int_equal(request_parse_connection_filter("42", &id, &err), 0);
+	assert_int_equal(id, 42);
+	assert_int_equal(request_parse_connection_filter("9999999999999999999", &id, &err), 0);
+	assert_true(id == UINT64_C(9999999999999999999));
+	assert_int_equal(request_parse_connection_filter("-1", &id, &err), -EINVAL);
+	assert_int_equal(problem_status(&err), 422);
+	assert_string_equal(err.field, "connection");
+	assert_int_equal(request_parse_connection_filter("1x", &id, &err), -EINVAL);
+	assert_int_equal(request_parse_connection_filter("", &id, &err), -EINVAL);
+	assert_int_equal(request_parse_connection_filter("18446744073709551616", &id, &err),
+	    -EINVAL);
+	assert_int_equal(request_parse_connection_filter(NULL, &id, &err), -EINVAL);
+	assert_string_equal(err.field, "connection");
+}
+
+static void
+test_last_event_id(void **state)
+{
+	struct problem err;
+	uint64_t seen = 99;
+
+	(void)state;
+	assert_int_equal(request_parse_last_event_id(NULL, &seen, &err), 0);
+	assert_int_equal(seen, 0);
+	seen = 99;
+	assert_int_equal(request_parse_last_event_id("", &seen, &err), 0);
+	assert_int_equal(seen, 0);
+	assert_int_equal(request_parse_last_event_id("17", &seen, &err), 0);
+	assert_int_equal(seen, 17);
+	assert_int_equal(request_parse_last_event_id(" 17", &seen, &err), -EINVAL);
+	assert_int_equal(problem_status(&err), 422);
+	assert_string_equal(err.field, "Last-Event-ID");
+	assert_int_equal(request_parse_last_event_id("abc", &seen, &err), -EINVAL);
+	assert_int_equal(seen, 17);
+}
+
+static void
 test_id(void **state)
 {
 	static const char *const refused[] = {
@@ -1046,6 +1109,9 @@ main(void)
 		cmocka_unit_test(test_query_repeated),
 		cmocka_unit_test(test_state_filter),
 		cmocka_unit_test(test_close_mode),
+		cmocka_unit_test(test_timeline_format),
+		cmocka_unit_test(test_connection_filter),
+		cmocka_unit_test(test_last_event_id),
 		cmocka_unit_test(test_id),
 	};
 

@@ -1,0 +1,333 @@
+/*
+ * DESIGN: a stream's content reader runs on libmicrohttpd's thread. It
+ * copies a batch of events out of the engine (engine_stream_read holds the
+ * engine's lock only for the copy), formats them into the stream's own
+ * buffer, and hands that to libmicrohttpd piece by piece; the socket is
+ * written with no lock held, so a slow client never holds up the stack.
+ * It never waits: when the engine has nothing, the reader suspends its
+ * request and returns 0, and the engine's wake callback resumes it.
+ *
+ * The wake can come from any thread between the read that found nothing
+ * and the suspend, and resuming a request that is not suspended is not
+ * allowed; so both sides meet under the hub's lock: the reader suspends
+ * only when no wake came meanwhile (woken), and the wake resumes only a
+ * stream marked suspended. sse_hub_stop resumes the suspended streams the
+ * same way, so libmicrohttpd never stops with one still suspended.
+ *
+ * A client that falls further behind than the engine's replay buffer is
+ * told nothing more: its stream ends and the drop is counted. The engine
+ * never waits for readers, so this is the only way a reader can lose.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utlist.h>
+
+#include "log.h"
+#include "render.h"
+#include "sse.h"
+
+/* Events copied out of the engine at a time. */
+#define SSE_BATCH 16
+/* What libmicrohttpd asks the reader for at most. */
+#define SSE_BLOCK_SIZE 4096
+
+static const char sse_hello[] = ": ok\n\n";
+/* Written when a wake brought nothing: the engine's heartbeat, so a gone client is noticed. */
+static const char sse_ping[] = ": ping\n\n";
+
+struct sse_hub {
+	struct engine *engine;
+	pthread_mutex_t lock;		/* guards everything below and each stream's flags */
+	struct sse_stream *streams;
+	bool stopping;
+	uint64_t clients;
+	uint64_t dropped;
+};
+
+struct sse_stream {
+	struct sse_hub *hub;
+	struct MHD_Connection *connection;
+	struct engine_subscriber *subscriber;
+	struct sse_filter filter;
+	bool suspended;			/* the reader suspended the request; a wake resumes it */
+	bool woken;			/* a wake came while not suspended */
+	bool resumed;			/* a wake resumed it; nothing read since */
+	size_t len;			/* formatted bytes in text */
+	size_t sent;			/* of which libmicrohttpd has taken these */
+	char text[SSE_BATCH * SSE_EVENT_MAX];
+	struct sse_stream *prev, *next;
+};
+
+bool
+sse_filter_pass(const struct sse_filter *filter, const struct engine_stream_event *event)
+{
+	if (!filter->by_connection)
+		return true;
+	switch (event->kind) {
+	case ENGINE_STREAM_STATE:
+	case ENGINE_STREAM_CONN_CREATED:
+	case ENGINE_STREAM_CONN_REMOVED:
+		return event->id == filter->connection;
+	case ENGINE_STREAM_LISTENER_CREATED:
+	case ENGINE_STREAM_LISTENER_REMOVED:
+		break;
+	}
+	return false;
+}
+
+int
+sse_format_event(const struct engine_stream_event *event, char *buf, size_t len)
+{
+	const char *name = render_stream_event_name(event->kind);
+	json_t *data;
+	char *text;
+	int n;
+
+	if (name == NULL)
+		return -EINVAL;
+	data = render_stream_event(event);
+	if (data == NULL)
+		return -EINVAL;
+	text = json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(data);
+	if (text == NULL)
+		return -ENOMEM;
+	n = snprintf(buf, len, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n", event->seq, name, text);
+	free(text);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+int
+sse_hub_new(struct engine *engine, struct sse_hub **out)
+{
+	struct sse_hub *hub;
+
+	hub = calloc(1, sizeof(*hub));
+	if (hub == NULL)
+		return -ENOMEM;
+	if (pthread_mutex_init(&hub->lock, NULL) != 0) {
+		free(hub);
+		return -ENOMEM;
+	}
+	hub->engine = engine;
+	*out = hub;
+	return 0;
+}
+
+void
+sse_hub_free(struct sse_hub *hub)
+{
+	if (hub == NULL)
+		return;
+	pthread_mutex_destroy(&hub->lock);
+	free(hub);
+}
+
+/* Resumes stream if its reader suspended it, or tells the reader not to. Takes hub->lock. */
+static void
+wake_locked(struct sse_stream *stream)
+{
+	if (stream->suspended) {
+		stream->suspended = false;
+		stream->resumed = true;
+		MHD_resume_connection(stream->connection);
+	} else {
+		stream->woken = true;
+	}
+}
+
+void
+sse_hub_stop(struct sse_hub *hub)
+{
+	struct sse_stream *stream;
+
+	pthread_mutex_lock(&hub->lock);
+	hub->stopping = true;
+	DL_FOREACH(hub->streams, stream)
+		wake_locked(stream);
+	pthread_mutex_unlock(&hub->lock);
+}
+
+void
+sse_hub_counts(struct sse_hub *hub, uint64_t *clients, uint64_t *dropped)
+{
+	pthread_mutex_lock(&hub->lock);
+	*clients = hub->clients;
+	*dropped = hub->dropped;
+	pthread_mutex_unlock(&hub->lock);
+}
+
+/* The engine's wake callback: runs with the engine's lock held, on any thread. */
+static void
+wake_stream(void *arg)
+{
+	struct sse_stream *stream = arg;
+
+	pthread_mutex_lock(&stream->hub->lock);
+	wake_locked(stream);
+	pthread_mutex_unlock(&stream->hub->lock);
+}
+
+/*
+ * Copies the next batch of events and formats those that pass the filter.
+ * Returns how many were read (0: none yet), or a negative errno to end the
+ * stream.
+ */
+static int
+stream_fill(struct sse_stream *stream)
+{
+	struct engine_stream_event events[SSE_BATCH];
+	int count, i, n;
+
+	count = engine_stream_read(stream->hub->engine, stream->subscriber, events, SSE_BATCH);
+	if (count == -EOVERFLOW) {
+		log_warnx("api: dropping an event stream client that fell behind");
+		pthread_mutex_lock(&stream->hub->lock);
+		stream->hub->dropped++;
+		pthread_mutex_unlock(&stream->hub->lock);
+	}
+	if (count <= 0)
+		return count;
+	stream->len = 0;
+	stream->sent = 0;
+	for (i = 0; i < count; i++) {
+		if (!sse_filter_pass(&stream->filter, &events[i]))
+			continue;
+		n = sse_format_event(&events[i], stream->text + stream->len,
+		    sizeof(stream->text) - stream->len);
+		if (n < 0) {
+			log_warnx("api: cannot format event %" PRIu64 ": %s", events[i].seq,
+			    strerror(-n));
+			return n;
+		}
+		stream->len += (size_t)n;
+	}
+	return count;
+}
+
+/*
+ * Suspends the request until the next wake. Returns 1 when suspended, 0
+ * when a wake came meanwhile (read again), or -ESHUTDOWN once the hub stops.
+ */
+static int
+stream_suspend(struct sse_stream *stream)
+{
+	int rc = 1;
+
+	pthread_mutex_lock(&stream->hub->lock);
+	if (stream->hub->stopping) {
+		rc = -ESHUTDOWN;
+	} else if (stream->woken) {
+		stream->woken = false;
+		rc = 0;
+	} else {
+		stream->suspended = true;
+		MHD_suspend_connection(stream->connection);
+	}
+	pthread_mutex_unlock(&stream->hub->lock);
+	return rc;
+}
+
+/* libmicrohttpd's content reader; returning 0 is allowed only because the request is suspended. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse_stream *stream = cls;
+	size_t n;
+	int rc;
+
+	(void)pos;
+	while (stream->sent == stream->len) {
+		rc = stream_fill(stream);
+		if (rc < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc > 0)
+			continue;	/* all filtered out: the engine wakes only once it is drained */
+		pthread_mutex_lock(&stream->hub->lock);
+		rc = stream->resumed;
+		stream->resumed = false;
+		pthread_mutex_unlock(&stream->hub->lock);
+		if (rc) {
+			/* Woken with nothing to say: a heartbeat; writing it shows whether the client is there. */
+			memcpy(stream->text, sse_ping, sizeof(sse_ping) - 1);
+			stream->len = sizeof(sse_ping) - 1;
+			stream->sent = 0;
+			break;
+		}
+		rc = stream_suspend(stream);
+		if (rc < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc == 1)
+			return 0;
+	}
+	n = stream->len - stream->sent;
+	if (n > max)
+		n = max;
+	memcpy(buf, stream->text + stream->sent, n);
+	stream->sent += n;
+	return (ssize_t)n;
+}
+
+/* Called by libmicrohttpd when it destroys the response. */
+static void
+stream_free(void *cls)
+{
+	struct sse_stream *stream = cls;
+	struct sse_hub *hub = stream->hub;
+
+	/* After this no wake runs or will run, so the stream may go. */
+	engine_unsubscribe(hub->engine, stream->subscriber);
+	pthread_mutex_lock(&hub->lock);
+	DL_DELETE(hub->streams, stream);
+	hub->clients--;
+	pthread_mutex_unlock(&hub->lock);
+	free(stream);
+}
+
+int
+sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
+    const struct sse_filter *filter, uint64_t last_seen, struct MHD_Response **out)
+{
+	struct MHD_Response *response;
+	struct sse_stream *stream;
+	int rc;
+
+	stream = calloc(1, sizeof(*stream));
+	if (stream == NULL)
+		return -ENOMEM;
+	stream->hub = hub;
+	stream->connection = connection;
+	stream->filter = *filter;
+	memcpy(stream->text, sse_hello, sizeof(sse_hello) - 1);
+	stream->len = sizeof(sse_hello) - 1;
+	pthread_mutex_lock(&hub->lock);
+	rc = hub->stopping ? -ESHUTDOWN : 0;
+	pthread_mutex_unlock(&hub->lock);
+	if (rc == 0)
+		rc = engine_subscribe(hub->engine, last_seen, wake_stream, stream,
+		    &stream->subscriber);
+	if (rc != 0) {
+		free(stream);
+		return rc;
+	}
+	response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE,
+	    stream_read, stream, stream_free);
+	if (response == NULL) {
+		engine_unsubscribe(hub->engine, stream->subscriber);
+		free(stream);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&hub->lock);
+	DL_APPEND(hub->streams, stream);
+	hub->clients++;
+	pthread_mutex_unlock(&hub->lock);
+	*out = response;
+	return 0;
+}
