@@ -121,6 +121,10 @@ curl -sS "$API/v1/connections/$id" | pretty
 show "curl '$API/v1/connections?state=CLOSED'   (ids only)"
 curl -sS "$API/v1/connections?state=CLOSED" | jget '[c["id"] for c in d["connections"]]'
 
+say "the same connection as a ladder, lwIP on the left, the kernel on the right"
+show "curl '$API/v1/connections/$id/timeline?format=text'"
+curl -sS "$API/v1/connections/$id/timeline?format=text"
+
 say "the interface and its counters"
 show "curl $API/v1/interface"
 curl -sS "$API/v1/interface" | pretty
