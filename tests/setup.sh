@@ -9,7 +9,8 @@ PACKAGES=(
   liblwip-dev libmicrohttpd-dev libjansson-dev uthash-dev libcmocka-dev
   python3 python3-pytest python3-scapy
   tcpdump curl iproute2 ca-certificates
-  systemd systemd-container debootstrap man-db groff-base util-linux
+  systemd systemd-container debootstrap man-db groff-base util-linux procps
+  nftables python3-prometheus-client
 )
 
 missing=()

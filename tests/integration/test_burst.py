@@ -7,6 +7,13 @@ a retransmission."""
 
 from helpers import LWIP_IP, PEER_PORT, tcp_segments
 
+def set_arp_ignore(ns, value):
+    # In a container /proc/sys may be mounted read-only; `ip netns exec` runs
+    # in a mount namespace of its own, so making it writable there is local.
+    ns.run("sh", "-c", "if mountpoint -q /proc/sys; then mount -o remount,bind,rw /proc/sys; fi; "
+           "sysctl -qw net.ipv4.conf.tap0.arp_ignore=%d" % value)
+
+
 BURST = 40   # four times lwIP's ARP queue: without the hold, 30 SYNs would be dropped
 
 
@@ -17,11 +24,11 @@ def test_syns_wait_for_arp_and_their_answers_are_not_dropped(lwipd, start_peer, 
     # The kernel side stops answering ARP (arp_ignore 8: never reply), so
     # lwIP's next hop stays unresolved. Flipping the link's NOARP flag instead
     # would also upset the capture.
-    ns.run("sysctl", "-qw", "net.ipv4.conf.tap0.arp_ignore=8")
+    set_arp_ignore(ns, 8)
     objs = [lwipd.open_conn() for _ in range(BURST)]
     assert all(o["state"] == "SYN_SENT" for o in objs), objs
     assert all(o["counters"]["segs_out"] == 0 for o in lwipd.conns()), "a SYN left before ARP"
-    ns.run("sysctl", "-qw", "net.ipv4.conf.tap0.arp_ignore=0")
+    set_arp_ignore(ns, 0)
 
     for o in objs:
         lwipd.wait_state(o["id"], "ESTABLISHED")

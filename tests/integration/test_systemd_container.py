@@ -42,16 +42,24 @@ pytestmark = pytest.mark.slow
 
 
 def debian_mirror():
-    """The first archive URI for SUITE in apt's deb822 sources."""
-    path = "/etc/apt/sources.list.d/debian.sources"
-    with open(path) as f:
-        for stanza in f.read().split("\n\n"):
-            fields = dict(line.split(":", 1) for line in stanza.splitlines()
-                          if ":" in line and not line.startswith("#"))
-            suites = fields.get("Suites", "").split()
-            if SUITE in suites and "deb" in fields.get("Types", "").split():
-                return fields["URIs"].split()[0]
-    raise AssertionError("no '%s' archive in %s" % (SUITE, path))
+    """The first archive URI for SUITE in apt's sources: deb822 files first,
+    then the classic one-line list, then Debian's own mirror."""
+    deb822 = "/etc/apt/sources.list.d/debian.sources"
+    if os.path.exists(deb822):
+        with open(deb822) as f:
+            for stanza in f.read().split("\n\n"):
+                fields = dict(line.split(":", 1) for line in stanza.splitlines()
+                              if ":" in line and not line.startswith("#"))
+                suites = fields.get("Suites", "").split()
+                if SUITE in suites and "deb" in fields.get("Types", "").split():
+                    return fields["URIs"].split()[0]
+    if os.path.exists("/etc/apt/sources.list"):
+        with open("/etc/apt/sources.list") as f:
+            for line in f:
+                words = line.split()
+                if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+                    return words[1]
+    return "http://deb.debian.org/debian"
 
 
 def cached_rootfs():
@@ -116,7 +124,13 @@ class Container:
                 f.write("[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n")
         # The container's own tun node, as udev would make it on Debian:
         # binding the host's would share the host node's mode.
-        self.tun = str(self.tmp / "tun")
+        devdir = self.tmp / "dev"
+        devdir.mkdir()
+        if os.statvfs(str(devdir)).f_flag & os.ST_NODEV:
+            # A device node on a nodev file system (a container's /tmp) cannot be opened.
+            helpers.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=64k", "tmpfs", str(devdir)])
+            self.mounts.insert(0, str(devdir))
+        self.tun = str(devdir / "tun")
         helpers.run(["mknod", "-m", "0666", self.tun, "c", "10", "200"])
         # nspawn leaves its per-machine directories here and will only
         # remove them from a tmpfs.
