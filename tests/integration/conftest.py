@@ -143,12 +143,13 @@ def lwipd(netns, start_daemon):
 
 @pytest.fixture
 def start_peer(request, tmp_path):
-    """start_peer(ns, port=7000, mode="hold") -> a listening Peer."""
+    """start_peer(ns, port=7000, mode="hold", backlog=None) -> a listening Peer."""
     peers = []
     request.node._lwipd_peers = []
 
-    def start(ns, port=helpers.PEER_PORT, mode="hold"):
-        p = Peer(ns, port, mode, str(tmp_path / ("peer-%d-%s.out" % (port, mode))))
+    def start(ns, port=helpers.PEER_PORT, mode="hold", backlog=None):
+        p = Peer(ns, port, mode, str(tmp_path / ("peer-%d-%s.out" % (port, mode))),
+                 backlog=backlog)
         peers.append(p)
         request.node._lwipd_peers.append(p)
         return p.start()
@@ -177,5 +178,43 @@ def start_capture(request, tmp_path):
         for c in reversed(caps):
             if c.proc is not None and c.proc.poll() is None:
                 helpers.kill_process(c.proc, signal.SIGINT)
+    request.addfinalizer(cleanup)
+    return start
+
+
+@pytest.fixture
+def start_kclient(request, tmp_path):
+    """start_kclient(ns, ip="10.9.0.2", port=9000) -> a connected KClient:
+    the kernel's end of a connection to one of lwIP's listeners."""
+    from kclient import KClient
+    clients = []
+
+    def start(ns, ip=helpers.LWIP_IP, port=9000):
+        c = KClient(ns, ip, port, str(tmp_path / ("kclient-%d.out" % (len(clients) + 1))))
+        clients.append(c)
+        return c
+
+    def cleanup():
+        for c in reversed(clients):
+            c.stop()
+    request.addfinalizer(cleanup)
+    return start
+
+
+@pytest.fixture
+def start_rawpeer(request):
+    """start_rawpeer(daemon) -> a running crafted.RawPeer on the daemon's
+    namespace (daemon.ns) that answers ARP for 10.9.0.3."""
+    import crafted
+    peers = []
+
+    def start(daemon, ip=crafted.RAW_IP, mac=crafted.RAW_MAC):
+        p = crafted.RawPeer(daemon.ns, daemon.interface()["mac"], ip=ip, mac=mac)
+        peers.append(p)
+        return p.start()
+
+    def cleanup():
+        for p in reversed(peers):
+            p.stop()
     request.addfinalizer(cleanup)
     return start

@@ -142,6 +142,55 @@ class Netns:
         data = json.loads(cp.stdout or "[]")
         return [a["local"] for d in data for a in d.get("addr_info", [])]
 
+    def nstat(self):
+        """The namespace's kernel TCP MIB counters (nstat -asz: absolute
+        values, history file neither read nor written), as a dict
+        {"TcpActiveOpens": N, ...}, plus the gauge TcpCurrEstab."""
+        cp = run(self.cmd("nstat", "-asz", "--json"))
+        data = json.loads(cp.stdout)
+        out = {k: v for k, v in data["kernel"].items() if k.startswith("Tcp")}
+        # nstat leaves out gauges; CurrEstab is one. Read it where nstat
+        # reads the rest, the namespace's /proc/net/snmp.
+        lines = [l.split() for l in self.run("cat", "/proc/net/snmp").stdout.splitlines()
+                 if l.startswith("Tcp:")]
+        out["TcpCurrEstab"] = int(dict(zip(lines[0][1:], lines[1][1:]))["CurrEstab"])
+        return out
+
+    def socket(self, family=None, type_=None, proto=0):
+        """A socket created inside this namespace from this process: the
+        calling thread enters the namespace with setns(2), creates the
+        socket and returns to its own namespace (a socket keeps the
+        namespace it was created in)."""
+        import socket as socketmod
+        family = socketmod.AF_INET if family is None else family
+        type_ = socketmod.SOCK_STREAM if type_ is None else type_
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            target = os.open("/run/netns/%s" % self.name, os.O_RDONLY)
+            try:
+                _setns(target)
+                try:
+                    return socketmod.socket(family, type_, proto)
+                finally:
+                    _setns(own)
+            finally:
+                os.close(target)
+        finally:
+            os.close(own)
+
+    def connect(self, port, ip=LWIP_IP, timeout=DEADLINE):
+        """A kernel TCP socket in this namespace connected to ip:port
+        (blocking, with a bounded timeout). Raises what connect() raises,
+        e.g. ConnectionRefusedError."""
+        s = self.socket()
+        s.settimeout(timeout)
+        try:
+            s.connect((ip, port))
+        except BaseException:
+            s.close()
+            raise
+        return s
+
     def destroy(self):
         if not self.created:
             return
@@ -154,6 +203,20 @@ class Netns:
                 pass
         run(["ip", "netns", "del", self.name], check=False)
         self.created = False
+
+
+_CLONE_NEWNET = 0x40000000
+_libc = None
+
+
+def _setns(fd):
+    global _libc
+    import ctypes
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "setns: %s" % os.strerror(err))
 
 
 # --------------------------------------------------------------------------
@@ -353,6 +416,56 @@ class Daemon:
         assert r.status == 200, r
         return r.json()
 
+    # Listeners, data, half-close, counters (issue 3) ------------------------
+
+    def listen(self, port, backlog=None):
+        body = {"port": port}
+        if backlog is not None:
+            body["backlog"] = backlog
+        r = self.post("/v1/listeners", body)
+        assert r.status == 201, "POST /v1/listeners %r -> %r" % (body, r)
+        obj = r.json()
+        assert r.headers.get("Location") == "/v1/listeners/%s" % obj["id"], r.headers
+        return obj
+
+    def listener(self, lid):
+        r = self.get("/v1/listeners/%s" % lid)
+        assert r.status == 200, "GET /v1/listeners/%s -> %r" % (lid, r)
+        return r.json()
+
+    def stats(self):
+        r = self.get("/v1/stats")
+        assert r.status == 200, "GET /v1/stats -> %r" % r
+        return r.json()
+
+    def send(self, cid, body):
+        r = self.post("/v1/connections/%s/send" % cid, body, timeout=120)
+        assert r.status == 202, "POST /v1/connections/%s/send -> %r" % (cid, r)
+        return r.json()
+
+    def read_data(self, cid):
+        """GET .../data: (bytes, truncated)."""
+        import base64
+        r = self.get("/v1/connections/%s/data" % cid)
+        assert r.status == 200, "GET /v1/connections/%s/data -> %r" % (cid, r)
+        obj = r.json()
+        data = base64.b64decode(obj["data_base64"], validate=True)
+        assert obj["bytes"] == len(data), obj
+        return data, obj["truncated"]
+
+    def shutdown(self, cid, how):
+        r = self.post("/v1/connections/%s/shutdown" % cid, {"how": how})
+        assert r.status == 202, "POST /v1/connections/%s/shutdown %s -> %r" % (cid, how, r)
+        return r.json()
+
+    def wait_api(self, cid, state, timeout_ms=None, http_timeout=90):
+        """GET /v1/connections/{id}?wait_for=STATE[&timeout_ms=N] (the
+        Response: 200 or 408)."""
+        q = "?wait_for=%s" % state
+        if timeout_ms is not None:
+            q += "&timeout_ms=%d" % timeout_ms
+        return self.get("/v1/connections/%s%s" % (cid, q), timeout=http_timeout)
+
     # Stopping -----------------------------------------------------------
 
     def terminate(self, sig=signal.SIGTERM, timeout=10.0):
@@ -390,19 +503,21 @@ def assert_times_increase(obj):
 
 
 class Peer:
-    def __init__(self, ns, port, mode, out_path, ip=KERNEL_IP):
+    def __init__(self, ns, port, mode, out_path, ip=KERNEL_IP, backlog=None):
         self.ns = ns
         self.port = port
         self.mode = mode
         self.ip = ip
         self.out_path = out_path
+        self.backlog = backlog
         self.proc = None
 
     def start(self):
         self._out = open(self.out_path, "wb")
+        extra = [] if self.backlog is None else ["--backlog", str(self.backlog)]
         self.proc = subprocess.Popen(
             self.ns.cmd(PYTHON, PEER_PY, "--mode", self.mode, "--ip", self.ip,
-                        "--port", str(self.port)),
+                        "--port", str(self.port), *extra),
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT)
         wait_for(lambda: self._ready(), "peer.py to listen on %s:%d" % (self.ip, self.port))
         return self
@@ -540,6 +655,7 @@ class Segment:
         self.ack = tcp.ack
         self.flags = set(str(tcp.flags))  # letters: S A F R P U E C
         self.payload = len(bytes(tcp.payload))
+        self.window = tcp.window    # as sent: not scaled
 
     def __repr__(self):
         return "%s:%d > %s:%d [%s] seq=%d ack=%d len=%d" % (

@@ -17,6 +17,11 @@ Modes:
               close every open connection (so the peer closes first, or
               closes only after lwIP's FIN when told to).
     echo      accept, echo what it reads, close right after EOF.
+    echohold  accept and echo what it reads like echo, but after EOF hold
+              the socket half-closed like hold, until SIGUSR1.
+    sink      accept, read everything; at EOF print
+              "DIGEST <ip>:<port> <bytes> <sha256 hex>" of all it read on
+              that connection (no DATA lines), then close.
     full      listen with a backlog of 0 and fill the accept queue with one
               connection of its own that is never accepted: Linux then
               drops every further SYN silently, so an active open from lwIP
@@ -26,6 +31,7 @@ SIGTERM or SIGINT ends the peer.
 """
 
 import argparse
+import hashlib
 import selectors
 import signal
 import socket
@@ -57,7 +63,8 @@ def name(addr):
 def main():
     global close_requested
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=("hold", "echo", "full"), default="hold")
+    ap.add_argument("--mode", choices=("hold", "echo", "echohold", "full", "sink"), default="hold")
+    ap.add_argument("--backlog", type=int, default=1024)
     ap.add_argument("--ip", default="10.9.0.1")
     ap.add_argument("--port", type=int, required=True)
     args = ap.parse_args()
@@ -77,7 +84,7 @@ def main():
         c = socket.create_connection((args.ip, args.port), timeout=5)
         filler.append(c)
     else:
-        lsock.listen(1024)
+        lsock.listen(args.backlog)
         lsock.setblocking(False)
     emit("LISTENING", args.ip, args.port)
 
@@ -85,6 +92,7 @@ def main():
     if args.mode != "full":
         sel.register(lsock, selectors.EVENT_READ, None)
     conns = {}
+    digests = {}   # sink mode: sock -> [bytes, sha256]
 
     def close_conn(sock, event):
         addr = conns.pop(sock)
@@ -111,6 +119,8 @@ def main():
                 conns[csock] = addr
                 sel.register(csock, selectors.EVENT_READ, None)
                 emit("ACCEPT", name(addr))
+                if args.mode == "sink":
+                    digests[csock] = [0, hashlib.sha256()]
                 continue
             addr = conns[sock]
             try:
@@ -120,15 +130,22 @@ def main():
             except ConnectionResetError:
                 close_conn(sock, "RESET")
                 continue
+            if data and args.mode == "sink":
+                digests[sock][0] += len(data)
+                digests[sock][1].update(data)
+                continue
             if data:
                 emit("DATA", name(addr), len(data))
-                if args.mode == "echo":
+                if args.mode in ("echo", "echohold"):
                     sock.setblocking(True)
                     sock.sendall(data)
                     sock.setblocking(False)
                 continue
             emit("EOF", name(addr))
-            if args.mode == "echo":
+            if args.mode == "sink":
+                n, h = digests.pop(sock)
+                emit("DIGEST", name(addr), n, h.hexdigest())
+            if args.mode in ("echo", "sink"):
                 close_conn(sock, "CLOSED")
             else:
                 # Keep the socket open (half-closed: the kernel sits in
