@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <utlist.h>
 
@@ -57,6 +58,7 @@ struct sse_stream {
 	bool suspended;			/* the reader suspended the request; a wake resumes it */
 	bool woken;			/* a wake came while not suspended */
 	bool resumed;			/* a wake resumed it; nothing read since */
+	bool dropped;			/* fell behind the engine's ring; counted once */
 	size_t len;			/* formatted bytes in text */
 	size_t sent;			/* of which libmicrohttpd has taken these */
 	char text[SSE_BATCH * SSE_EVENT_MAX];
@@ -175,6 +177,38 @@ wake_stream(void *arg)
 	pthread_mutex_unlock(&stream->hub->lock);
 }
 
+/* Counts a stream that fell behind, once. Takes hub->lock. */
+static void
+count_drop(struct sse_stream *stream)
+{
+	pthread_mutex_lock(&stream->hub->lock);
+	if (!stream->dropped) {
+		stream->dropped = true;
+		stream->hub->dropped++;
+		log_warnx("api: dropping an event stream client that fell behind");
+	}
+	pthread_mutex_unlock(&stream->hub->lock);
+}
+
+/*
+ * The engine's callback for a stream that fell out of its ring. A client
+ * that stopped reading leaves libmicrohttpd with nothing to write to, so
+ * its reader would never run again to learn this: shutting the socket
+ * down ends the request from here, and libmicrohttpd frees the stream.
+ */
+static void
+stream_behind(void *arg)
+{
+	struct sse_stream *stream = arg;
+	const union MHD_ConnectionInfo *info;
+
+	count_drop(stream);
+	info = MHD_get_connection_info(stream->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info != NULL)
+		shutdown(info->connect_fd, SHUT_RDWR);
+	wake_stream(stream);
+}
+
 /*
  * Copies the next batch of events and formats those that pass the filter.
  * Returns how many were read (0: none yet), or a negative errno to end the
@@ -187,12 +221,8 @@ stream_fill(struct sse_stream *stream)
 	int count, i, n;
 
 	count = engine_stream_read(stream->hub->engine, stream->subscriber, events, SSE_BATCH);
-	if (count == -EOVERFLOW) {
-		log_warnx("api: dropping an event stream client that fell behind");
-		pthread_mutex_lock(&stream->hub->lock);
-		stream->hub->dropped++;
-		pthread_mutex_unlock(&stream->hub->lock);
-	}
+	if (count == -EOVERFLOW)
+		count_drop(stream);
 	if (count <= 0)
 		return count;
 	stream->len = 0;
@@ -311,7 +341,7 @@ sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
 	rc = hub->stopping ? -ESHUTDOWN : 0;
 	pthread_mutex_unlock(&hub->lock);
 	if (rc == 0)
-		rc = engine_subscribe(hub->engine, last_seen, wake_stream, stream,
+		rc = engine_subscribe(hub->engine, last_seen, wake_stream, stream_behind, stream,
 		    &stream->subscriber);
 	if (rc != 0) {
 		free(stream);

@@ -101,8 +101,10 @@ struct engine_waiter {
 struct engine_subscriber {
 	uint64_t next;			/* the number of the next event to read */
 	engine_wake_fn wake;
+	engine_wake_fn behind;
 	void *arg;
 	bool waiting;			/* read everything; wake on the next event */
+	bool overrun;			/* fell out of the ring; behind() was called */
 	struct engine_subscriber *prev, *next_subscriber;
 };
 
@@ -176,11 +178,21 @@ stream_heartbeat(void *arg)
 static void
 stream_emit(struct engine *engine, struct engine_stream_event event)
 {
+	struct engine_subscriber *subscriber;
+	uint64_t oldest;
+
 	if (engine->stopping)
 		return;
 	event.seq = engine->stream_next++;
 	event.at_us = engine_now_us(engine);
 	engine->stream[event.seq % ENGINE_STREAM_REPLAY] = event;
+	oldest = engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+	DL_FOREACH2(engine->subscribers, subscriber, next_subscriber) {
+		if (!subscriber->overrun && subscriber->next < oldest) {
+			subscriber->overrun = true;
+			subscriber->behind(subscriber->arg);
+		}
+	}
 	stream_wake_idle(engine);
 }
 
@@ -1348,8 +1360,8 @@ engine_timeline_free(struct engine_timeline *timeline)
 }
 
 int
-engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake, void *arg,
-    struct engine_subscriber **out)
+engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
+    engine_wake_fn behind, void *arg, struct engine_subscriber **out)
 {
 	struct engine_subscriber *subscriber;
 	uint64_t oldest;
@@ -1376,6 +1388,7 @@ engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
 	else
 		subscriber->next = last_seen + 1 > oldest ? last_seen + 1 : oldest;
 	subscriber->wake = wake;
+	subscriber->behind = behind;
 	subscriber->arg = arg;
 	DL_APPEND2(engine->subscribers, subscriber, prev, next_subscriber);
 	engine->subscriber_count++;

@@ -390,11 +390,14 @@ struct engine_subscriber;
  * called, with the core lock held and from any thread, when new events
  * arrive after the subscriber has read everything, and every 15 s while it
  * is idle, so that a reader can check its client is still there; like a
- * waiter's wake it must only signal. Returns 0, -ENOBUFS (64 subscribers
+ * waiter's wake it must only signal. behind(arg) is called the same way,
+ * once, when the subscriber has fallen further behind than the ring holds:
+ * a reader stuck on a client that does not read learns it there, as its
+ * reads would only fail later. Returns 0, -ENOBUFS (64 subscribers
  * already), -ENOMEM or -ESHUTDOWN.
  */
-int engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake, void *arg,
-    struct engine_subscriber **out);
+int engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
+    engine_wake_fn behind, void *arg, struct engine_subscriber **out);
 
 /*
  * Copies up to max of the subscriber's next events and advances past them.

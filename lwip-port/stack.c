@@ -456,6 +456,11 @@ report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound)
 	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
 		t->iss = seg->seq;
 		t->iss_known = true;
+		/* An open's first SYN is what takes it out of CLOSED, even when ARP held it back. */
+		if (t->active) {
+			report.state_before = TCPINFO_CLOSED;
+			report.state_after = TCPINFO_SYN_SENT;
+		}
 	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok) {
 		t->irs = seg->seq;
 		t->irs_known = true;

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   liblwip-dev libmicrohttpd-dev libjansson-dev uthash-dev libcmocka-dev
-  python3 python3-pytest python3-scapy
+  python3 python3-pytest python3-scapy python3-prometheus-client
   tcpdump curl iproute2 ca-certificates
   systemd systemd-container debootstrap man-db groff-base util-linux procps
   nftables python3-prometheus-client

@@ -188,9 +188,10 @@ def start_kclient(request, tmp_path):
     the kernel's end of a connection to one of lwIP's listeners."""
     from kclient import KClient
     clients = []
+    numbers = itertools.count(1)    # next() is safe from several threads
 
     def start(ns, ip=helpers.LWIP_IP, port=9000):
-        c = KClient(ns, ip, port, str(tmp_path / ("kclient-%d.out" % (len(clients) + 1))))
+        c = KClient(ns, ip, port, str(tmp_path / ("kclient-%d.out" % next(numbers))))
         clients.append(c)
         return c
 

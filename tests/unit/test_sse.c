@@ -11,12 +11,13 @@
 
 /* The streams themselves need a running engine and libmicrohttpd; see the integration tests. */
 int
-engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake, void *arg,
-    struct engine_subscriber **out)
+engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
+    engine_wake_fn behind, void *arg, struct engine_subscriber **out)
 {
 	(void)engine;
 	(void)last_seen;
 	(void)wake;
+	(void)behind;
 	(void)arg;
 	(void)out;
 	fail();
