@@ -360,7 +360,12 @@ on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	(void)pcb;
 	(void)len;
 	stack.hooks.sendable(t->owner);
-	return ERR_OK;
+	/*
+	 * The owner may have closed the connection meanwhile, and an abort there
+	 * freed the PCB: lwIP must hear so. The glue itself outlives this call,
+	 * since the frame being handled is this connection's.
+	 */
+	return t->pcb == NULL ? ERR_ABRT : ERR_OK;
 }
 
 /* lwIP calls this with the new PCB's argument when a passive open completes its handshake. */
