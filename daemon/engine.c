@@ -174,6 +174,22 @@ stream_heartbeat(void *arg)
 	engine->heartbeat_armed = true;
 }
 
+/* The number of the oldest event the ring still holds. */
+static uint64_t
+stream_oldest(const struct engine *engine)
+{
+	return engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+}
+
+/* Whether one more of something bounded may start: -ESHUTDOWN, -ENOBUFS, or 0. */
+static int
+engine_admit(const struct engine *engine, size_t used, size_t max)
+{
+	if (engine->stopping)
+		return -ESHUTDOWN;
+	return used >= max ? -ENOBUFS : 0;
+}
+
 /* Appends to the event stream, overwriting the oldest, and wakes idle subscribers. */
 static void
 stream_emit(struct engine *engine, struct engine_stream_event event)
@@ -186,7 +202,7 @@ stream_emit(struct engine *engine, struct engine_stream_event event)
 	event.seq = engine->stream_next++;
 	event.at_us = engine_now_us(engine);
 	engine->stream[event.seq % ENGINE_STREAM_REPLAY] = event;
-	oldest = engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+	oldest = stream_oldest(engine);
 	DL_FOREACH2(engine->subscribers, subscriber, next_subscriber) {
 		if (!subscriber->overrun && subscriber->next < oldest) {
 			subscriber->overrun = true;
@@ -534,7 +550,7 @@ on_passive_open(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
 	struct engine_endpoint remote = { .ip = remote_ip, .port = remote_port };
 	struct conn *conn;
 
-	if (engine->stopping || conntable_live_count(engine->table) >= ENGINE_LIVE_MAX)
+	if (engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX) < 0)
 		return NULL;
 	conn = conntable_add(engine->table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
 	if (conn == NULL)
@@ -707,14 +723,9 @@ engine_open(struct engine *engine, const struct engine_open_params *params,
 	int rc;
 
 	stack_lock();
-	if (engine->stopping) {
-		rc = -ESHUTDOWN;
+	rc = engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX);
+	if (rc < 0)
 		goto unlock;
-	}
-	if (conntable_live_count(engine->table) >= ENGINE_LIVE_MAX) {
-		rc = -ENOBUFS;
-		goto unlock;
-	}
 	conn = conntable_add(engine->table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local,
 	    &params->remote);
 	if (conn == NULL) {
@@ -1015,14 +1026,9 @@ engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
 	int rc;
 
 	stack_lock();
-	if (engine->stopping) {
-		rc = -ESHUTDOWN;
+	rc = engine_admit(engine, engine->listener_count, ENGINE_LISTENERS_MAX);
+	if (rc < 0)
 		goto unlock;
-	}
-	if (engine->listener_count >= ENGINE_LISTENERS_MAX) {
-		rc = -ENOBUFS;
-		goto unlock;
-	}
 	listener = calloc(1, sizeof(*listener));
 	if (listener == NULL) {
 		rc = -ENOMEM;
@@ -1368,21 +1374,16 @@ engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
 	int rc = 0;
 
 	stack_lock();
-	if (engine->stopping) {
-		rc = -ESHUTDOWN;
+	rc = engine_admit(engine, engine->subscriber_count, ENGINE_SUBSCRIBERS_MAX);
+	if (rc < 0)
 		goto unlock;
-	}
-	if (engine->subscriber_count >= ENGINE_SUBSCRIBERS_MAX) {
-		rc = -ENOBUFS;
-		goto unlock;
-	}
 	subscriber = calloc(1, sizeof(*subscriber));
 	if (subscriber == NULL) {
 		rc = -ENOMEM;
 		goto unlock;
 	}
 	/* A reconnecting client gets what the ring still holds of what it missed. */
-	oldest = engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+	oldest = stream_oldest(engine);
 	if (last_seen == 0 || last_seen >= engine->stream_next)
 		subscriber->next = engine->stream_next;
 	else
@@ -1411,7 +1412,7 @@ engine_stream_read(struct engine *engine, struct engine_subscriber *subscriber,
 	int rc;
 
 	stack_lock();
-	oldest = engine->stream_next > ENGINE_STREAM_REPLAY ? engine->stream_next - ENGINE_STREAM_REPLAY : 1;
+	oldest = stream_oldest(engine);
 	if (engine->stopping) {
 		rc = -ESHUTDOWN;
 	} else if (subscriber->next < oldest) {
