@@ -126,22 +126,35 @@ fail:
 	return NULL;
 }
 
-json_t *
-render_connection_list(const struct engine_conn_view *conns, size_t count)
+/* {"key":[...]} of count items, each drawn by render_at(items, i). NULL when out of memory. */
+static json_t *
+render_list(const char *key, const void *items, size_t count,
+    json_t *(*render_at)(const void *items, size_t i))
 {
 	json_t *list;
-	size_t i;
 
 	list = json_array();
 	if (list == NULL)
 		return NULL;
-	for (i = 0; i < count; i++) {
-		if (json_array_append_new(list, render_connection(&conns[i])) != 0) {
+	for (size_t i = 0; i < count; i++) {
+		if (json_array_append_new(list, render_at(items, i)) != 0) {
 			json_decref(list);
 			return NULL;
 		}
 	}
-	return json_pack("{s:o}", "connections", list);
+	return json_pack("{s:o}", key, list);
+}
+
+static json_t *
+connection_at(const void *items, size_t i)
+{
+	return render_connection((const struct engine_conn_view *)items + i);
+}
+
+json_t *
+render_connection_list(const struct engine_conn_view *conns, size_t count)
+{
+	return render_list("connections", conns, count, connection_at);
 }
 
 static json_t *
@@ -189,22 +202,16 @@ render_listener(const struct engine_listener_view *listener)
 	    "accepted", clamp_u64(listener->accepted));
 }
 
+static json_t *
+listener_at(const void *items, size_t i)
+{
+	return render_listener((const struct engine_listener_view *)items + i);
+}
+
 json_t *
 render_listener_list(const struct engine_listener_view *listeners, size_t count)
 {
-	json_t *list;
-	size_t i;
-
-	list = json_array();
-	if (list == NULL)
-		return NULL;
-	for (i = 0; i < count; i++) {
-		if (json_array_append_new(list, render_listener(&listeners[i])) != 0) {
-			json_decref(list);
-			return NULL;
-		}
-	}
-	return json_pack("{s:o}", "listeners", list);
+	return render_list("listeners", listeners, count, listener_at);
 }
 
 static json_t *
