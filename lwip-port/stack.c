@@ -135,6 +135,7 @@ static struct {
 	struct stack_tcp *in_input;
 	uint8_t *tx_buffer;
 	uint64_t rx_frames, tx_frames, rx_bytes, tx_bytes, rx_dropped;
+	uint64_t rx_fragments, rx_malformed, rx_other;
 	int stop_fd;
 	pthread_t reader;
 	bool reader_running;
@@ -368,15 +369,26 @@ on_tcp_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	return t->pcb == NULL ? ERR_ABRT : ERR_OK;
 }
 
-/* lwIP calls this with the new PCB's argument when a passive open completes its handshake. */
+/*
+ * lwIP calls this with the new PCB's argument when a passive open completes
+ * its handshake. A PCB the glue never adopted inherits the listener's
+ * argument, which is NULL: no segment of its handshake was reported, so it
+ * is aborted rather than become a connection no one tracks. The gate in
+ * front of lwIP makes this unreachable; the check keeps it so.
+ */
 static err_t
 on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct stack_tcp *t = arg;
-	struct stack_listener *listener = t->listener;
+	struct stack_listener *listener;
 
-	(void)pcb;
 	(void)err;
+	if (t == NULL) {
+		log_warnx("aborting a connection lwIP made without the daemon seeing its SYN");
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	listener = t->listener;
 	if (listener != NULL) {
 		handshake_done(t);
 		stack.hooks.accepted(listener->owner);
@@ -783,17 +795,40 @@ stack_tcp_shutdown_write(struct stack_tcp *t, struct tcpinfo_cause cause)
 	return glue_send_fin(t, cause);
 }
 
+/*
+ * The bytes one tcp_write() can take now. lwIP bounds its send queue in
+ * segments (TCP_SND_QUEUELEN), not only in bytes, and refuses a whole write
+ * that needs more segments than are left: with a peer MSS of 64, 64 KiB
+ * would need a thousand. So offer only what fits in the segments left,
+ * keeping one for the pbuf lwIP may chain onto the last unsent segment; the
+ * sent callback asks for the rest.
+ */
+static size_t
+send_fits(const struct tcp_pcb *pcb)
+{
+	uint32_t seg_size = pcb->mss;
+	uint32_t segs_left;
+
+	/* tcp_write() cuts segments at half the peer's largest window when that is smaller. */
+	if (pcb->snd_wnd_max / 2 > 0 && pcb->snd_wnd_max / 2 < seg_size)
+		seg_size = pcb->snd_wnd_max / 2;
+	if (seg_size == 0 || pcb->snd_queuelen + 1u >= TCP_SND_QUEUELEN)
+		return 0;
+	segs_left = TCP_SND_QUEUELEN - pcb->snd_queuelen - 1u;
+	return LWIP_MIN((size_t)tcp_sndbuf(pcb), (size_t)segs_left * seg_size);
+}
+
 size_t
 stack_tcp_send_space(struct stack_tcp *t)
 {
-	if (t->pcb == NULL || tcp_sndqueuelen(t->pcb) >= TCP_SND_QUEUELEN)
+	if (t->pcb == NULL)
 		return 0;
 	switch (t->pcb->state) {
 	case SYN_SENT:
 	case SYN_RCVD:
 	case ESTABLISHED:
 	case CLOSE_WAIT:
-		return tcp_sndbuf(t->pcb);
+		return send_fits(t->pcb);
 	default:
 		return 0;
 	}
@@ -812,9 +847,17 @@ stack_tcp_write(struct stack_tcp *t, const void *data, size_t len, size_t *writt
 		n = 0xffff;
 	if (n == 0)
 		return 0;
-	/* ERR_MEM means the segment queue is full for now: nothing was taken. */
-	if (tcp_write(t->pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) == ERR_OK)
+	/*
+	 * ERR_MEM takes nothing. It can still come from a failed allocation;
+	 * one segment's worth is then tried, so something is in flight and its
+	 * ACK brings the sent callback that asks for more.
+	 */
+	if (tcp_write(t->pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) == ERR_OK) {
 		*written = n;
+	} else if (n > t->pcb->mss &&
+	    tcp_write(t->pcb, data, t->pcb->mss, TCP_WRITE_FLAG_COPY) == ERR_OK) {
+		*written = t->pcb->mss;
+	}
 	return 0;
 }
 
@@ -876,7 +919,8 @@ stack_tcp_listen(void *owner, uint16_t port, uint32_t backlog, struct stack_list
 	listener->owner = owner;
 	listener->port = port;
 	listener->backlog = backlog;
-	tcp_arg(listening, listener);
+	/* New PCBs inherit this argument until the glue adopts them: see on_tcp_accept(). */
+	tcp_arg(listening, NULL);
 	tcp_accept(listening, on_tcp_accept);
 	HASH_ADD(hh, stack.listeners, port, sizeof(listener->port), listener);
 	*out = listener;
@@ -1002,6 +1046,35 @@ is_listener_syn(const struct frame_tcp *seg)
 	    seg->checksum_ok && seg->dst_ip == stack.address;
 }
 
+/*
+ * Lets through only what lwipd tracks segment by segment. lwIP reassembles
+ * IP fragments itself, so a fragmented segment would reach tcp_input() unseen
+ * by the glue: connections would exist that no one tracks, bypassing the
+ * backlog, and a tracked one could change state unreported. lwipd does not
+ * reassemble; it drops fragments and counts them, as it does frames it
+ * cannot parse and protocols it does not serve (lwipd is IPv4 only).
+ */
+static bool
+gate_admits(enum frame_kind kind)
+{
+	switch (kind) {
+	case FRAME_ARP:
+	case FRAME_IPV4:
+	case FRAME_TCP:
+		return true;
+	case FRAME_IPV4_FRAGMENT:
+		stack.rx_fragments++;
+		return false;
+	case FRAME_MALFORMED:
+		stack.rx_malformed++;
+		return false;
+	case FRAME_OTHER:
+		break;
+	}
+	stack.rx_other++;
+	return false;
+}
+
 /* Hands one frame to lwIP, reporting its segment and any change of state it caused. */
 static void
 input_frame(const uint8_t *frame, size_t len)
@@ -1011,18 +1084,22 @@ input_frame(const uint8_t *frame, size_t len)
 	struct pbuf *p;
 	struct drive saved;
 	struct frame_tcp seg;
+	enum frame_kind kind;
 	uint32_t arp_sender;
 	struct tcpinfo_cause cause = cause_of(TCPINFO_CAUSE_RX, 0);
 
 	stack.rx_frames++;
 	stack.rx_bytes += len;
+	kind = frame_classify(frame, len, &seg);
+	if (!gate_admits(kind))
+		return;
 	if (len > 0xffff || (p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM)) == NULL) {
 		stack.rx_dropped++;
 		return;
 	}
 	pbuf_take(p, frame, (u16_t)len);
 
-	if (frame_parse_tcp(frame, len, &seg) == 0) {
+	if (kind == FRAME_TCP) {
 		cause.flags = seg.flags;
 		count_segment(&seg, false);
 		t = segment_owner(&seg, false);
@@ -1230,4 +1307,7 @@ stack_iface_info(struct stack_iface_info *out)
 	out->rx_bytes = stack.rx_bytes;
 	out->tx_bytes = stack.tx_bytes;
 	out->rx_dropped = stack.rx_dropped;
+	out->rx_fragments = stack.rx_fragments;
+	out->rx_malformed = stack.rx_malformed;
+	out->rx_other = stack.rx_other;
 }

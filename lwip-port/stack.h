@@ -108,7 +108,10 @@ struct stack_iface_info {
 	uint64_t tx_frames;
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
-	uint64_t rx_dropped;
+	uint64_t rx_dropped;		/* no memory, or a full listen backlog */
+	uint64_t rx_fragments;		/* IPv4 fragments: lwipd does not reassemble */
+	uint64_t rx_malformed;		/* headers that do not parse */
+	uint64_t rx_other;		/* protocols other than IPv4 and ARP */
 };
 
 /* The version of the lwIP library linked in, e.g. "2.1.3". Needs no lock. */
