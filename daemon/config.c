@@ -4,12 +4,15 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int
 config_error(char *err, size_t errlen, const char *fmt, ...)
@@ -305,14 +308,29 @@ file_line(struct config *cfg, char *line, char *err, size_t errlen)
 static int
 read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
+	struct stat st;
 	FILE *file;
 	char *text;
-	int rc = 0;
+	int fd, rc = 0;
 
-	file = fopen(path, "re");
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		config_error(err, errlen, "%.200s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		config_error(err, errlen, "%.200s: not a regular file", path);
+		close(fd);
+		goto out;
+	}
+	file = fdopen(fd, "r");
 	if (file == NULL) {
 		rc = -errno;
 		config_error(err, errlen, "%.200s: %s", path, strerror(errno));
+		close(fd);
 		goto out;
 	}
 	text = malloc(CONFIG_FILE_MAX + 1);
