@@ -87,6 +87,15 @@ const char *tcpinfo_state_name(enum tcpinfo_state state);
 /* Parses an exact state name. Returns 0, or -EINVAL for an unknown name. */
 int tcpinfo_state_parse(const char *name, enum tcpinfo_state *out);
 
+/* Parses an exact step name such as "teardown-4". Returns 0, or -EINVAL. */
+int tcpinfo_step_parse(const char *name, enum tcpinfo_step *out);
+
+/*
+ * Parses a flag list such as "SYN,ACK" (names as tcpinfo_flags_format()
+ * writes them, in any order, each once). Returns 0, or -EINVAL.
+ */
+int tcpinfo_flags_parse(const char *text, uint8_t *out);
+
 /* Writes flags as "SYN,ACK" into buf (empty for none). Returns buf. */
 char *tcpinfo_flags_format(uint8_t flags, char *buf, size_t len);
 
