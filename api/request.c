@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "base64.h"
+#include "jsonfield.h"
 #include "request.h"
 
 /* The first allocation for a body; it doubles from there up to REQUEST_BODY_MAX. */
@@ -31,8 +32,6 @@
 /* "255.255.255.255" */
 #define REQUEST_IPV4_TEXT_MAX 15
 
-/* How many bytes of an untrusted name or value a detail quotes. */
-#define REQUEST_QUOTE_MAX 64
 
 int
 request_body_append(struct request_body *body, const char *data, size_t size)
@@ -178,53 +177,8 @@ request_check_content_type(const char *content_type, const char *body, size_t le
 		return 0;
 	problem_set(err, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
 	    "Content-Type '%.*s' is not JSON; send the body as application/json",
-	    REQUEST_QUOTE_MAX, content_type);
+	    JSONFIELD_QUOTE_MAX, content_type);
 	return -ENOTSUP;
-}
-
-static const char *
-json_type_name(const json_t *value)
-{
-	switch (json_typeof(value)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "a value of unknown type";
-}
-
-/* Refuses the first member, in document order, whose name is not in known (NULL-terminated). */
-static int
-check_known_members(json_t *obj, const char *const *known, struct problem *err)
-{
-	const char *key;
-	json_t *value;
-	size_t i;
-
-	json_object_foreach(obj, key, value) {
-		for (i = 0; known[i] != NULL; i++) {
-			if (strcmp(key, known[i]) == 0)
-				break;
-		}
-		if (known[i] == NULL) {
-			problem_set(err, PROBLEM_INVALID_FIELD, key, "unknown field '%.*s'",
-			    REQUEST_QUOTE_MAX, key);
-			return -EINVAL;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -246,7 +200,7 @@ parse_remote_ip(json_t *obj, uint32_t *out, struct problem *err)
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
 		    "remote_ip must be a string holding an IPv4 address, not %s",
-		    json_type_name(value));
+		    jsonfield_type_name(value));
 		return -EINVAL;
 	}
 	if (json_string_length(value) > REQUEST_IPV4_TEXT_MAX ||
@@ -280,97 +234,6 @@ parse_remote_ip(json_t *obj, uint32_t *out, struct problem *err)
 	return 0;
 }
 
-/*
- * Parses an integer member from min to max; *out is left alone when an
- * optional one is absent.
- */
-static int
-parse_integer(json_t *obj, const char *name, bool required, uint64_t min, uint64_t max,
-    uint64_t *out, struct problem *err)
-{
-	json_t *value = json_object_get(obj, name);
-	json_int_t number;
-
-	if (value == NULL) {
-		if (!required)
-			return 0;
-		problem_set(err, PROBLEM_INVALID_FIELD, name, "%s is required", name);
-		return -EINVAL;
-	}
-	if (!json_is_integer(value)) {
-		problem_set(err, PROBLEM_INVALID_FIELD, name,
-		    "%s must be an integer from %" PRIu64 " to %" PRIu64 ", not %s",
-		    name, min, max, json_type_name(value));
-		return -EINVAL;
-	}
-	number = json_integer_value(value);
-	if (number < 0 || (uint64_t)number < min || (uint64_t)number > max) {
-		problem_set(err, PROBLEM_INVALID_FIELD, name,
-		    "%s must be from %" PRIu64 " to %" PRIu64 ", not %" JSON_INTEGER_FORMAT,
-		    name, min, max, number);
-		return -EINVAL;
-	}
-	*out = (uint64_t)number;
-	return 0;
-}
-
-static int
-parse_port(json_t *obj, const char *name, bool required, uint16_t *out,
-    struct problem *err)
-{
-	uint64_t port = *out;
-	int rc;
-
-	rc = parse_integer(obj, name, required, 1, 65535, &port, err);
-	if (rc == 0)
-		*out = (uint16_t)port;
-	return rc;
-}
-
-/*
- * Checks a body up to its members: size, Content-Type, JSON syntax, that it
- * is an object, and that each member's name is in known. flags adds to the
- * JSON_REJECT_DUPLICATES every body gets. On success *out is a new reference.
- */
-static int
-load_members(const char *body, size_t len, const char *content_type, size_t flags,
-    const char *const *known, json_t **out, struct problem *err)
-{
-	json_error_t json_err;
-	json_t *root;
-	int rc;
-
-	if (body == NULL)
-		body = "";
-	rc = request_check_body_size(len, err);
-	if (rc != 0)
-		return rc;
-	rc = request_check_content_type(content_type, body, len, err);
-	if (rc != 0)
-		return rc;
-	/* JSON_DECODE_ANY so that a valid scalar is a 422, not a syntax error. */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | flags, &json_err);
-	if (root == NULL) {
-		problem_set(err, PROBLEM_MALFORMED_JSON, NULL, "invalid JSON at line %d, column %d: %s",
-		    json_err.line, json_err.column, json_err.text);
-		problem_set_position(err, json_err.line, json_err.column);
-		return -EBADMSG;
-	}
-	if (!json_is_object(root)) {
-		problem_set(err, PROBLEM_INVALID_FIELD, "(body)", "the body must be a JSON object");
-		rc = -EINVAL;
-		goto fail;
-	}
-	rc = check_known_members(root, known, err);
-	if (rc != 0)
-		goto fail;
-	*out = root;
-	return 0;
-fail:
-	json_decref(root);
-	return rc;
-}
-
 int
 request_parse_open(const char *body, size_t len, const char *content_type,
     struct engine_open_params *out, struct problem *err)
@@ -380,16 +243,16 @@ request_parse_open(const char *body, size_t len, const char *content_type,
 	json_t *root;
 	int rc;
 
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
 	rc = parse_remote_ip(root, &params.remote.ip, err);
 	if (rc != 0)
 		goto out;
-	rc = parse_port(root, "remote_port", true, &params.remote.port, err);
+	rc = jsonfield_port(root, "remote_port", true, &params.remote.port, err);
 	if (rc != 0)
 		goto out;
-	rc = parse_port(root, "local_port", false, &params.local_port, err);
+	rc = jsonfield_port(root, "local_port", false, &params.local_port, err);
 	if (rc != 0)
 		goto out;
 	*out = params;
@@ -408,13 +271,13 @@ request_parse_listen(const char *body, size_t len, const char *content_type,
 	json_t *root;
 	int rc;
 
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
-	rc = parse_port(root, "port", true, &port, err);
+	rc = jsonfield_port(root, "port", true, &port, err);
 	if (rc != 0)
 		goto out;
-	rc = parse_integer(root, "backlog", false, 1, REQUEST_BACKLOG_MAX, &backlog, err);
+	rc = jsonfield_integer(root, "backlog", false, 1, REQUEST_BACKLOG_MAX, &backlog, err);
 	if (rc != 0)
 		goto out;
 	out->port = port;
@@ -441,7 +304,7 @@ request_parse_shutdown(const char *body, size_t len, const char *content_type,
 	size_t i;
 	int rc;
 
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
 	value = json_object_get(root, "how");
@@ -453,7 +316,7 @@ request_parse_shutdown(const char *body, size_t len, const char *content_type,
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "how",
 		    "how must be the string 'write', 'read' or 'both', not %s",
-		    json_type_name(value));
+		    jsonfield_type_name(value));
 		goto out;
 	}
 	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
@@ -465,7 +328,7 @@ request_parse_shutdown(const char *body, size_t len, const char *content_type,
 	}
 	problem_set(err, PROBLEM_INVALID_FIELD, "how",
 	    "how must be 'write', 'read' or 'both', not '%.*s'",
-	    REQUEST_QUOTE_MAX, json_string_value(value));
+	    JSONFIELD_QUOTE_MAX, json_string_value(value));
 out:
 	json_decref(root);
 	return rc;
@@ -482,7 +345,7 @@ request_parse_expire(const char *body, size_t len, const char *content_type,
 	/* A client may send no body at all, and then no Content-Type either. */
 	if (len == 0)
 		return 0;
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
 	json_decref(root);
@@ -497,7 +360,7 @@ parse_send_text(json_t *value, struct request_send *out, struct problem *err)
 
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "data", "data must be a string, not %s",
-		    json_type_name(value));
+		    jsonfield_type_name(value));
 		return -EINVAL;
 	}
 	len = json_string_length(value);
@@ -523,7 +386,7 @@ parse_send_base64(json_t *value, struct request_send *out, struct problem *err)
 
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "data_base64",
-		    "data_base64 must be a string, not %s", json_type_name(value));
+		    "data_base64 must be a string, not %s", jsonfield_type_name(value));
 		return -EINVAL;
 	}
 	rc = base64_decode(json_string_value(value), json_string_length(value), &out->data, &len);
@@ -558,7 +421,7 @@ request_parse_send(const char *body, size_t len, const char *content_type,
 	int rc;
 
 	/* JSON_ALLOW_NUL: "\u0000" is a byte like any other in data. */
-	rc = load_members(body, len, content_type, JSON_ALLOW_NUL, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, JSON_ALLOW_NUL, known, &root, err);
 	if (rc != 0)
 		return rc;
 	rc = -EINVAL;
@@ -583,7 +446,7 @@ request_parse_send(const char *body, size_t len, const char *content_type,
 	else if (strcmp(chosen, "data_base64") == 0)
 		rc = parse_send_base64(json_object_get(root, chosen), &send, err);
 	else
-		rc = parse_integer(root, chosen, true, 1, ENGINE_SEND_QUEUE_MAX, &send.len, err);
+		rc = jsonfield_integer(root, chosen, true, 1, ENGINE_SEND_QUEUE_MAX, &send.len, err);
 	if (rc != 0)
 		goto out;
 	*out = send;
@@ -616,14 +479,14 @@ request_check_query(const struct request_param *params, size_t count,
 		}
 		if (allowed[j] == NULL) {
 			problem_set(err, PROBLEM_INVALID_FIELD, params[i].name,
-			    "unknown query parameter '%.*s'", REQUEST_QUOTE_MAX, params[i].name);
+			    "unknown query parameter '%.*s'", JSONFIELD_QUOTE_MAX, params[i].name);
 			return -EINVAL;
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(params[i].name, params[j].name) == 0) {
 				problem_set(err, PROBLEM_INVALID_FIELD, params[i].name,
 				    "query parameter '%.*s' is given more than once",
-				    REQUEST_QUOTE_MAX, params[i].name);
+				    JSONFIELD_QUOTE_MAX, params[i].name);
 				return -EINVAL;
 			}
 		}
@@ -639,7 +502,7 @@ parse_state_param(const char *field, const char *value, enum tcpinfo_state *out,
 	if (value == NULL || tcpinfo_state_parse(value, out) != 0) {
 		problem_set(err, PROBLEM_INVALID_FIELD, field,
 		    "%s must be a TCP state name such as ESTABLISHED, not '%.*s'",
-		    field, REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+		    field, JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
 		return -EINVAL;
 	}
 	return 0;
@@ -664,7 +527,7 @@ request_parse_close_mode(const char *value, enum engine_close_mode *out, struct 
 	}
 	problem_set(err, PROBLEM_INVALID_FIELD, "mode",
 	    "mode must be 'graceful' or 'abort', not '%.*s'",
-	    REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+	    JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
 	return -EINVAL;
 }
 
@@ -697,7 +560,7 @@ parse_count_param(const char *field, const char *value, uint64_t max, uint64_t *
 	if (value == NULL || parse_decimal(value, strlen(value), max, out) != 0) {
 		problem_set(err, PROBLEM_INVALID_FIELD, field,
 		    "%s must be a decimal integer from 0 to %" PRIu64 ", not '%.*s'",
-		    field, max, REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+		    field, max, JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
 		return -EINVAL;
 	}
 	return 0;
@@ -775,7 +638,7 @@ request_parse_timeline_format(const char *value, bool *text, struct problem *err
 	}
 	problem_set(err, PROBLEM_INVALID_FIELD, "format",
 	    "format must be 'json' or 'text', not '%.*s'",
-	    REQUEST_QUOTE_MAX, value == NULL ? "" : value);
+	    JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
 	return -EINVAL;
 }
 

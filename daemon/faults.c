@@ -101,7 +101,8 @@ faults_add(struct faults *faults, const struct fault_spec *spec, struct fault_ru
 	rule->view.spec = *spec;
 	if (!spec->has_seed) {
 		rule->view.spec.has_seed = true;
-		rule->view.spec.seed = splitmix64(&faults->seeds);
+		/* 53 bits, so that a JSON client reads the seed back exactly. */
+		rule->view.spec.seed = splitmix64(&faults->seeds) & ((UINT64_C(1) << 53) - 1);
 	}
 	rule->prng = rule->view.spec.seed;
 	*view = rule->view;
