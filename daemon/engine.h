@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "faults.h"
 #include "tcpinfo.h"
 
 /* A state history never holds more entries than this: RFC 9293's longest path has nine. */
@@ -315,6 +316,14 @@ enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_
 #define ENGINE_TIMELINE_MIN 128
 #define ENGINE_TIMELINE_MAX 65536
 
+/* What a fault rule did to a segment. */
+struct engine_fault {
+	enum fault_action action;	/* FAULT_NONE: nothing */
+	uint64_t rule;
+	uint32_t hold_ms;		/* delay and reorder: the longest it was held */
+	bool copy;			/* duplicate: this is the copy */
+};
+
 enum engine_event_kind {
 	ENGINE_EVENT_SEGMENT = 0,
 	ENGINE_EVENT_STATE
@@ -336,7 +345,10 @@ struct engine_event {
 	uint32_t rel_ack;		/* ack minus the receiver's ISN */
 	enum tcpinfo_state state_before;	/* lwIP's state before and after the segment */
 	enum tcpinfo_state state_after;
+	enum tcpinfo_state peer_state_before;	/* the peer's, as inferred from the segments */
+	enum tcpinfo_state peer_state_after;
 	enum tcpinfo_step step;
+	struct engine_fault fault;		/* what a fault rule did to it, if one did */
 	/* State events. */
 	enum tcpinfo_state from;
 	enum tcpinfo_state to;
