@@ -361,19 +361,18 @@ out:
 	return rc;
 }
 
-/* Sets each line's option in turn; the first bad line ends it, naming FILE:LINE. */
-static int
-read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
+int
+config_parse_text(struct config *cfg, const char *name, char *text, size_t len, char *err,
+    size_t errlen)
 {
 	char reason[CONFIG_ERROR_MAX];
-	char *text, *line, *end;
-	size_t len, line_len;
+	char *line, *end;
+	size_t line_len;
 	unsigned lineno = 0;
-	int rc;
+	int rc = 0;
 
-	rc = read_file(path, &text, &len, err, errlen);
-	if (rc < 0)
-		return rc;
+	if (len > CONFIG_FILE_MAX)
+		return config_error(err, errlen, "%.200s: larger than %d bytes", name, CONFIG_FILE_MAX);
 	for (line = text; line < text + len; line += line_len + 1) {
 		end = memchr(line, '\n', (size_t)(text + len - line));
 		line_len = end != NULL ? (size_t)(end - line) : (size_t)(text + len - line);
@@ -392,7 +391,21 @@ read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
 			break;
 	}
 	if (rc < 0)
-		config_error(err, errlen, "%.200s:%u: %s", path, lineno, reason);
+		config_error(err, errlen, "%.200s:%u: %s", name, lineno, reason);
+	return rc;
+}
+
+static int
+read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	rc = read_file(path, &text, &len, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = config_parse_text(cfg, path, text, len, err, errlen);
 	free(text);
 	return rc;
 }

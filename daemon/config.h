@@ -83,6 +83,15 @@ int config_set(struct config *cfg, const char *name, const char *value, char *er
 int config_parse_args(struct config *cfg, int argc, char **argv, enum config_action *action,
     char *err, size_t errlen);
 
+/*
+ * Sets the options of a configuration file's text as --config does: len
+ * bytes at text, which holds one byte more and may be written to. name
+ * stands for the file in reasons. Returns 0, or a negative errno with
+ * "NAME:LINE: reason" in err.
+ */
+int config_parse_text(struct config *cfg, const char *name, char *text, size_t len, char *err,
+    size_t errlen);
+
 /* Writes the --help text. */
 void config_usage(FILE *out);
 
