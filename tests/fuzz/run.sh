@@ -31,9 +31,13 @@ failed=0
 for name in "${names[@]}"; do
   corpus="$build/corpus/$name"
   mkdir -p "$corpus" "$build/crashes/$name"
-  limit=(-max_total_time="$seconds")
-  [ -n "${RUNS:-}" ] && limit=(-runs="$RUNS")
-  echo "=== fuzz_$name: ${RUNS:+$RUNS runs}${RUNS:-$seconds s}"
+  if [ -n "${RUNS:-}" ]; then
+    limit=(-runs="$RUNS")
+    echo "=== fuzz_$name: $RUNS runs"
+  else
+    limit=(-max_total_time="$seconds")
+    echo "=== fuzz_$name: $seconds s"
+  fi
   if "$build/fuzz_$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$build/crashes/$name/" "$corpus" "$root/tests/fuzz/corpus/$name" \
       >"$build/fuzz_$name.log" 2>&1; then
