@@ -124,7 +124,8 @@ holdq_hold(struct holdq *q, const uint8_t *frame, size_t len, bool outbound, uin
 		return -ENOMEM;
 	}
 	memcpy(held->bytes, frame, len);
-	memcpy(held->meta, meta, meta_len);
+	if (meta_len > 0)
+		memcpy(held->meta, meta, meta_len);
 	held->len = len;
 	held->meta_len = meta_len;
 	held->outbound = outbound;
