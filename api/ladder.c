@@ -108,9 +108,11 @@ put_segment(FILE *f, const struct engine_event *event, const char *time)
 	if (state == NULL)
 		return -EINVAL;
 	format_segment(event, segment, sizeof(segment));
-	snprintf(line, sizeof(line), "%*s  %-*s %s %-*s %s %s",
+	/* A row longer than the line is cut; put_line() marks it. */
+	if (snprintf(line, sizeof(line), "%*s  %-*s %s %-*s %s %s",
 	    LADDER_TIME_WIDTH, time, LADDER_STATE_WIDTH, state, arrow,
-	    LADDER_SEGMENT_WIDTH, segment, arrow, step != NULL ? step : "");
+	    LADDER_SEGMENT_WIDTH, segment, arrow, step != NULL ? step : "") < 0)
+		return -EINVAL;
 	return put_line(f, line);
 }
 
@@ -125,9 +127,10 @@ put_state(FILE *f, const struct engine_event *event, const char *time)
 	if (from == NULL || to == NULL)
 		return -EINVAL;
 	/* Four blanks stand for the arrow, so the text lines up with the segments. */
-	snprintf(line, sizeof(line), "%*s  %-*s     (from %s, %s)",
+	if (snprintf(line, sizeof(line), "%*s  %-*s     (from %s, %s)",
 	    LADDER_TIME_WIDTH, time, LADDER_STATE_WIDTH, to, from,
-	    tcpinfo_cause_format(event->cause, cause, sizeof(cause)));
+	    tcpinfo_cause_format(event->cause, cause, sizeof(cause))) < 0)
+		return -EINVAL;
 	return put_line(f, line);
 }
 

@@ -434,8 +434,8 @@ config_parse_text(struct config *cfg, const char *name, char *text, size_t len, 
 static int
 read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	size_t len;
-	char *text;
+	size_t len = 0;
+	char *text = NULL;
 	int rc;
 
 	rc = read_file(path, &text, &len, err, errlen);
