@@ -1,8 +1,9 @@
 /*
  * stack_internal: what the files of lwip-port/ share with one another and
  * with no one else: the state they all read, the glue record of one
- * connection, and the calls between netif.c, tcpglue.c, ports.c and
- * arpwait.c. Everything here runs with the core lock held.
+ * connection, and the calls between the files. Every call here needs the
+ * core lock, except tapnetif_start(), tapnetif_stop() and tapnetif_reading(),
+ * which stack.c makes without it.
  */
 #ifndef LWIPD_STACK_INTERNAL_H
 #define LWIPD_STACK_INTERNAL_H
