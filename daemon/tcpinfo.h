@@ -6,6 +6,7 @@
 #ifndef LWIPD_TCPINFO_H
 #define LWIPD_TCPINFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,13 @@ enum tcpinfo_step {
 	TCPINFO_STEP_RETRANSMIT,	/* sequence space sent before */
 	TCPINFO_STEP_COUNT
 };
+
+/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4): a before b. */
+static inline bool
+tcpinfo_seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
 
 /* Returns e.g. "handshake-1", "teardown-3", "data", or NULL for TCPINFO_STEP_NONE. */
 const char *tcpinfo_step_name(enum tcpinfo_step step);
