@@ -119,17 +119,10 @@ ladder_mermaid(const struct engine_timeline *timeline, size_t *len)
 	char *text = NULL;
 	size_t size = 0;
 	FILE *f;
-	bool failed;
 
 	f = open_memstream(&text, &size);
 	if (f == NULL)
 		return NULL;
 	put_diagram(f, timeline);
-	failed = ferror(f) != 0;
-	if (fclose(f) != 0 || failed) {
-		free(text);
-		return NULL;
-	}
-	*len = size;
-	return text;
+	return ladder_stream_close(f, &text, &size, len);
 }

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 void
 ladder_time(uint64_t at_us, uint64_t start_us, char *buf, size_t len)
@@ -106,4 +107,19 @@ ladder_state(enum tcpinfo_state state)
 	const char *name = tcpinfo_state_name(state);
 
 	return name != NULL ? name : "?";
+}
+
+char *
+ladder_stream_close(FILE *f, char **text, size_t *size, size_t *len)
+{
+	bool failed = ferror(f) != 0;
+
+	/* The stream's buffer and size are only final after fclose(). */
+	if (fclose(f) != 0 || failed) {
+		free(*text);
+		*text = NULL;
+		return NULL;
+	}
+	*len = *size;
+	return *text;
 }

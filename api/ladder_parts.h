@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine.h"
 
@@ -39,6 +40,13 @@ const char *ladder_together(bool outbound);
 
 /* Whether a fault rule dropped the segment before its receiver. */
 bool ladder_lost(const struct engine_event *event);
+
+/*
+ * Closes f, opened by open_memstream(text, size), and returns *text with
+ * its length in *len; or frees it and returns NULL when a write failed
+ * (out of memory).
+ */
+char *ladder_stream_close(FILE *f, char **text, size_t *size, size_t *len);
 
 /* The state's name, or "?" for a value out of range. */
 const char *ladder_state(enum tcpinfo_state state);

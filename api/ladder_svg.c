@@ -219,7 +219,6 @@ ladder_svg(const struct engine_timeline *timeline, size_t *len)
 	char *text = NULL;
 	size_t size = 0;
 	FILE *f;
-	bool failed;
 
 	f = open_memstream(&text, &size);
 	if (f == NULL)
@@ -235,11 +234,5 @@ ladder_svg(const struct engine_timeline *timeline, size_t *len)
 	put_heads(f, timeline, height - BOTTOM + 10);
 	put_rows(f, timeline);
 	fputs("</svg>\n", f);
-	failed = ferror(f) != 0;
-	if (fclose(f) != 0 || failed) {
-		free(text);
-		return NULL;
-	}
-	*len = size;
-	return text;
+	return ladder_stream_close(f, &text, &size, len);
 }
