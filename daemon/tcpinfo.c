@@ -42,6 +42,7 @@ static const char *const step_names[TCPINFO_STEP_COUNT] = {
 	[TCPINFO_STEP_TEARDOWN_2] = "teardown-2",
 	[TCPINFO_STEP_TEARDOWN_3] = "teardown-3",
 	[TCPINFO_STEP_TEARDOWN_4] = "teardown-4",
+	[TCPINFO_STEP_TEARDOWN_2_3] = "teardown-2+3",
 	[TCPINFO_STEP_DATA] = "data",
 	[TCPINFO_STEP_ACK] = "ack",
 	[TCPINFO_STEP_RST] = "rst",

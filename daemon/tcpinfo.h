@@ -6,6 +6,7 @@
 #ifndef LWIPD_TCPINFO_H
 #define LWIPD_TCPINFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,7 @@ enum tcpinfo_step {
 	TCPINFO_STEP_TEARDOWN_2,	/* the other side's ACK of it, without a FIN */
 	TCPINFO_STEP_TEARDOWN_3,	/* the other side's FIN */
 	TCPINFO_STEP_TEARDOWN_4,	/* the ACK of that second FIN */
+	TCPINFO_STEP_TEARDOWN_2_3,	/* "teardown-2+3": the other side's FIN, acknowledging the first */
 	TCPINFO_STEP_DATA,		/* new payload */
 	TCPINFO_STEP_ACK,		/* a bare acknowledgement */
 	TCPINFO_STEP_RST,
@@ -78,7 +80,14 @@ enum tcpinfo_step {
 	TCPINFO_STEP_COUNT
 };
 
-/* Returns e.g. "handshake-1", "teardown-3", "data", or NULL for TCPINFO_STEP_NONE. */
+/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4): a before b. */
+static inline bool
+tcpinfo_seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* Returns e.g. "handshake-1", "teardown-2+3", "data", or NULL for TCPINFO_STEP_NONE. */
 const char *tcpinfo_step_name(enum tcpinfo_step step);
 
 /* Returns the RFC name, e.g. "SYN_SENT", or NULL for a value out of range. */

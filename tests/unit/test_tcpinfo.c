@@ -106,7 +106,12 @@ step_parse_is_exact(void **unused)
 		assert_int_equal(tcpinfo_step_parse(tcpinfo_step_name((enum tcpinfo_step)i), &step), 0);
 		assert_int_equal(step, i);
 	}
+	assert_int_equal(tcpinfo_step_parse("teardown-2+3", &step), 0);
+	assert_int_equal(step, TCPINFO_STEP_TEARDOWN_2_3);
+	assert_int_equal(tcpinfo_step_parse("teardown-2", &step), 0);
+	assert_int_equal(step, TCPINFO_STEP_TEARDOWN_2);
 	assert_int_equal(tcpinfo_step_parse("teardown-5", &step), -EINVAL);
+	assert_int_equal(tcpinfo_step_parse("teardown-2+", &step), -EINVAL);
 	assert_int_equal(tcpinfo_step_parse("Handshake-1", &step), -EINVAL);
 	assert_int_equal(tcpinfo_step_parse("", &step), -EINVAL);
 }
