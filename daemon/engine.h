@@ -13,39 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conninfo.h"
 #include "tcpinfo.h"
 
-/* A state history never holds more entries than this: RFC 9293's longest path has nine. */
-#define ENGINE_HISTORY_MAX 16
-
 #define ENGINE_IFNAME_MAX 16
-
-enum engine_origin {
-	ENGINE_ORIGIN_ACTIVE = 0,
-	ENGINE_ORIGIN_PASSIVE
-};
-
-/* An IPv4 endpoint. ip is in network byte order, port in host order. */
-struct engine_endpoint {
-	uint32_t ip;
-	uint16_t port;
-};
-
-struct engine_history_entry {
-	enum tcpinfo_state state;
-	uint64_t at_us;		/* microseconds since the daemon started */
-	struct tcpinfo_cause cause;
-};
-
-struct engine_counters {
-	uint64_t segs_in;
-	uint64_t segs_out;
-	uint64_t bytes_in;	/* TCP payload bytes */
-	uint64_t bytes_out;
-	uint64_t retransmits;
-	uint64_t rst_in;
-	uint64_t rst_out;
-};
 
 /* lwIP's transmission control block, read from the PCB under the core lock. */
 struct engine_tcb {
@@ -157,6 +128,12 @@ struct engine_config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 	uint32_t timeline_max;	/* events kept per connection's timeline */
+	/*
+	 * The engine's clock, in microseconds; NULL: CLOCK_MONOTONIC from the
+	 * start. A test injects its own to drive deadlines.
+	 */
+	uint64_t (*clock_us)(void *arg);
+	void *clock_arg;
 };
 
 /*

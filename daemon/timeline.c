@@ -5,13 +5,6 @@
 
 #define TIMELINE_FIRST_CAPACITY 16
 
-/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4). */
-static bool
-seq_lt(uint32_t a, uint32_t b)
-{
-	return (int32_t)(a - b) < 0;
-}
-
 void
 timeline_init(struct timeline *timeline, size_t cap)
 {
@@ -103,12 +96,8 @@ timeline_step(struct timeline_steps *steps, bool outbound, uint8_t flags, uint32
 	bool syn = flags & TCPINFO_FLAG_SYN, fin = flags & TCPINFO_FLAG_FIN;
 	bool has_ack = flags & TCPINFO_FLAG_ACK;
 	uint32_t seq_len = len + syn + fin;
-	bool resent = seq_len > 0 && steps->have_max[outbound] && seq_lt(seq, steps->max_end[outbound]);
+	bool resent = tcpinfo_seq_resent(&steps->sent[outbound], seq, seq_len);
 
-	if (seq_len > 0 && (!steps->have_max[outbound] || seq_lt(steps->max_end[outbound], seq + seq_len))) {
-		steps->max_end[outbound] = seq + seq_len;
-		steps->have_max[outbound] = true;
-	}
 	if (flags & TCPINFO_FLAG_RST)
 		return TCPINFO_STEP_RST;
 	if (resent)
@@ -140,13 +129,13 @@ timeline_step(struct timeline_steps *steps, bool outbound, uint8_t flags, uint32
 		return TCPINFO_STEP_TEARDOWN_3;
 	}
 	if (has_ack && steps->teardown == 1 && !steps->teardown_2_seen &&
-	    outbound != steps->first_fin_outbound && !seq_lt(ack, steps->first_fin_end)) {
+	    outbound != steps->first_fin_outbound && !tcpinfo_seq_lt(ack, steps->first_fin_end)) {
 		steps->teardown_2_seen = true;
 		steps->teardown = 2;
 		return TCPINFO_STEP_TEARDOWN_2;
 	}
 	if (has_ack && steps->teardown == 3 && !steps->teardown_4_seen &&
-	    outbound == steps->first_fin_outbound && !seq_lt(ack, steps->second_fin_end)) {
+	    outbound == steps->first_fin_outbound && !tcpinfo_seq_lt(ack, steps->second_fin_end)) {
 		steps->teardown_4_seen = true;
 		steps->teardown = 4;
 		return TCPINFO_STEP_TEARDOWN_4;

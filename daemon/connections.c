@@ -1,0 +1,317 @@
+/*
+ * connections: what the API does to one connection: open, close, shutdown,
+ * expire, send, read, and copies of it and its timeline. Each operation
+ * takes the core lock once, acts through the glue, and copies the result.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+int
+engine_open(struct engine *engine, const struct engine_open_params *params,
+    struct engine_conn_view *out)
+{
+	struct engine_endpoint local = { .ip = engine->cfg.address, .port = params->local_port };
+	struct stack_tcp *tcp;
+	struct conn *conn;
+	uint16_t chosen_port;
+	int rc;
+
+	engine_lock();
+	rc = engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX);
+	if (rc < 0)
+		goto unlock;
+	conn = engine_conn_new(engine, ENGINE_ORIGIN_ACTIVE, &local, &params->remote);
+	if (conn == NULL) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	conntable_pin(engine->table, &conn->entry);
+	rc = stack_tcp_connect(conn, params->remote.ip, params->remote.port, params->local_port,
+	    &tcp, &chosen_port);
+	if (rc < 0) {
+		conntable_discard(engine->table, &conn->entry);
+		goto unlock;
+	}
+	conn->tcp = tcp;
+	conn->entry.local.port = chosen_port;
+	engine_conn_view(engine, conn, out);
+	conntable_pin(engine->table, NULL);
+	conntable_prune(engine->table);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+/*
+ * Finds a connection for an operation that may close it, pinned so the
+ * record outlives the operation. Returns NULL, with *rc set, when there is none.
+ */
+static struct conn *
+conn_begin(struct engine *engine, uint64_t id, int *rc)
+{
+	struct conntable_entry *entry;
+
+	*rc = 0;
+	if (engine->stopping) {
+		*rc = -ESHUTDOWN;
+		return NULL;
+	}
+	entry = conntable_find(engine->table, id);
+	if (entry == NULL) {
+		*rc = -ENOENT;
+		return NULL;
+	}
+	conntable_pin(engine->table, entry);
+	return conn_of(entry);
+}
+
+static void
+conn_end(struct engine *engine, struct conn *conn, struct engine_conn_view *out)
+{
+	if (out != NULL)
+		engine_conn_view(engine, conn, out);
+	conntable_pin(engine->table, NULL);
+	conntable_prune(engine->table);
+}
+
+/* Shuts the write side now, or once the queued data is out. */
+static int
+conn_shut_write(struct conn *conn, struct tcpinfo_cause cause)
+{
+	if (!connbuf_send_empty(&conn->send)) {
+		conn->fin_pending = true;
+		conn->write_shut = true;
+		return 0;
+	}
+	if (conn->close_requested && stack_tcp_close(conn->tcp, cause) < 0)
+		return -EALREADY;
+	if (!conn->close_requested && stack_tcp_shutdown_write(conn->tcp, cause) < 0)
+		return -ENOTCONN;
+	conn->write_shut = true;
+	return 0;
+}
+
+int
+engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
+    struct engine_conn_view *out, bool *acted)
+{
+	struct conn *conn;
+	int rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	*acted = false;
+	if (conn->tcp != NULL && mode == ENGINE_CLOSE_ABORT) {
+		stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_API_ABORT));
+		*acted = true;
+	} else if (conn->tcp != NULL && !conn->close_requested) {
+		conn->close_requested = true;
+		*acted = conn_shut_write(conn, engine_cause(TCPINFO_CAUSE_API_CLOSE)) == 0;
+		/* Half-closed earlier, it may sit in FIN_WAIT_2 already: a full close bounds that wait. */
+		if (conn->entry.state == TCPINFO_FIN_WAIT_2 && conn->deadline.queue == NULL)
+			deadline_add(&engine->fin_wait_2, &conn->deadline);
+	}
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+int
+engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
+    struct engine_conn_view *out)
+{
+	struct conn *conn;
+	int rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->tcp == NULL || conn->entry.state == TCPINFO_SYN_SENT ||
+	    conn->entry.state == TCPINFO_LISTEN ||
+	    (how != ENGINE_SHUT_READ && conn->write_shut) || (how != ENGINE_SHUT_WRITE && conn->read_shut)) {
+		rc = -ENOTCONN;
+	} else {
+		if (how != ENGINE_SHUT_WRITE)
+			conn->read_shut = true;
+		if (how != ENGINE_SHUT_READ)
+			rc = conn_shut_write(conn, engine_cause(TCPINFO_CAUSE_API_SHUTDOWN));
+	}
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+int
+engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out)
+{
+	struct conn *conn;
+	int rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->entry.state == TCPINFO_TIME_WAIT && conn->tcp != NULL)
+		stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_API_EXPIRE));
+	else
+		rc = -ENOTCONN;
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+static bool
+can_send(enum tcpinfo_state state)
+{
+	return state == TCPINFO_SYN_SENT || state == TCPINFO_SYN_RCVD ||
+	    state == TCPINFO_ESTABLISHED || state == TCPINFO_CLOSE_WAIT;
+}
+
+int
+engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len)
+{
+	struct conn *conn;
+	int rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->tcp == NULL || conn->write_shut || !can_send(conn->entry.state))
+		rc = -ENOTCONN;
+	else if (len > ENGINE_SEND_QUEUE_MAX - conn->send.queued)
+		rc = -ENOBUFS;
+	else
+		rc = connbuf_send_push(&conn->send, data, len);
+	if (rc == 0)
+		engine_conn_pump(conn);
+	conn_end(engine, conn, NULL);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+int
+engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated)
+{
+	struct conntable_entry *entry;
+	struct conn *conn;
+	int rc;
+
+	engine_lock();
+	entry = conntable_find(engine->table, id);
+	if (entry == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	conn = conn_of(entry);
+	rc = connbuf_recv_take(&conn->recv, data, len);
+	if (rc < 0)
+		goto unlock;
+	*truncated = conn->recv_truncated;
+	conn->recv_truncated = false;
+	/* Room again: what waited outside the window comes in, and the window reopens. */
+	if (conn->tcp != NULL)
+		stack_tcp_deliver(conn->tcp);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+int
+engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
+{
+	struct conntable_entry *entry;
+	int rc = 0;
+
+	engine_lock();
+	entry = conntable_find(engine->table, id);
+	if (entry != NULL)
+		engine_conn_view(engine, conn_of(entry), out);
+	else
+		rc = -ENOENT;
+	engine_unlock();
+	return rc;
+}
+
+int
+engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
+    struct engine_conn_view **out, size_t *count)
+{
+	struct engine_conn_view *views = NULL;
+	struct conntable_entry *entry;
+	size_t n = 0, i = 0;
+	int rc = 0;
+
+	engine_lock();
+	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry))
+		n += state_filter == NULL || entry->state == *state_filter;
+	if (n > 0) {
+		views = malloc(n * sizeof(*views));
+		if (views == NULL) {
+			rc = -ENOMEM;
+			n = 0;
+			goto unlock;
+		}
+	}
+	for (entry = conntable_first(engine->table); entry != NULL && i < n;
+	    entry = conntable_next(entry)) {
+		if (state_filter == NULL || entry->state == *state_filter)
+			engine_conn_view(engine, conn_of(entry), &views[i++]);
+	}
+unlock:
+	engine_unlock();
+	*out = views;
+	*count = n;
+	return rc;
+}
+
+int
+engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
+{
+	struct conntable_entry *entry;
+	struct conn *conn;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	engine_lock();
+	entry = conntable_find(engine->table, id);
+	if (entry == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	conn = conn_of(entry);
+	engine_conn_view(engine, conn, &out->conn);
+	if (conn->timeline.count > 0) {
+		out->events = malloc(conn->timeline.count * sizeof(*out->events));
+		if (out->events == NULL) {
+			rc = -ENOMEM;
+			goto unlock;
+		}
+		timeline_copy(&conn->timeline, out->events);
+	}
+	out->count = conn->timeline.count;
+	out->dropped = conn->timeline.dropped;
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+void
+engine_timeline_free(struct engine_timeline *timeline)
+{
+	if (timeline == NULL)
+		return;
+	free(timeline->events);
+	timeline->events = NULL;
+	timeline->count = 0;
+}
