@@ -3,13 +3,12 @@
  * expire, send, read, and copies of it and its timeline. Each operation
  * takes the core lock once, acts through the glue, and copies the result.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
 
-int
+enum engine_result
 engine_open(struct engine *engine, const struct engine_open_params *params,
     struct engine_conn_view *out)
 {
@@ -17,21 +16,21 @@ engine_open(struct engine *engine, const struct engine_open_params *params,
 	struct stack_tcp *tcp;
 	struct conn *conn;
 	uint16_t chosen_port;
-	int rc;
+	enum engine_result rc;
 
 	engine_lock();
 	rc = engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX);
-	if (rc < 0)
+	if (rc != ENGINE_OK)
 		goto unlock;
 	conn = engine_conn_new(engine, ENGINE_ORIGIN_ACTIVE, &local, &params->remote);
 	if (conn == NULL) {
-		rc = -ENOMEM;
+		rc = ENGINE_NO_MEMORY;
 		goto unlock;
 	}
 	conntable_pin(engine->table, &conn->entry);
-	rc = stack_tcp_connect(conn, params->remote.ip, params->remote.port, params->local_port,
-	    &tcp, &chosen_port);
-	if (rc < 0) {
+	rc = engine_result_of(stack_tcp_connect(conn, params->remote.ip, params->remote.port,
+	    params->local_port, &tcp, &chosen_port));
+	if (rc != ENGINE_OK) {
 		conntable_discard(engine->table, &conn->entry);
 		goto unlock;
 	}
@@ -50,18 +49,18 @@ unlock:
  * record outlives the operation. Returns NULL, with *rc set, when there is none.
  */
 static struct conn *
-conn_begin(struct engine *engine, uint64_t id, int *rc)
+conn_begin(struct engine *engine, uint64_t id, enum engine_result *rc)
 {
 	struct conntable_entry *entry;
 
-	*rc = 0;
+	*rc = ENGINE_OK;
 	if (engine->stopping) {
-		*rc = -ESHUTDOWN;
+		*rc = ENGINE_STOPPING;
 		return NULL;
 	}
 	entry = conntable_find(engine->table, id);
 	if (entry == NULL) {
-		*rc = -ENOENT;
+		*rc = ENGINE_NOT_FOUND;
 		return NULL;
 	}
 	conntable_pin(engine->table, entry);
@@ -77,29 +76,29 @@ conn_end(struct engine *engine, struct conn *conn, struct engine_conn_view *out)
 	conntable_prune(engine->table);
 }
 
-/* Shuts the write side now, or once the queued data is out. */
-static int
+/* Shuts the write side now, or once the queued data is out; WRONG_STATE when it is shut already. */
+static enum engine_result
 conn_shut_write(struct conn *conn, struct tcpinfo_cause cause)
 {
 	if (!connbuf_send_empty(&conn->send)) {
 		conn->fin_pending = true;
 		conn->write_shut = true;
-		return 0;
+		return ENGINE_OK;
 	}
 	if (conn->close_requested && stack_tcp_close(conn->tcp, cause) < 0)
-		return -EALREADY;
+		return ENGINE_WRONG_STATE;
 	if (!conn->close_requested && stack_tcp_shutdown_write(conn->tcp, cause) < 0)
-		return -ENOTCONN;
+		return ENGINE_WRONG_STATE;
 	conn->write_shut = true;
-	return 0;
+	return ENGINE_OK;
 }
 
-int
+enum engine_result
 engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
     struct engine_conn_view *out, bool *acted)
 {
 	struct conn *conn;
-	int rc;
+	enum engine_result rc;
 
 	engine_lock();
 	conn = conn_begin(engine, id, &rc);
@@ -111,7 +110,7 @@ engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
 		*acted = true;
 	} else if (conn->tcp != NULL && !conn->close_requested) {
 		conn->close_requested = true;
-		*acted = conn_shut_write(conn, engine_cause(TCPINFO_CAUSE_API_CLOSE)) == 0;
+		*acted = conn_shut_write(conn, engine_cause(TCPINFO_CAUSE_API_CLOSE)) == ENGINE_OK;
 		/* Half-closed earlier, it may sit in FIN_WAIT_2 already: a full close bounds that wait. */
 		if (conn->entry.state == TCPINFO_FIN_WAIT_2 && conn->deadline.queue == NULL)
 			deadline_add(&engine->fin_wait_2, &conn->deadline);
@@ -122,12 +121,12 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
     struct engine_conn_view *out)
 {
 	struct conn *conn;
-	int rc;
+	enum engine_result rc;
 
 	engine_lock();
 	conn = conn_begin(engine, id, &rc);
@@ -136,7 +135,7 @@ engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how
 	if (conn->tcp == NULL || conn->entry.state == TCPINFO_SYN_SENT ||
 	    conn->entry.state == TCPINFO_LISTEN ||
 	    (how != ENGINE_SHUT_READ && conn->write_shut) || (how != ENGINE_SHUT_WRITE && conn->read_shut)) {
-		rc = -ENOTCONN;
+		rc = ENGINE_WRONG_STATE;
 	} else {
 		if (how != ENGINE_SHUT_WRITE)
 			conn->read_shut = true;
@@ -149,11 +148,11 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 {
 	struct conn *conn;
-	int rc;
+	enum engine_result rc;
 
 	engine_lock();
 	conn = conn_begin(engine, id, &rc);
@@ -162,7 +161,7 @@ engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 	if (conn->entry.state == TCPINFO_TIME_WAIT && conn->tcp != NULL)
 		stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_API_EXPIRE));
 	else
-		rc = -ENOTCONN;
+		rc = ENGINE_WRONG_STATE;
 	conn_end(engine, conn, out);
 unlock:
 	engine_unlock();
@@ -176,47 +175,49 @@ can_send(enum tcpinfo_state state)
 	    state == TCPINFO_ESTABLISHED || state == TCPINFO_CLOSE_WAIT;
 }
 
-int
-engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len)
+enum engine_result
+engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
+    struct engine_conn_view *out)
 {
 	struct conn *conn;
-	int rc;
+	enum engine_result rc;
 
 	engine_lock();
 	conn = conn_begin(engine, id, &rc);
 	if (conn == NULL)
 		goto unlock;
 	if (conn->tcp == NULL || conn->write_shut || !can_send(conn->entry.state))
-		rc = -ENOTCONN;
+		rc = ENGINE_WRONG_STATE;
 	else if (len > ENGINE_SEND_QUEUE_MAX - conn->send.queued)
-		rc = -ENOBUFS;
-	else
-		rc = connbuf_send_push(&conn->send, data, len);
-	if (rc == 0)
+		rc = ENGINE_QUEUE_FULL;
+	else if (connbuf_send_push(&conn->send, data, len) < 0)
+		rc = ENGINE_NO_MEMORY;
+	if (rc == ENGINE_OK)
 		engine_conn_pump(conn);
-	conn_end(engine, conn, NULL);
+	conn_end(engine, conn, out);
 unlock:
 	engine_unlock();
 	return rc;
 }
 
-int
+enum engine_result
 engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated)
 {
 	struct conntable_entry *entry;
+	enum engine_result rc = ENGINE_OK;
 	struct conn *conn;
-	int rc;
 
 	engine_lock();
 	entry = conntable_find(engine->table, id);
 	if (entry == NULL) {
-		rc = -ENOENT;
+		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
 	conn = conn_of(entry);
-	rc = connbuf_recv_take(&conn->recv, data, len);
-	if (rc < 0)
+	if (connbuf_recv_take(&conn->recv, data, len) < 0) {
+		rc = ENGINE_NO_MEMORY;
 		goto unlock;
+	}
 	*truncated = conn->recv_truncated;
 	conn->recv_truncated = false;
 	/* Room again: what waited outside the window comes in, and the window reopens. */
@@ -227,30 +228,30 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 {
 	struct conntable_entry *entry;
-	int rc = 0;
+	enum engine_result rc = ENGINE_OK;
 
 	engine_lock();
 	entry = conntable_find(engine->table, id);
 	if (entry != NULL)
 		engine_conn_view(engine, conn_of(entry), out);
 	else
-		rc = -ENOENT;
+		rc = ENGINE_NOT_FOUND;
 	engine_unlock();
 	return rc;
 }
 
-int
+enum engine_result
 engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
     struct engine_conn_view **out, size_t *count)
 {
 	struct engine_conn_view *views = NULL;
 	struct conntable_entry *entry;
 	size_t n = 0, i = 0;
-	int rc = 0;
+	enum engine_result rc = ENGINE_OK;
 
 	engine_lock();
 	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry))
@@ -258,7 +259,7 @@ engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
 	if (n > 0) {
 		views = malloc(n * sizeof(*views));
 		if (views == NULL) {
-			rc = -ENOMEM;
+			rc = ENGINE_NO_MEMORY;
 			n = 0;
 			goto unlock;
 		}
@@ -275,18 +276,18 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
 {
 	struct conntable_entry *entry;
 	struct conn *conn;
-	int rc = 0;
+	enum engine_result rc = ENGINE_OK;
 
 	memset(out, 0, sizeof(*out));
 	engine_lock();
 	entry = conntable_find(engine->table, id);
 	if (entry == NULL) {
-		rc = -ENOENT;
+		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
 	conn = conn_of(entry);
@@ -294,7 +295,7 @@ engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
 	if (conn->timeline.count > 0) {
 		out->events = malloc(conn->timeline.count * sizeof(*out->events));
 		if (out->events == NULL) {
-			rc = -ENOMEM;
+			rc = ENGINE_NO_MEMORY;
 			goto unlock;
 		}
 		timeline_copy(&conn->timeline, out->events);

@@ -63,12 +63,31 @@ engine_clock(void *ctx)
 	return engine_now_us(ctx);
 }
 
-int
+enum engine_result
 engine_admit(const struct engine *engine, size_t used, size_t max)
 {
 	if (engine->stopping)
-		return -ESHUTDOWN;
-	return used >= max ? -ENOBUFS : 0;
+		return ENGINE_STOPPING;
+	return used >= max ? ENGINE_LIMIT_REACHED : ENGINE_OK;
+}
+
+enum engine_result
+engine_result_of(int stack_rc)
+{
+	switch (stack_rc) {
+	case 0:
+		return ENGINE_OK;
+	case -EINVAL:
+		return ENGINE_ADDRESS_INVALID;
+	case -ENETUNREACH:
+		return ENGINE_NO_ROUTE;
+	case -EADDRINUSE:
+		return ENGINE_PORT_IN_USE;
+	case -EADDRNOTAVAIL:
+		return ENGINE_NO_PORT;
+	default:
+		return ENGINE_NO_MEMORY;
+	}
 }
 
 /* Tells the stream a connection exists, once, before its first state change. */
@@ -297,7 +316,7 @@ on_passive_open(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
 	struct engine_endpoint remote = { .ip = remote_ip, .port = remote_port };
 	struct conn *conn;
 
-	if (engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX) < 0)
+	if (engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX) != ENGINE_OK)
 		return NULL;
 	conn = engine_conn_new(engine, ENGINE_ORIGIN_PASSIVE, &local, &remote);
 	if (conn == NULL)

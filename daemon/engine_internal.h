@@ -117,8 +117,10 @@ engine_cause(enum tcpinfo_cause_kind kind)
 
 /* engine.c */
 uint64_t engine_now_us(const struct engine *engine);
-/* Whether one more of something bounded may start: -ESHUTDOWN, -ENOBUFS, or 0. */
-int engine_admit(const struct engine *engine, size_t used, size_t max);
+/* Whether one more of something bounded may start: STOPPING, LIMIT_REACHED, or OK. */
+enum engine_result engine_admit(const struct engine *engine, size_t used, size_t max);
+/* The result a stack call's errno stands for (stack_tcp_connect, stack_tcp_listen). */
+enum engine_result engine_result_of(int stack_rc);
 void engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_view *out);
 /* Gives lwIP as much queued data as its send buffer takes; sends the FIN once all is out. */
 void engine_conn_pump(struct conn *conn);

@@ -121,12 +121,19 @@ engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
 	struct events *events = &engine->events;
 	struct engine_subscriber *subscriber;
 	uint64_t oldest;
-	int rc;
+	int rc = 0;
 
 	engine_lock();
-	rc = engine_admit(engine, events->subscriber_count, ENGINE_SUBSCRIBERS_MAX);
-	if (rc < 0)
+	switch (engine_admit(engine, events->subscriber_count, ENGINE_SUBSCRIBERS_MAX)) {
+	case ENGINE_OK:
+		break;
+	case ENGINE_STOPPING:
+		rc = -ESHUTDOWN;
 		goto unlock;
+	default:
+		rc = -ENOBUFS;
+		goto unlock;
+	}
 	subscriber = calloc(1, sizeof(*subscriber));
 	if (subscriber == NULL) {
 		rc = -ENOMEM;

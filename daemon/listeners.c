@@ -3,7 +3,6 @@
  * connections, and the waits on them. The connections a listener forks
  * are the engine's (engine.c, the passive_open hook).
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <utlist.h>
 
@@ -65,25 +64,25 @@ listeners_free(struct engine *engine)
 	engine->listener_count = 0;
 }
 
-int
+enum engine_result
 engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
     struct engine_listener_view *out)
 {
 	struct listener *listener;
-	int rc;
+	enum engine_result rc;
 
 	engine_lock();
 	rc = engine_admit(engine, engine->listener_count, ENGINE_LISTENERS_MAX);
-	if (rc < 0)
+	if (rc != ENGINE_OK)
 		goto unlock;
 	listener = calloc(1, sizeof(*listener));
 	if (listener == NULL) {
-		rc = -ENOMEM;
+		rc = ENGINE_NO_MEMORY;
 		goto unlock;
 	}
 	listener->engine = engine;
-	rc = stack_tcp_listen(listener, port, backlog, &listener->stack);
-	if (rc < 0) {
+	rc = engine_result_of(stack_tcp_listen(listener, port, backlog, &listener->stack));
+	if (rc != ENGINE_OK) {
 		free(listener);
 		goto unlock;
 	}
@@ -101,16 +100,16 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view *out)
 {
 	struct listener *listener;
-	int rc = 0;
+	enum engine_result rc = ENGINE_OK;
 
 	engine_lock();
 	listener = listeners_find(engine, id);
 	if (listener == NULL || listener->stack == NULL) {
-		rc = -ENOENT;
+		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
 	waits_wake_all(&listener->waiters, ENGINE_WAIT_UNREACHABLE);
@@ -128,35 +127,35 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_view *out)
 {
 	struct listener *listener;
-	int rc = 0;
+	enum engine_result rc = ENGINE_OK;
 
 	engine_lock();
 	listener = listeners_find(engine, id);
 	if (listener != NULL)
 		listeners_view(listener, out);
 	else
-		rc = -ENOENT;
+		rc = ENGINE_NOT_FOUND;
 	engine_unlock();
 	return rc;
 }
 
-int
+enum engine_result
 engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count)
 {
 	struct engine_listener_view *views = NULL;
 	struct listener *listener;
 	size_t i = 0;
-	int rc = 0;
+	enum engine_result rc = ENGINE_OK;
 
 	engine_lock();
 	if (engine->listener_count > 0) {
 		views = malloc(engine->listener_count * sizeof(*views));
 		if (views == NULL) {
-			rc = -ENOMEM;
+			rc = ENGINE_NO_MEMORY;
 			goto unlock;
 		}
 	}

@@ -5,7 +5,6 @@
  * timer), or stopping. What differs between a connection's wait and a
  * listener's is only how the condition is read (wait_status).
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <utlist.h>
 
@@ -135,27 +134,28 @@ waits_wake_all(struct engine_waiter **list, enum engine_wait_result result)
 		waiter_wake(waiter, result);
 }
 
-static int
+static enum engine_result
 wait_begin(struct engine *engine, enum wait_target target, uint64_t id, uint64_t goal,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out)
 {
 	struct engine_waiter *waiter, **list = NULL;
+	enum engine_result rc = ENGINE_OK;
 	enum wait_status status;
-	int rc = 0;
 
+	*out = NULL;
 	engine_lock();
 	if (engine->stopping) {
-		rc = -ESHUTDOWN;
+		rc = ENGINE_STOPPING;
 		goto unlock;
 	}
 	status = wait_status(engine, target, id, goal, &list);
 	if (status == WAIT_NOT_FOUND || status == WAIT_HOLDS) {
-		rc = status == WAIT_NOT_FOUND ? -ENOENT : 1;
+		rc = status == WAIT_NOT_FOUND ? ENGINE_NOT_FOUND : ENGINE_OK;
 		goto unlock;
 	}
 	waiter = calloc(1, sizeof(*waiter));
 	if (waiter == NULL) {
-		rc = -ENOMEM;
+		rc = ENGINE_NO_MEMORY;
 		goto unlock;
 	}
 	*waiter = (struct engine_waiter){
@@ -174,14 +174,14 @@ unlock:
 	return rc;
 }
 
-int
+enum engine_result
 engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out)
 {
 	return wait_begin(engine, WAIT_CONN, id, state, timeout_ms, wake, arg, out);
 }
 
-int
+enum engine_result
 engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out)
 {

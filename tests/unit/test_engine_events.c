@@ -186,7 +186,7 @@ closed_connections_are_retained_up_to_the_cap(void **unused)
 		ids[i] = unit_open(engine, &tcp);
 		assert_int_equal(engine_close(engine, ids[i], ENGINE_CLOSE_ABORT, &view, &acted), 0);
 	}
-	assert_int_equal(engine_get(engine, ids[0], &view), -ENOENT);
+	assert_int_equal(engine_get(engine, ids[0], &view), ENGINE_NOT_FOUND);
 	assert_int_equal(unit_state(engine, ids[1]), TCPINFO_CLOSED);
 	assert_int_equal(engine_list(engine, NULL, &list, &count), 0);
 	assert_int_equal(count, 2);

@@ -61,7 +61,7 @@ passive_open_through_last_ack_to_closed(void **unused)
 
 	(void)unused;
 	assert_int_equal(engine_listen(engine, 9000, 8, &listener), 0);
-	assert_int_equal(engine_listen(engine, 9000, 8, &listener), -EADDRINUSE);
+	assert_int_equal(engine_listen(engine, 9000, 8, &listener), ENGINE_PORT_IN_USE);
 	tcp = fake_passive_open(fake_listener(9000), UNIT_REMOTE_IP, 40000);
 	assert_non_null(tcp);
 	fake_accept(fake_listener(9000), tcp);
@@ -99,7 +99,7 @@ abort_sends_rst_once(void **unused)
 	assert_int_equal(unit_last_cause(engine, id).kind, TCPINFO_CAUSE_API_ABORT);
 	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_ABORT, &view, &acted), 0);
 	assert_false(acted);
-	assert_int_equal(engine_close(engine, 99, ENGINE_CLOSE_ABORT, &view, &acted), -ENOENT);
+	assert_int_equal(engine_close(engine, 99, ENGINE_CLOSE_ABORT, &view, &acted), ENGINE_NOT_FOUND);
 	unit_end(engine);
 }
 
@@ -131,14 +131,14 @@ shutdown_write_then_peer_fin(void **unused)
 	uint64_t id;
 
 	(void)unused;
-	assert_int_equal(engine_shutdown(engine, syn_sent, ENGINE_SHUT_WRITE, &view), -ENOTCONN);
+	assert_int_equal(engine_shutdown(engine, syn_sent, ENGINE_SHUT_WRITE, &view), ENGINE_WRONG_STATE);
 	id = unit_open_established(engine, &tcp);
 	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_WRITE, &view), 0);
 	assert_int_equal(view.state, TCPINFO_FIN_WAIT_1);
 	assert_int_equal(unit_last_cause(engine, id).kind, TCPINFO_CAUSE_API_SHUTDOWN);
-	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_WRITE, &view), -ENOTCONN);
+	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_WRITE, &view), ENGINE_WRONG_STATE);
 	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_READ, &view), 0);
-	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_READ, &view), -ENOTCONN);
+	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_READ, &view), ENGINE_WRONG_STATE);
 	fake_segment(tcp, false, TCPINFO_FLAG_ACK, 5001, 1002, 0, TCPINFO_FIN_WAIT_2);
 	fake_segment(tcp, false, TCPINFO_FLAG_FIN | TCPINFO_FLAG_ACK, 5001, 1002, 0,
 	    TCPINFO_TIME_WAIT);
@@ -155,8 +155,8 @@ expire_ends_time_wait_only(void **unused)
 	uint64_t id = unit_open_established(engine, &tcp);
 
 	(void)unused;
-	assert_int_equal(engine_expire(engine, id, &view), -ENOTCONN);
-	assert_int_equal(engine_expire(engine, 42, &view), -ENOENT);
+	assert_int_equal(engine_expire(engine, id, &view), ENGINE_WRONG_STATE);
+	assert_int_equal(engine_expire(engine, 42, &view), ENGINE_NOT_FOUND);
 	fake_state(tcp, TCPINFO_TIME_WAIT, unit_cause(TCPINFO_CAUSE_RX, TCPINFO_FLAG_FIN));
 	assert_int_equal(engine_expire(engine, id, &view), 0);
 	assert_int_equal(view.state, TCPINFO_CLOSED);
@@ -178,7 +178,7 @@ failed_connect_leaves_no_record(void **unused)
 
 	(void)unused;
 	fake_fail_next_connect(-EADDRINUSE);
-	assert_int_equal(engine_open(engine, &params, &view), -EADDRINUSE);
+	assert_int_equal(engine_open(engine, &params, &view), ENGINE_PORT_IN_USE);
 	assert_int_equal(engine_list(engine, NULL, &list, &count), 0);
 	assert_int_equal(count, 0);
 	assert_null(list);
@@ -199,7 +199,7 @@ stop_aborts_every_live_connection(void **unused)
 	engine_stop(engine);
 	assert_int_equal(unit_state(engine, a), TCPINFO_CLOSED);
 	assert_int_equal(unit_last_cause(engine, b).kind, TCPINFO_CAUSE_DAEMON_STOP);
-	assert_int_equal(engine_open(engine, &params, &view), -ESHUTDOWN);
+	assert_int_equal(engine_open(engine, &params, &view), ENGINE_STOPPING);
 	assert_false(engine_healthy(engine));
 	engine_free(engine);
 	fake_stack_reset();

@@ -14,12 +14,13 @@ wait_on_a_state_reached_already_answers_at_once(void **unused)
 	(void)unused;
 	/* Passed through SYN_SENT counts as reached, as does being in ESTABLISHED. */
 	assert_int_equal(engine_wait_state(engine, id, TCPINFO_SYN_SENT, 1000, unit_count_wake,
-	    &wakes, &waiter), 1);
+	    &wakes, &waiter), ENGINE_OK);
+	assert_null(waiter);
 	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 1000, unit_count_wake,
-	    &wakes, &waiter), 1);
+	    &wakes, &waiter), ENGINE_OK);
 	assert_null(waiter);
 	assert_int_equal(engine_wait_state(engine, 77, TCPINFO_ESTABLISHED, 1000, unit_count_wake,
-	    &wakes, &waiter), -ENOENT);
+	    &wakes, &waiter), ENGINE_NOT_FOUND);
 	assert_int_equal(wakes, 0);
 	unit_end(engine);
 }
@@ -167,9 +168,10 @@ wait_on_a_listener_is_woken_by_accepts(void **unused)
 	    ENGINE_WAIT_REACHED);
 	assert_int_equal(listener.accepted, 2);
 	assert_int_equal(engine_wait_accepted(engine, listener.id, 2, 5000, unit_count_wake, &wakes,
-	    &waiter), 1);
+	    &waiter), ENGINE_OK);
+	assert_null(waiter);
 	assert_int_equal(engine_wait_accepted(engine, 99, 1, 5000, unit_count_wake, &wakes,
-	    &waiter), -ENOENT);
+	    &waiter), ENGINE_NOT_FOUND);
 	unit_end(engine);
 }
 
@@ -225,7 +227,7 @@ stop_wakes_every_wait(void **unused)
 	assert_int_equal(engine_wait_finish(engine, on_listener, NULL, NULL, &found),
 	    ENGINE_WAIT_STOPPING);
 	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
-	    &wakes, &on_conn), -ESHUTDOWN);
+	    &wakes, &on_conn), ENGINE_STOPPING);
 	engine_free(engine);
 	fake_stack_reset();
 }
