@@ -51,20 +51,20 @@ unlock:
 static struct conn *
 conn_begin(struct engine *engine, uint64_t id, enum engine_result *rc)
 {
-	struct conntable_entry *entry;
+	struct conn *conn;
 
 	*rc = ENGINE_OK;
 	if (engine->stopping) {
 		*rc = ENGINE_STOPPING;
 		return NULL;
 	}
-	entry = conntable_find(engine->table, id);
-	if (entry == NULL) {
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL) {
 		*rc = ENGINE_NOT_FOUND;
 		return NULL;
 	}
-	conntable_pin(engine->table, entry);
-	return conn_of(entry);
+	conntable_pin(engine->table, &conn->entry);
+	return conn;
 }
 
 static void
@@ -203,17 +203,15 @@ unlock:
 enum engine_result
 engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated)
 {
-	struct conntable_entry *entry;
 	enum engine_result rc = ENGINE_OK;
 	struct conn *conn;
 
 	engine_lock();
-	entry = conntable_find(engine->table, id);
-	if (entry == NULL) {
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL) {
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
-	conn = conn_of(entry);
 	if (connbuf_recv_take(&conn->recv, data, len) < 0) {
 		rc = ENGINE_NO_MEMORY;
 		goto unlock;
@@ -231,13 +229,13 @@ unlock:
 enum engine_result
 engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 {
-	struct conntable_entry *entry;
 	enum engine_result rc = ENGINE_OK;
+	struct conn *conn;
 
 	engine_lock();
-	entry = conntable_find(engine->table, id);
-	if (entry != NULL)
-		engine_conn_view(engine, conn_of(entry), out);
+	conn = engine_conn_find(engine, id);
+	if (conn != NULL)
+		engine_conn_view(engine, conn, out);
 	else
 		rc = ENGINE_NOT_FOUND;
 	engine_unlock();
@@ -279,18 +277,16 @@ unlock:
 enum engine_result
 engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
 {
-	struct conntable_entry *entry;
-	struct conn *conn;
 	enum engine_result rc = ENGINE_OK;
+	struct conn *conn;
 
 	memset(out, 0, sizeof(*out));
 	engine_lock();
-	entry = conntable_find(engine->table, id);
-	if (entry == NULL) {
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL) {
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
-	conn = conn_of(entry);
 	engine_conn_view(engine, conn, &out->conn);
 	if (conn->timeline.count > 0) {
 		out->events = malloc(conn->timeline.count * sizeof(*out->events));

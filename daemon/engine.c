@@ -134,6 +134,14 @@ engine_conn_new(struct engine *engine, enum engine_origin origin,
 	return conn;
 }
 
+struct conn *
+engine_conn_find(struct engine *engine, uint64_t id)
+{
+	struct conntable_entry *entry = conntable_find(engine->table, id);
+
+	return entry != NULL ? conn_of(entry) : NULL;
+}
+
 /* The one place a stack TCB becomes the engine's. */
 static void
 conn_refresh_tcb(struct conn *conn)

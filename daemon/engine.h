@@ -4,7 +4,7 @@
  * The API thread calls these functions with plain C values and gets plain
  * C snapshots back; nothing here carries lwIP or HTTP types. Each call takes
  * the stack's core lock for a short, bounded time and copies what it returns,
- * so callers never see shared state.
+ * so callers never see shared state. The lock order is in lockorder.h.
  */
 #ifndef LWIPD_ENGINE_H
 #define LWIPD_ENGINE_H
@@ -261,7 +261,9 @@ void engine_stats(struct engine *engine, struct engine_stats *out);
  * registers a waiter and calls wake(arg) later, with the core lock held and
  * from any thread, when the condition holds, can no longer hold, times out,
  * or the daemon stops. wake must only signal (e.g. resume a suspended HTTP
- * request); the caller then calls engine_wait_finish().
+ * request); the caller then calls engine_wait_finish(). As it runs under
+ * the core lock, wake may take only locks later in the order of
+ * daemon/lockorder.h, and must not call the engine.
  */
 struct engine_waiter;
 typedef void (*engine_wake_fn)(void *arg);

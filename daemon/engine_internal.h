@@ -117,6 +117,8 @@ engine_cause(enum tcpinfo_cause_kind kind)
 
 /* engine.c */
 uint64_t engine_now_us(const struct engine *engine);
+/* The connection with that id, live or retained, or NULL. */
+struct conn *engine_conn_find(struct engine *engine, uint64_t id);
 /* Whether one more of something bounded may start: STOPPING, LIMIT_REACHED, or OK. */
 enum engine_result engine_admit(const struct engine *engine, size_t used, size_t max);
 /* The result a stack call's errno stands for (stack_tcp_connect, stack_tcp_listen). */

@@ -52,7 +52,6 @@ wait_status(struct engine *engine, enum wait_target target, uint64_t id, uint64_
     struct engine_waiter ***list)
 {
 	struct listener *listener;
-	struct conntable_entry *entry;
 	struct conn *conn;
 
 	if (target == WAIT_LISTENER) {
@@ -62,15 +61,15 @@ wait_status(struct engine *engine, enum wait_target target, uint64_t id, uint64_
 		*list = &listener->waiters;
 		return listener->accepted >= goal ? WAIT_HOLDS : WAIT_PENDING;
 	}
-	entry = conntable_find(engine->table, id);
-	if (entry == NULL)
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL)
 		return WAIT_NOT_FOUND;
-	conn = conn_of(entry);
 	*list = &conn->waiters;
 	if (conn_passed(conn, (enum tcpinfo_state)goal))
 		return WAIT_HOLDS;
 	/* A closed connection will pass no further state. */
-	return entry->state == TCPINFO_CLOSED && entry->history_len > 0 ? WAIT_NEVER : WAIT_PENDING;
+	return conn->entry.state == TCPINFO_CLOSED && conn->entry.history_len > 0 ?
+	    WAIT_NEVER : WAIT_PENDING;
 }
 
 static void waiter_timer(void *arg);
@@ -193,8 +192,8 @@ engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
     struct engine_conn_view *conn_out, struct engine_listener_view *listener_out, bool *found)
 {
 	enum engine_wait_result result;
-	struct conntable_entry *entry;
 	struct listener *listener;
+	struct conn *conn;
 
 	engine_lock();
 	if (!waiter->woken) {
@@ -208,10 +207,9 @@ engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
 		if (listener_out != NULL)
 			listeners_view(listener, listener_out);
 		*found = true;
-	} else if (waiter->target == WAIT_CONN &&
-	    (entry = conntable_find(engine->table, waiter->id)) != NULL) {
+	} else if (waiter->target == WAIT_CONN && (conn = engine_conn_find(engine, waiter->id)) != NULL) {
 		if (conn_out != NULL)
-			engine_conn_view(engine, conn_of(entry), conn_out);
+			engine_conn_view(engine, conn, conn_out);
 		*found = true;
 	}
 	engine_unlock();
