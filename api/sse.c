@@ -28,6 +28,7 @@
 
 #include <utlist.h>
 
+#include "lockorder.h"
 #include "log.h"
 #include "render.h"
 #include "sse.h"
@@ -64,6 +65,21 @@ struct sse_stream {
 	char text[SSE_BATCH * SSE_EVENT_MAX];
 	struct sse_stream *prev, *next;
 };
+
+/* Takes the hub's lock, second in the lock order of lockorder.h. */
+static void
+hub_lock(struct sse_hub *hub)
+{
+	lockorder_acquire(LOCKORDER_SSE_HUB);
+	pthread_mutex_lock(&hub->lock);
+}
+
+static void
+hub_unlock(struct sse_hub *hub)
+{
+	pthread_mutex_unlock(&hub->lock);
+	lockorder_release(LOCKORDER_SSE_HUB);
+}
 
 bool
 sse_filter_pass(const struct sse_filter *filter, const struct engine_stream_event *event)
@@ -150,20 +166,20 @@ sse_hub_stop(struct sse_hub *hub)
 {
 	struct sse_stream *stream;
 
-	pthread_mutex_lock(&hub->lock);
+	hub_lock(hub);
 	hub->stopping = true;
 	DL_FOREACH(hub->streams, stream)
 		wake_locked(stream);
-	pthread_mutex_unlock(&hub->lock);
+	hub_unlock(hub);
 }
 
 void
 sse_hub_counts(struct sse_hub *hub, uint64_t *clients, uint64_t *dropped)
 {
-	pthread_mutex_lock(&hub->lock);
+	hub_lock(hub);
 	*clients = hub->clients;
 	*dropped = hub->dropped;
-	pthread_mutex_unlock(&hub->lock);
+	hub_unlock(hub);
 }
 
 /* The engine's wake callback: runs with the engine's lock held, on any thread. */
@@ -172,22 +188,22 @@ wake_stream(void *arg)
 {
 	struct sse_stream *stream = arg;
 
-	pthread_mutex_lock(&stream->hub->lock);
+	hub_lock(stream->hub);
 	wake_locked(stream);
-	pthread_mutex_unlock(&stream->hub->lock);
+	hub_unlock(stream->hub);
 }
 
 /* Counts a stream that fell behind, once. Takes hub->lock. */
 static void
 count_drop(struct sse_stream *stream)
 {
-	pthread_mutex_lock(&stream->hub->lock);
+	hub_lock(stream->hub);
 	if (!stream->dropped) {
 		stream->dropped = true;
 		stream->hub->dropped++;
 		log_warnx("api: dropping an event stream client that fell behind");
 	}
-	pthread_mutex_unlock(&stream->hub->lock);
+	hub_unlock(stream->hub);
 }
 
 /*
@@ -251,7 +267,7 @@ stream_suspend(struct sse_stream *stream)
 {
 	int rc = 1;
 
-	pthread_mutex_lock(&stream->hub->lock);
+	hub_lock(stream->hub);
 	if (stream->hub->stopping) {
 		rc = -ESHUTDOWN;
 	} else if (stream->woken) {
@@ -261,7 +277,7 @@ stream_suspend(struct sse_stream *stream)
 		stream->suspended = true;
 		MHD_suspend_connection(stream->connection);
 	}
-	pthread_mutex_unlock(&stream->hub->lock);
+	hub_unlock(stream->hub);
 	return rc;
 }
 
@@ -280,10 +296,10 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (rc > 0)
 			continue;	/* all filtered out: the engine wakes only once it is drained */
-		pthread_mutex_lock(&stream->hub->lock);
+		hub_lock(stream->hub);
 		rc = stream->resumed;
 		stream->resumed = false;
-		pthread_mutex_unlock(&stream->hub->lock);
+		hub_unlock(stream->hub);
 		if (rc) {
 			/* Woken with nothing to say: a heartbeat; writing it shows whether the client is there. */
 			memcpy(stream->text, sse_ping, sizeof(sse_ping) - 1);
@@ -314,10 +330,10 @@ stream_free(void *cls)
 
 	/* After this no wake runs or will run, so the stream may go. */
 	engine_unsubscribe(hub->engine, stream->subscriber);
-	pthread_mutex_lock(&hub->lock);
+	hub_lock(hub);
 	DL_DELETE(hub->streams, stream);
 	hub->clients--;
-	pthread_mutex_unlock(&hub->lock);
+	hub_unlock(hub);
 	free(stream);
 }
 
@@ -337,9 +353,9 @@ sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
 	stream->filter = *filter;
 	memcpy(stream->text, sse_hello, sizeof(sse_hello) - 1);
 	stream->len = sizeof(sse_hello) - 1;
-	pthread_mutex_lock(&hub->lock);
+	hub_lock(hub);
 	rc = hub->stopping ? -ESHUTDOWN : 0;
-	pthread_mutex_unlock(&hub->lock);
+	hub_unlock(hub);
 	if (rc == 0)
 		rc = engine_subscribe(hub->engine, last_seen, wake_stream, stream_behind, stream,
 		    &stream->subscriber);
@@ -354,10 +370,10 @@ sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
 		free(stream);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&hub->lock);
+	hub_lock(hub);
 	DL_APPEND(hub->streams, stream);
 	hub->clients++;
-	pthread_mutex_unlock(&hub->lock);
+	hub_unlock(hub);
 	*out = response;
 	return 0;
 }

@@ -1,30 +1,23 @@
 #include "conntable.h"
 
 #include <stdlib.h>
-#include <string.h>
 #include <utlist.h>
 
 struct conntable {
-	struct conn *by_id;
-	struct conn *all;		/* id order: ids only grow, so appends keep it sorted */
-	struct conn *closed;		/* oldest closed first */
-	struct conn *pinned;
+	struct conntable_entry *by_id;
+	struct conntable_entry *all;		/* id order: ids only grow, so appends keep it sorted */
+	struct conntable_entry *closed;		/* oldest closed first */
+	struct conntable_entry *pinned;
 	size_t live_count;
 	size_t closed_count;
 	uint32_t retain_closed;
 	uint64_t next_id;
-	void (*destroy)(struct conn *conn);
+	size_t entry_size;
+	void (*destroy)(struct conntable_entry *entry);
 };
 
-/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4). */
-static bool
-seq_lt(uint32_t a, uint32_t b)
-{
-	return (int32_t)(a - b) < 0;
-}
-
 struct conntable *
-conntable_new(uint32_t retain_closed)
+conntable_new(uint32_t retain_closed, size_t entry_size)
 {
 	struct conntable *table = calloc(1, sizeof(*table));
 
@@ -32,82 +25,84 @@ conntable_new(uint32_t retain_closed)
 		return NULL;
 	table->retain_closed = retain_closed;
 	table->next_id = 1;
+	table->entry_size = entry_size > sizeof(struct conntable_entry) ? entry_size :
+	    sizeof(struct conntable_entry);
 	return table;
 }
 
 void
 conntable_free(struct conntable *table)
 {
-	struct conn *conn, *tmp;
+	struct conntable_entry *entry, *tmp;
 
 	if (table == NULL)
 		return;
-	HASH_ITER(hh, table->by_id, conn, tmp) {
-		HASH_DEL(table->by_id, conn);
+	HASH_ITER(hh, table->by_id, entry, tmp) {
+		HASH_DEL(table->by_id, entry);
 		if (table->destroy != NULL)
-			table->destroy(conn);
-		free(conn);
+			table->destroy(entry);
+		free(entry);
 	}
 	free(table);
 }
 
-struct conn *
+struct conntable_entry *
 conntable_add(struct conntable *table, enum engine_origin origin, enum tcpinfo_state initial,
     const struct engine_endpoint *local, const struct engine_endpoint *remote)
 {
-	struct conn *conn = calloc(1, sizeof(*conn));
+	struct conntable_entry *entry = calloc(1, table->entry_size);
 
-	if (conn == NULL)
+	if (entry == NULL)
 		return NULL;
-	conn->id = table->next_id++;
-	conn->origin = origin;
-	conn->local = *local;
-	conn->remote = *remote;
-	conn->state = initial;
-	HASH_ADD(hh, table->by_id, id, sizeof(conn->id), conn);
-	DL_APPEND(table->all, conn);
+	entry->id = table->next_id++;
+	entry->origin = origin;
+	entry->local = *local;
+	entry->remote = *remote;
+	entry->state = initial;
+	HASH_ADD(hh, table->by_id, id, sizeof(entry->id), entry);
+	DL_APPEND(table->all, entry);
 	table->live_count++;
-	return conn;
+	return entry;
 }
 
 static void
-conn_remove(struct conntable *table, struct conn *conn)
+conn_remove(struct conntable *table, struct conntable_entry *entry)
 {
-	HASH_DEL(table->by_id, conn);
-	DL_DELETE(table->all, conn);
+	HASH_DEL(table->by_id, entry);
+	DL_DELETE(table->all, entry);
 	if (table->destroy != NULL)
-		table->destroy(conn);
-	free(conn);
+		table->destroy(entry);
+	free(entry);
 }
 
 void
-conntable_discard(struct conntable *table, struct conn *conn)
+conntable_discard(struct conntable *table, struct conntable_entry *entry)
 {
 	table->live_count--;
-	if (table->pinned == conn)
+	if (table->pinned == entry)
 		table->pinned = NULL;
-	conn_remove(table, conn);
+	conn_remove(table, entry);
 }
 
-struct conn *
+struct conntable_entry *
 conntable_find(struct conntable *table, uint64_t id)
 {
-	struct conn *conn;
+	struct conntable_entry *entry;
 
-	HASH_FIND(hh, table->by_id, &id, sizeof(id), conn);
-	return conn;
+	HASH_FIND(hh, table->by_id, &id, sizeof(id), entry);
+	return entry;
 }
 
-struct conn *
+struct conntable_entry *
 conntable_first(struct conntable *table)
 {
 	return table->all;
 }
 
-struct conn *
-conntable_next(struct conn *conn)
+struct conntable_entry *
+conntable_next(struct conntable_entry *entry)
 {
-	return conn->next;
+	return entry->next;
 }
 
 size_t
@@ -117,33 +112,33 @@ conntable_live_count(const struct conntable *table)
 }
 
 void
-conntable_record_state(struct conntable *table, struct conn *conn, enum tcpinfo_state state,
+conntable_record_state(struct conntable *table, struct conntable_entry *entry, enum tcpinfo_state state,
     struct tcpinfo_cause cause, uint64_t at_us)
 {
-	struct engine_history_entry *entry;
-	bool was_closed = conn->state == TCPINFO_CLOSED && conn->history_len > 0;
+	struct engine_history_entry *last;
+	bool was_closed = entry->state == TCPINFO_CLOSED && entry->history_len > 0;
 
 	/* A full history keeps its latest entry current rather than losing the end. */
-	if (conn->history_len < ENGINE_HISTORY_MAX)
-		conn->history_len++;
-	entry = &conn->history[conn->history_len - 1];
+	if (entry->history_len < ENGINE_HISTORY_MAX)
+		entry->history_len++;
+	last = &entry->history[entry->history_len - 1];
+	last->state = state;
+	last->at_us = at_us;
+	last->cause = cause;
 	entry->state = state;
-	entry->at_us = at_us;
-	entry->cause = cause;
-	conn->state = state;
 
 	if (state == TCPINFO_CLOSED && !was_closed) {
 		table->live_count--;
 		table->closed_count++;
-		DL_APPEND2(table->closed, conn, closed_prev, closed_next);
+		DL_APPEND2(table->closed, entry, closed_prev, closed_next);
 	}
 }
 
 void
-conntable_record_segment(struct conn *conn, bool outbound, uint8_t flags, uint32_t seq,
+conntable_record_segment(struct conntable_entry *entry, bool outbound, uint8_t flags, uint32_t seq,
     uint32_t payload_len)
 {
-	struct engine_counters *c = &conn->counters;
+	struct engine_counters *c = &entry->counters;
 	uint32_t seq_len = payload_len + !!(flags & TCPINFO_FLAG_SYN) + !!(flags & TCPINFO_FLAG_FIN);
 
 	if (!outbound) {
@@ -155,41 +150,35 @@ conntable_record_segment(struct conn *conn, bool outbound, uint8_t flags, uint32
 	c->segs_out++;
 	c->bytes_out += payload_len;
 	c->rst_out += !!(flags & TCPINFO_FLAG_RST);
-	if (seq_len == 0 || (flags & TCPINFO_FLAG_RST))
-		return;
-	if (conn->snd_max_valid && seq_lt(seq, conn->snd_max))
+	if (!(flags & TCPINFO_FLAG_RST) && tcpinfo_seq_resent(&entry->sent, seq, seq_len))
 		c->retransmits++;
-	if (!conn->snd_max_valid || seq_lt(conn->snd_max, seq + seq_len)) {
-		conn->snd_max = seq + seq_len;
-		conn->snd_max_valid = true;
-	}
 }
 
 void
-conntable_pin(struct conntable *table, struct conn *conn)
+conntable_pin(struct conntable *table, struct conntable_entry *entry)
 {
-	table->pinned = conn;
+	table->pinned = entry;
 }
 
 void
 conntable_prune(struct conntable *table)
 {
-	struct conn *conn = table->closed;
+	struct conntable_entry *entry = table->closed;
 
-	while (table->closed_count > table->retain_closed && conn != NULL) {
-		struct conn *next = conn->closed_next;
+	while (table->closed_count > table->retain_closed && entry != NULL) {
+		struct conntable_entry *next = entry->closed_next;
 
-		if (conn != table->pinned) {
-			DL_DELETE2(table->closed, conn, closed_prev, closed_next);
+		if (entry != table->pinned) {
+			DL_DELETE2(table->closed, entry, closed_prev, closed_next);
 			table->closed_count--;
-			conn_remove(table, conn);
+			conn_remove(table, entry);
 		}
-		conn = next;
+		entry = next;
 	}
 }
 
 void
-conntable_set_destructor(struct conntable *table, void (*destroy)(struct conn *conn))
+conntable_set_destructor(struct conntable *table, void (*destroy)(struct conntable_entry *entry))
 {
 	table->destroy = destroy;
 }
@@ -198,23 +187,4 @@ void
 conntable_set_retain(struct conntable *table, uint32_t retain_closed)
 {
 	table->retain_closed = retain_closed;
-}
-
-void
-conntable_view(const struct conn *conn, struct engine_conn_view *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->id = conn->id;
-	out->origin = conn->origin;
-	out->listener_id = conn->listener_id;
-	out->local = conn->local;
-	out->remote = conn->remote;
-	out->state = conn->state;
-	out->history_len = conn->history_len;
-	memcpy(out->history, conn->history, conn->history_len * sizeof(conn->history[0]));
-	out->counters = conn->counters;
-	out->has_tcb = conn->has_tcb;
-	out->tcb = conn->tcb;
-	out->send_queued = conn->send_queued;
-	out->recv_buffered = conn->recv.len;
 }

@@ -4,7 +4,7 @@
  * The API thread calls these functions with plain C values and gets plain
  * C snapshots back; nothing here carries lwIP or HTTP types. Each call takes
  * the stack's core lock for a short, bounded time and copies what it returns,
- * so callers never see shared state.
+ * so callers never see shared state. The lock order is in lockorder.h.
  */
 #ifndef LWIPD_ENGINE_H
 #define LWIPD_ENGINE_H
@@ -14,39 +14,10 @@
 #include <stdint.h>
 
 #include "faults.h"
+#include "conninfo.h"
 #include "tcpinfo.h"
 
-/* A state history never holds more entries than this: RFC 9293's longest path has nine. */
-#define ENGINE_HISTORY_MAX 16
-
 #define ENGINE_IFNAME_MAX 16
-
-enum engine_origin {
-	ENGINE_ORIGIN_ACTIVE = 0,
-	ENGINE_ORIGIN_PASSIVE
-};
-
-/* An IPv4 endpoint. ip is in network byte order, port in host order. */
-struct engine_endpoint {
-	uint32_t ip;
-	uint16_t port;
-};
-
-struct engine_history_entry {
-	enum tcpinfo_state state;
-	uint64_t at_us;		/* microseconds since the daemon started */
-	struct tcpinfo_cause cause;
-};
-
-struct engine_counters {
-	uint64_t segs_in;
-	uint64_t segs_out;
-	uint64_t bytes_in;	/* TCP payload bytes */
-	uint64_t bytes_out;
-	uint64_t retransmits;
-	uint64_t rst_in;
-	uint64_t rst_out;
-};
 
 /* lwIP's transmission control block, read from the PCB under the core lock. */
 struct engine_tcb {
@@ -149,6 +120,26 @@ enum engine_close_mode {
 	ENGINE_CLOSE_ABORT		/* RST */
 };
 
+/*
+ * What an engine operation did. Each function below names the results it
+ * returns besides ENGINE_OK; where a view is copied out, it is copied
+ * whenever the connection or listener exists, so a caller refused for
+ * ENGINE_WRONG_STATE has the state in the view it asked for.
+ */
+enum engine_result {
+	ENGINE_OK = 0,
+	ENGINE_NOT_FOUND,		/* no connection or listener has that id */
+	ENGINE_WRONG_STATE,		/* the connection's state allows no such operation */
+	ENGINE_LIMIT_REACHED,		/* too many live connections or listeners */
+	ENGINE_QUEUE_FULL,		/* more than ENGINE_SEND_QUEUE_MAX bytes would wait */
+	ENGINE_ADDRESS_INVALID,		/* this interface's own, network or broadcast address */
+	ENGINE_NO_ROUTE,		/* off the subnet, and no gateway is configured */
+	ENGINE_PORT_IN_USE,		/* the local port is taken */
+	ENGINE_NO_PORT,			/* no ephemeral port is free towards that endpoint */
+	ENGINE_NO_MEMORY,
+	ENGINE_STOPPING			/* the daemon is stopping */
+};
+
 struct engine;
 struct stack_config;
 
@@ -161,6 +152,12 @@ struct engine_config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 	uint32_t timeline_max;	/* events kept per connection's timeline */
+	/*
+	 * The engine's clock, in microseconds; NULL: CLOCK_MONOTONIC from the
+	 * start. A test injects its own to drive deadlines.
+	 */
+	uint64_t (*clock_us)(void *arg);
+	void *clock_arg;
 };
 
 /*
@@ -178,16 +175,11 @@ void engine_free(struct engine *engine);
 
 /*
  * Starts an active open. On success fills *out with the new connection.
- * Returns 0 or:
- *   -EINVAL        remote.ip is this interface's own, network or broadcast address
- *   -ENETUNREACH   remote.ip is off the subnet and no gateway is configured
- *   -EADDRINUSE    local_port is already used towards that remote endpoint
- *   -EADDRNOTAVAIL no ephemeral port is free towards that remote endpoint
- *   -ENOBUFS       the live connection limit is reached
- *   -ENOMEM        out of memory
- *   -ESHUTDOWN     the daemon is stopping
+ * Results: ADDRESS_INVALID, NO_ROUTE (remote.ip), PORT_IN_USE (local_port
+ * towards that remote endpoint), NO_PORT, LIMIT_REACHED (live
+ * connections), NO_MEMORY, STOPPING.
  */
-int engine_open(struct engine *engine, const struct engine_open_params *params,
+enum engine_result engine_open(struct engine *engine, const struct engine_open_params *params,
     struct engine_conn_view *out);
 
 /*
@@ -195,20 +187,20 @@ int engine_open(struct engine *engine, const struct engine_open_params *params,
  * ENGINE_CLOSE_ABORT. *acted is set to false when there was nothing to do
  * (a graceful close of a connection already closing or closed, or an abort
  * of a closed one). *out holds the connection after the call.
- * Returns 0, -ENOENT for an unknown id, or -ESHUTDOWN.
+ * Results: NOT_FOUND, STOPPING.
  */
-int engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
+enum engine_result engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
     struct engine_conn_view *out, bool *acted);
 
-/* Copies one connection. Returns 0 or -ENOENT. */
-int engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out);
+/* Copies one connection. Results: NOT_FOUND. */
+enum engine_result engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out);
 
 /*
  * Copies every connection in id order, or only those in *state_filter when
  * it is not NULL. *out is malloc'd (NULL when *count is 0) and the caller
- * frees it. Returns 0 or -ENOMEM.
+ * frees it. Results: NO_MEMORY.
  */
-int engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
+enum engine_result engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
     struct engine_conn_view **out, size_t *count);
 
 /* Copies the interface's configuration and counters. */
@@ -221,47 +213,50 @@ bool engine_healthy(struct engine *engine);
 size_t engine_live_count(struct engine *engine);
 /*
  * Listens on port with a backlog of handshakes in progress (1..1024).
- * Returns 0, -EADDRINUSE (a listener or a connection uses the port),
- * -ENOBUFS (too many listeners), -ENOMEM or -ESHUTDOWN.
+ * Results: PORT_IN_USE (a listener or a connection uses the port),
+ * LIMIT_REACHED (listeners), NO_MEMORY, STOPPING.
  */
-int engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
+enum engine_result engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
     struct engine_listener_view *out);
 
-/* Stops listening; accepted connections stay. *out shows state CLOSED. Returns 0 or -ENOENT. */
-int engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view *out);
+/* Stops listening; accepted connections stay. *out shows state CLOSED. Results: NOT_FOUND. */
+enum engine_result engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view *out);
 
-int engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_view *out);
+/* Results: NOT_FOUND. */
+enum engine_result engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_view *out);
 
-/* Copies every listener in id order; *out is malloc'd (NULL when none). Returns 0 or -ENOMEM. */
-int engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count);
+/* Copies every listener in id order; *out is malloc'd (NULL when none). Results: NO_MEMORY. */
+enum engine_result engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count);
 
 /*
  * Half-closes a connection. Shutting the write side sends a FIN after any
  * queued data; shutting the read side discards data that arrives from now on.
- * Returns 0, -ENOENT, or -ENOTCONN when the state allows no such shutdown.
+ * Results: NOT_FOUND, WRONG_STATE (no such shutdown from this state), STOPPING.
  */
-int engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
+enum engine_result engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
     struct engine_conn_view *out);
 
-/* Ends TIME_WAIT now (cause "api:expire"). Returns 0, -ENOENT, or -ENOTCONN outside TIME_WAIT. */
-int engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out);
+/* Ends TIME_WAIT now (cause "api:expire"). Results: NOT_FOUND, WRONG_STATE (not in TIME_WAIT), STOPPING. */
+enum engine_result engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out);
 
 /*
  * Queues bytes to send: a copy of data, or, when data is NULL, len bytes of
  * the pattern byte[k] = k % 251 counted from the first byte of this call.
  * Queued bytes go to lwIP as its send buffer frees up, so a large send waits
- * rather than fails. Returns 0, -ENOENT, -ENOTCONN (the connection cannot
- * send), or -ENOBUFS (more than ENGINE_SEND_QUEUE_MAX bytes would wait).
+ * rather than fails. *out (may be NULL) holds the connection after the call.
+ * Results: NOT_FOUND, WRONG_STATE (the connection cannot send), QUEUE_FULL,
+ * NO_MEMORY, STOPPING.
  */
 #define ENGINE_SEND_QUEUE_MAX (256ull << 20)
-int engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len);
+enum engine_result engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
+    struct engine_conn_view *out);
 
 /*
  * Returns and drains the receive buffer: *data is malloc'd (NULL when empty).
  * *truncated tells that bytes were dropped since the last read, because the
- * read side was shut. Returns 0, -ENOENT or -ENOMEM.
+ * read side was shut. Results: NOT_FOUND, NO_MEMORY.
  */
-int engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated);
+enum engine_result engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated);
 
 void engine_stats(struct engine *engine, struct engine_stats *out);
 
@@ -270,7 +265,9 @@ void engine_stats(struct engine *engine, struct engine_stats *out);
  * registers a waiter and calls wake(arg) later, with the core lock held and
  * from any thread, when the condition holds, can no longer hold, times out,
  * or the daemon stops. wake must only signal (e.g. resume a suspended HTTP
- * request); the caller then calls engine_wait_finish().
+ * request); the caller then calls engine_wait_finish(). As it runs under
+ * the core lock, wake may take only locks later in the order of
+ * daemon/lockorder.h, and must not call the engine.
  */
 struct engine_waiter;
 typedef void (*engine_wake_fn)(void *arg);
@@ -286,14 +283,14 @@ enum engine_wait_result {
 
 /*
  * Waits until connection id is in state or has passed through it.
- * Returns 1 when that holds already (no waiter), 0 with *out registered,
- * -ENOENT, -ENOMEM, or -ESHUTDOWN once the daemon is stopping.
+ * ENGINE_OK with *out registered, or with *out NULL when that holds
+ * already. Results: NOT_FOUND, NO_MEMORY, STOPPING.
  */
-int engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
+enum engine_result engine_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out);
 
 /* Waits until listener id has accepted at least count connections. Same returns. */
-int engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
+enum engine_result engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out);
 
 /*
@@ -362,8 +359,8 @@ struct engine_timeline {
 	uint64_t dropped;		/* events left out between the head and the tail */
 };
 
-/* Copies a connection's timeline. Returns 0, -ENOENT or -ENOMEM. */
-int engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out);
+/* Copies a connection's timeline. Results: NOT_FOUND, NO_MEMORY. */
+enum engine_result engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out);
 
 /* Frees what engine_timeline() copied. Accepts NULL. */
 void engine_timeline_free(struct engine_timeline *timeline);
@@ -409,7 +406,8 @@ struct engine_subscriber;
  * once, when the subscriber has fallen further behind than the ring holds:
  * a reader stuck on a client that does not read learns it there, as its
  * reads would only fail later. Returns 0, -ENOBUFS (64 subscribers
- * already), -ENOMEM or -ESHUTDOWN.
+ * already), -ENOMEM or -ESHUTDOWN. The stream's calls keep errno values:
+ * the SSE hub is their one caller, and it answers for itself.
  */
 int engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
     engine_wake_fn behind, void *arg, struct engine_subscriber **out);

@@ -170,3 +170,18 @@ tcpinfo_cause_format(struct tcpinfo_cause cause, char *buf, size_t len)
 		snprintf(buf, len, "%s", cause_names[cause.kind]);
 	return buf;
 }
+
+bool
+tcpinfo_seq_resent(struct tcpinfo_seq_mark *mark, uint32_t seq, uint32_t seq_len)
+{
+	bool resent;
+
+	if (seq_len == 0)
+		return false;
+	resent = mark->valid && tcpinfo_seq_lt(seq, mark->end);
+	if (!mark->valid || tcpinfo_seq_lt(mark->end, seq + seq_len)) {
+		mark->end = seq + seq_len;
+		mark->valid = true;
+	}
+	return resent;
+}

@@ -80,12 +80,25 @@ enum tcpinfo_step {
 	TCPINFO_STEP_COUNT
 };
 
-/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4): a before b. */
+/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4). */
 static inline bool
 tcpinfo_seq_lt(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) < 0;
 }
+
+/* How far one side has sent: the highest sequence number, plus one. */
+struct tcpinfo_seq_mark {
+	bool valid;
+	uint32_t end;
+};
+
+/*
+ * Whether a segment of seq_len (payload, plus one each for SYN and FIN)
+ * from seq resends sequence space the mark has seen; moves the mark past
+ * it. A segment with no sequence space is never a retransmission.
+ */
+bool tcpinfo_seq_resent(struct tcpinfo_seq_mark *mark, uint32_t seq, uint32_t seq_len);
 
 /* Returns e.g. "handshake-1", "teardown-2+3", "data", or NULL for TCPINFO_STEP_NONE. */
 const char *tcpinfo_step_name(enum tcpinfo_step step);

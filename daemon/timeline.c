@@ -96,14 +96,8 @@ timeline_step(struct timeline_steps *steps, bool outbound, uint8_t flags, uint32
 	bool syn = flags & TCPINFO_FLAG_SYN, fin = flags & TCPINFO_FLAG_FIN;
 	bool has_ack = flags & TCPINFO_FLAG_ACK;
 	uint32_t seq_len = len + syn + fin;
-	bool resent = seq_len > 0 && steps->have_max[outbound] &&
-	    tcpinfo_seq_lt(seq, steps->max_end[outbound]);
+	bool resent = tcpinfo_seq_resent(&steps->sent[outbound], seq, seq_len);
 
-	if (seq_len > 0 && (!steps->have_max[outbound] ||
-	    tcpinfo_seq_lt(steps->max_end[outbound], seq + seq_len))) {
-		steps->max_end[outbound] = seq + seq_len;
-		steps->have_max[outbound] = true;
-	}
 	if (flags & TCPINFO_FLAG_RST)
 		return TCPINFO_STEP_RST;
 	if (resent)

@@ -31,8 +31,7 @@ struct timeline {
 struct timeline_steps {
 	int handshake;		/* how many handshake steps were seen */
 	bool opener_outbound;	/* the direction of handshake-1 */
-	bool have_max[2];	/* [outbound]: highest sequence number sent, plus one */
-	uint32_t max_end[2];
+	struct tcpinfo_seq_mark sent[2];	/* [outbound] */
 	int teardown;		/* the highest teardown step seen */
 	bool first_fin_outbound;
 	uint32_t first_fin_end;	/* the sequence number after the first FIN */

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from helpers import LWIP_IP, PEER_PORT, wait_for
+from kit import lwip_end
 from sse import SSEClient, sample_value, scrape, state_chain
 from timeline_check import transitions
 
@@ -16,10 +17,6 @@ LISTEN_PORT = 9000
 STATE_KEYS = {"id", "from", "to", "cause", "at_us"}
 CONN_KEYS = {"id", "action", "origin", "at_us"}
 LISTENER_KEYS = {"id", "action", "port", "at_us"}
-
-
-def lwip_end(obj):
-    return "%s:%d" % (LWIP_IP, obj["local"]["port"])
 
 
 def open_stream(d, query="", last_event_id=None, clients=None):

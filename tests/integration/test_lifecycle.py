@@ -6,16 +6,9 @@ import pytest
 
 from helpers import (KERNEL_IP, LWIP_IP, PEER_PORT, assert_times_increase, dedupe, describe,
                      history_pairs, tcp_segments, wait_for)
+from kit import flagset, lwip_end
 
 LOCAL = "%s:%d" % (KERNEL_IP, PEER_PORT)     # the kernel's end, as ss prints it
-
-
-def lwip_end(obj):
-    return "%s:%d" % (LWIP_IP, obj["local"]["port"])
-
-
-def flagset(seg):
-    return "".join(sorted(seg.flags))
 
 
 def wait_kernel(ns, obj, want, what=None):

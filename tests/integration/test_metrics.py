@@ -5,6 +5,7 @@ counters and gauges that follow the traffic and agree with /v1/stats."""
 import re
 
 from helpers import LWIP_IP, PEER_PORT, wait_for
+from kit import lwip_end
 from sse import sample_value, scrape
 
 TCP_COUNTERS = ("active_opens", "passive_opens", "attempt_fails", "estab_resets", "in_segs",
@@ -24,10 +25,6 @@ FAMILIES = dict(
        ("lwipd_http_requests", ("counter", {"route", "method", "status"})),
        ("lwipd_sse_clients", ("gauge", set())),
        ("lwipd_sse_clients_dropped", ("counter", set()))])
-
-
-def lwip_end(obj):
-    return "%s:%d" % (LWIP_IP, obj["local"]["port"])
 
 
 def stats(d):

@@ -7,6 +7,7 @@ a timeline's length (--timeline-max)."""
 import pytest
 
 from helpers import (KERNEL_IP, LWIP_IP, PEER_PORT, describe, run, tcp_segments, wait_for)
+from kit import lwip_end
 from timeline_check import (assert_ladder, assert_matches_capture, assert_relative,
                             describe_events, expected_steps, get_timeline, segments,
                             state_events, transitions)
@@ -71,10 +72,6 @@ def of_conn(segs, lport, kport):
     """The segments (from Capture.stop_when) between lwIP's lport and the
     kernel's kport."""
     return [s for s in segs if {(s.sport, s.dport), (s.dport, s.sport)} & {(lport, kport)}]
-
-
-def lwip_end(obj):
-    return "%s:%d" % (LWIP_IP, obj["local"]["port"])
 
 
 def all_acked(d, cid):

@@ -17,10 +17,10 @@ cause(enum tcpinfo_cause_kind kind, uint8_t flags)
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind, .flags = flags };
 }
 
-static struct conn *
+static struct conntable_entry *
 add_closed(struct conntable *table)
 {
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	conntable_record_state(table, conn, TCPINFO_SYN_SENT, cause(TCPINFO_CAUSE_API_OPEN, 0), 1);
 	conntable_record_state(table, conn, TCPINFO_CLOSED, cause(TCPINFO_CAUSE_RX, TCPINFO_FLAG_RST), 2);
@@ -30,9 +30,9 @@ add_closed(struct conntable *table)
 static void
 ids_grow_and_are_found(void **unused)
 {
-	struct conntable *table = conntable_new(10);
-	struct conn *a = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
-	struct conn *b = conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
+	struct conntable *table = conntable_new(10, sizeof(struct conntable_entry));
+	struct conntable_entry *a = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable_entry *b = conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
 
 	(void)unused;
 	assert_int_equal(a->id, 1);
@@ -52,34 +52,32 @@ ids_grow_and_are_found(void **unused)
 }
 
 static void
-history_and_view(void **unused)
+history_and_fields(void **unused)
 {
-	struct conntable *table = conntable_new(10);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
-	struct engine_conn_view view;
+	struct conntable *table = conntable_new(10, sizeof(struct conntable_entry));
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	conntable_record_state(table, conn, TCPINFO_SYN_SENT, cause(TCPINFO_CAUSE_API_OPEN, 0), 10);
 	conntable_record_state(table, conn, TCPINFO_ESTABLISHED,
 	    cause(TCPINFO_CAUSE_RX, TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK), 20);
-	conntable_view(conn, &view);
-	assert_int_equal(view.id, 1);
-	assert_int_equal(view.state, TCPINFO_ESTABLISHED);
-	assert_int_equal(view.history_len, 2);
-	assert_int_equal(view.history[0].state, TCPINFO_SYN_SENT);
-	assert_int_equal(view.history[0].at_us, 10);
-	assert_int_equal(view.history[1].cause.kind, TCPINFO_CAUSE_RX);
-	assert_int_equal(view.history[1].cause.flags, TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK);
-	assert_int_equal(view.local.port, 50000);
-	assert_int_equal(view.remote.port, 7000);
+	assert_int_equal(conn->id, 1);
+	assert_int_equal(conn->state, TCPINFO_ESTABLISHED);
+	assert_int_equal(conn->history_len, 2);
+	assert_int_equal(conn->history[0].state, TCPINFO_SYN_SENT);
+	assert_int_equal(conn->history[0].at_us, 10);
+	assert_int_equal(conn->history[1].cause.kind, TCPINFO_CAUSE_RX);
+	assert_int_equal(conn->history[1].cause.flags, TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK);
+	assert_int_equal(conn->local.port, 50000);
+	assert_int_equal(conn->remote.port, 7000);
 	conntable_free(table);
 }
 
 static void
 full_history_keeps_the_latest_state(void **unused)
 {
-	struct conntable *table = conntable_new(10);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable *table = conntable_new(10, sizeof(struct conntable_entry));
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	for (int i = 0; i < ENGINE_HISTORY_MAX + 3; i++)
@@ -95,7 +93,7 @@ full_history_keeps_the_latest_state(void **unused)
 static void
 closed_are_retained_up_to_the_cap_oldest_dropped_first(void **unused)
 {
-	struct conntable *table = conntable_new(2);
+	struct conntable *table = conntable_new(2, sizeof(struct conntable_entry));
 	uint64_t ids[4];
 
 	(void)unused;
@@ -115,9 +113,9 @@ closed_are_retained_up_to_the_cap_oldest_dropped_first(void **unused)
 static void
 live_connections_are_never_pruned(void **unused)
 {
-	struct conntable *table = conntable_new(0);
-	struct conn *live = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
-	struct conn *closed = add_closed(table);
+	struct conntable *table = conntable_new(0, sizeof(struct conntable_entry));
+	struct conntable_entry *live = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable_entry *closed = add_closed(table);
 	uint64_t closed_id = closed->id;
 
 	(void)unused;
@@ -130,8 +128,8 @@ live_connections_are_never_pruned(void **unused)
 static void
 pinned_survives_a_prune(void **unused)
 {
-	struct conntable *table = conntable_new(0);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable *table = conntable_new(0, sizeof(struct conntable_entry));
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	conntable_pin(table, conn);
@@ -147,8 +145,8 @@ pinned_survives_a_prune(void **unused)
 static void
 counters_and_retransmissions(void **unused)
 {
-	struct conntable *table = conntable_new(1);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable *table = conntable_new(1, sizeof(struct conntable_entry));
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 	const struct engine_counters *c = &conn->counters;
 
 	(void)unused;
@@ -177,8 +175,8 @@ counters_and_retransmissions(void **unused)
 static void
 retransmission_detection_wraps_around(void **unused)
 {
-	struct conntable *table = conntable_new(1);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	struct conntable *table = conntable_new(1, sizeof(struct conntable_entry));
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
 
 	(void)unused;
 	conntable_record_segment(conn, true, TCPINFO_FLAG_ACK, 0xffffff00u, 0x100);
@@ -192,7 +190,7 @@ retransmission_detection_wraps_around(void **unused)
 static int destroyed;
 
 static void
-count_destroyed(struct conn *conn)
+count_destroyed(struct conntable_entry *conn)
 {
 	(void)conn;
 	destroyed++;
@@ -201,7 +199,7 @@ count_destroyed(struct conn *conn)
 static void
 destructor_runs_for_every_freed_connection(void **unused)
 {
-	struct conntable *table = conntable_new(0);
+	struct conntable *table = conntable_new(0, sizeof(struct conntable_entry));
 
 	(void)unused;
 	destroyed = 0;
@@ -219,17 +217,15 @@ destructor_runs_for_every_freed_connection(void **unused)
 static void
 passive_connections_start_in_listen(void **unused)
 {
-	struct conntable *table = conntable_new(1);
-	struct conn *conn = conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
-	struct engine_conn_view view;
+	struct conntable *table = conntable_new(1, sizeof(struct conntable_entry));
+	struct conntable_entry *conn = conntable_add(table, ENGINE_ORIGIN_PASSIVE, TCPINFO_LISTEN, &local, &remote);
 
 	(void)unused;
 	conn->listener_id = 7;
-	conntable_view(conn, &view);
-	assert_int_equal(view.state, TCPINFO_LISTEN);
-	assert_int_equal(view.history_len, 0);
-	assert_int_equal(view.listener_id, 7);
-	assert_int_equal(view.origin, ENGINE_ORIGIN_PASSIVE);
+	assert_int_equal(conn->state, TCPINFO_LISTEN);
+	assert_int_equal(conn->history_len, 0);
+	assert_int_equal(conn->listener_id, 7);
+	assert_int_equal(conn->origin, ENGINE_ORIGIN_PASSIVE);
 	conntable_free(table);
 }
 
@@ -245,7 +241,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ids_grow_and_are_found),
-		cmocka_unit_test(history_and_view),
+		cmocka_unit_test(history_and_fields),
 		cmocka_unit_test(full_history_keeps_the_latest_state),
 		cmocka_unit_test(closed_are_retained_up_to_the_cap_oldest_dropped_first),
 		cmocka_unit_test(live_connections_are_never_pruned),

@@ -1,0 +1,147 @@
+/*
+ * api_internal: what the API's own files share and nothing else sees: the
+ * server, one request's state between libmicrohttpd's calls, the call a
+ * handler gets, the reply it fills, and the route table's shape.
+ */
+#ifndef LWIPD_API_INTERNAL_H
+#define LWIPD_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "engine.h"
+#include "metrics.h"
+#include "problem.h"
+#include "request.h"
+
+/* More parameters than any route accepts; see collect_param in routes.c for why this is safe. */
+#define API_QUERY_MAX 16
+/* The longest Location: a collection path, '/', and an id of up to 20 digits. */
+#define API_LOCATION_MAX 64
+
+#define API_CONNECTIONS_PATH "/v1/connections"
+#define API_LISTENERS_PATH "/v1/listeners"
+
+struct sse_hub;
+
+struct api_server {
+	struct MHD_Daemon *daemon;
+	struct engine *engine;
+	pthread_mutex_t lock;
+	pthread_cond_t drained;		/* signalled when waiting drops to 0 */
+	unsigned int waiting;		/* requests that began a wait or a stream, not completed */
+	struct sse_hub *hub;
+	struct metrics_http http;	/* libmicrohttpd's thread only */
+};
+
+/* A wait from suspending its request until it is answered. */
+struct pending_wait {
+	bool begun;			/* the request was suspended; the next call answers */
+	struct engine_waiter *waiter;	/* NULL when there is none to finish */
+	enum engine_result start;	/* engine_wait_*'s result when it registered none */
+};
+
+/* The state of one request between libmicrohttpd's calls. */
+struct exchange {
+	struct request_body body;
+	struct MHD_Connection *connection;	/* for the engine's wake */
+	const struct route *route;		/* NULL for a path with no route */
+	uint64_t id;				/* for paths with an id */
+	enum metrics_method method;
+	struct pending_wait wait;
+	bool streaming;				/* answered with an event stream */
+};
+
+struct query {
+	struct request_param params[API_QUERY_MAX];
+	size_t count;
+};
+
+/* What a handler needs to know about its request. */
+struct call {
+	struct api_server *server;
+	struct engine *engine;
+	struct MHD_Connection *connection;
+	const struct route *route;
+	uint64_t id;			/* for paths with an id */
+	const struct query *query;
+	const struct request_body *body;
+	struct exchange *exchange;
+};
+
+/* An answer that is not a struct problem: a resource, or a problem with members of its own. */
+struct reply {
+	unsigned int status;
+	json_t *body;
+	bool is_problem;		/* sends application/problem+json */
+	bool suspended;			/* nothing to send yet: a wait has begun */
+	char location[API_LOCATION_MAX];	/* empty for none */
+	char *text;			/* malloc'd: sent instead of body, as content_type */
+	const char *content_type;
+	struct MHD_Response *stream;	/* sent instead of body, as an event stream */
+};
+
+/* Returns 0 with *reply filled, or a negative errno with *err filled. */
+typedef int handler_fn(const struct call *call, struct reply *reply, struct problem *err);
+
+struct route {
+	const char *path;		/* the whole path, or the part before the id */
+	const char *after_id;		/* NULL when the path has no id; else what follows it */
+	const char *noun;		/* what the id names, for a 404 */
+	const char *allow;		/* the Allow header of a 405 */
+	handler_fn *get;		/* also answers HEAD; NULL for none */
+	const char *const *get_params;
+	const char *change_method;	/* POST or DELETE, or NULL */
+	handler_fn *change;
+	const char *const *change_params;
+};
+
+/* routes.c */
+const struct route *routes_find(const char *path, uint64_t *id);
+/* A route's row in the metrics table; routes_count() is the row for paths with no route. */
+size_t routes_index(const struct route *route);
+size_t routes_count(void);
+/* Writes the pattern of route i, e.g. "/v1/connections/{id}/send". */
+void routes_label(size_t i, char *buf, size_t len);
+/* Checks the method and the query parameters, and runs the route's handler. */
+int routes_dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
+    const char *method, struct exchange *exchange, struct reply *reply, const char **allow,
+    struct problem *err);
+/* Returns the parameter called name, or NULL when the request has none. */
+const struct request_param *routes_param(const struct call *call, const char *name);
+const char *routes_content_type(const struct call *call);
+/* Fill *reply with body or text (taken over), or answer 500 when building it failed. */
+int routes_reply_json(struct reply *reply, unsigned int status, json_t *body, struct problem *err);
+int routes_reply_text(struct reply *reply, char *text, const char *content_type,
+    struct problem *err);
+int routes_reply_problem(struct reply *reply, const struct problem *p, json_t *body,
+    struct problem *err);
+
+/* waiting.c */
+/*
+ * A GET that may wait (?wait_for= on a connection, ?wait_accepted= on a
+ * listener): begins the wait, or answers it once it is over, or answers
+ * at once when none was asked for.
+ */
+int waiting_get(const struct call *call, const struct request_wait *wait, bool for_listener,
+    struct reply *reply, struct problem *err);
+/* Frees the waiter of a request that ends without its answer. */
+void waiting_abandon(struct api_server *server, struct exchange *exchange);
+
+/* handlers_conn.c */
+handler_fn handlers_conn_list, handlers_conn_open, handlers_conn_get, handlers_conn_close;
+handler_fn handlers_conn_shutdown, handlers_conn_expire, handlers_conn_send, handlers_conn_data;
+handler_fn handlers_conn_timeline;
+
+/* handlers_listener.c */
+handler_fn handlers_listener_list, handlers_listener_listen, handlers_listener_get;
+handler_fn handlers_listener_unlisten;
+
+/* handlers_observe.c */
+handler_fn handlers_healthz, handlers_interface, handlers_stats, handlers_events, handlers_metrics;
+
+#endif

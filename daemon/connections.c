@@ -1,0 +1,314 @@
+/*
+ * connections: what the API does to one connection: open, close, shutdown,
+ * expire, send, read, and copies of it and its timeline. Each operation
+ * takes the core lock once, acts through the glue, and copies the result.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+enum engine_result
+engine_open(struct engine *engine, const struct engine_open_params *params,
+    struct engine_conn_view *out)
+{
+	struct engine_endpoint local = { .ip = engine->cfg.address, .port = params->local_port };
+	struct stack_tcp *tcp;
+	struct conn *conn;
+	uint16_t chosen_port;
+	enum engine_result rc;
+
+	engine_lock();
+	rc = engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX);
+	if (rc != ENGINE_OK)
+		goto unlock;
+	conn = engine_conn_new(engine, ENGINE_ORIGIN_ACTIVE, &local, &params->remote);
+	if (conn == NULL) {
+		rc = ENGINE_NO_MEMORY;
+		goto unlock;
+	}
+	conntable_pin(engine->table, &conn->entry);
+	rc = engine_result_of(stack_tcp_connect(conn, params->remote.ip, params->remote.port,
+	    params->local_port, &tcp, &chosen_port));
+	if (rc != ENGINE_OK) {
+		conntable_discard(engine->table, &conn->entry);
+		goto unlock;
+	}
+	conn->tcp = tcp;
+	conn->entry.local.port = chosen_port;
+	engine_conn_view(engine, conn, out);
+	conntable_pin(engine->table, NULL);
+	conntable_prune(engine->table);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+/*
+ * Finds a connection for an operation that may close it, pinned so the
+ * record outlives the operation. Returns NULL, with *rc set, when there is none.
+ */
+static struct conn *
+conn_begin(struct engine *engine, uint64_t id, enum engine_result *rc)
+{
+	struct conn *conn;
+
+	*rc = ENGINE_OK;
+	if (engine->stopping) {
+		*rc = ENGINE_STOPPING;
+		return NULL;
+	}
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL) {
+		*rc = ENGINE_NOT_FOUND;
+		return NULL;
+	}
+	conntable_pin(engine->table, &conn->entry);
+	return conn;
+}
+
+static void
+conn_end(struct engine *engine, struct conn *conn, struct engine_conn_view *out)
+{
+	if (out != NULL)
+		engine_conn_view(engine, conn, out);
+	conntable_pin(engine->table, NULL);
+	conntable_prune(engine->table);
+}
+
+/* Shuts the write side now, or once the queued data is out; WRONG_STATE when it is shut already. */
+static enum engine_result
+conn_shut_write(struct conn *conn, struct tcpinfo_cause cause)
+{
+	if (!connbuf_send_empty(&conn->send)) {
+		conn->fin_pending = true;
+		conn->write_shut = true;
+		return ENGINE_OK;
+	}
+	if (conn->close_requested && stack_tcp_close(conn->tcp, cause) < 0)
+		return ENGINE_WRONG_STATE;
+	if (!conn->close_requested && stack_tcp_shutdown_write(conn->tcp, cause) < 0)
+		return ENGINE_WRONG_STATE;
+	conn->write_shut = true;
+	return ENGINE_OK;
+}
+
+enum engine_result
+engine_close(struct engine *engine, uint64_t id, enum engine_close_mode mode,
+    struct engine_conn_view *out, bool *acted)
+{
+	struct conn *conn;
+	enum engine_result rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	*acted = false;
+	if (conn->tcp != NULL && mode == ENGINE_CLOSE_ABORT) {
+		stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_API_ABORT));
+		*acted = true;
+	} else if (conn->tcp != NULL && !conn->close_requested) {
+		conn->close_requested = true;
+		*acted = conn_shut_write(conn, engine_cause(TCPINFO_CAUSE_API_CLOSE)) == ENGINE_OK;
+		/* Half-closed earlier, it may sit in FIN_WAIT_2 already: a full close bounds that wait. */
+		if (conn->entry.state == TCPINFO_FIN_WAIT_2 && conn->deadline.queue == NULL)
+			deadline_add(&engine->fin_wait_2, &conn->deadline);
+	}
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+enum engine_result
+engine_shutdown(struct engine *engine, uint64_t id, enum engine_shutdown_how how,
+    struct engine_conn_view *out)
+{
+	struct conn *conn;
+	enum engine_result rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->tcp == NULL || conn->entry.state == TCPINFO_SYN_SENT ||
+	    conn->entry.state == TCPINFO_LISTEN ||
+	    (how != ENGINE_SHUT_READ && conn->write_shut) || (how != ENGINE_SHUT_WRITE && conn->read_shut)) {
+		rc = ENGINE_WRONG_STATE;
+	} else {
+		if (how != ENGINE_SHUT_WRITE)
+			conn->read_shut = true;
+		if (how != ENGINE_SHUT_READ)
+			rc = conn_shut_write(conn, engine_cause(TCPINFO_CAUSE_API_SHUTDOWN));
+	}
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+enum engine_result
+engine_expire(struct engine *engine, uint64_t id, struct engine_conn_view *out)
+{
+	struct conn *conn;
+	enum engine_result rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->entry.state == TCPINFO_TIME_WAIT && conn->tcp != NULL)
+		stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_API_EXPIRE));
+	else
+		rc = ENGINE_WRONG_STATE;
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+static bool
+can_send(enum tcpinfo_state state)
+{
+	return state == TCPINFO_SYN_SENT || state == TCPINFO_SYN_RCVD ||
+	    state == TCPINFO_ESTABLISHED || state == TCPINFO_CLOSE_WAIT;
+}
+
+enum engine_result
+engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
+    struct engine_conn_view *out)
+{
+	struct conn *conn;
+	enum engine_result rc;
+
+	engine_lock();
+	conn = conn_begin(engine, id, &rc);
+	if (conn == NULL)
+		goto unlock;
+	if (conn->tcp == NULL || conn->write_shut || !can_send(conn->entry.state))
+		rc = ENGINE_WRONG_STATE;
+	else if (len > ENGINE_SEND_QUEUE_MAX - conn->send.queued)
+		rc = ENGINE_QUEUE_FULL;
+	else if (connbuf_send_push(&conn->send, data, len) < 0)
+		rc = ENGINE_NO_MEMORY;
+	if (rc == ENGINE_OK)
+		engine_conn_pump(conn);
+	conn_end(engine, conn, out);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+enum engine_result
+engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated)
+{
+	enum engine_result rc = ENGINE_OK;
+	struct conn *conn;
+
+	engine_lock();
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL) {
+		rc = ENGINE_NOT_FOUND;
+		goto unlock;
+	}
+	if (connbuf_recv_take(&conn->recv, data, len) < 0) {
+		rc = ENGINE_NO_MEMORY;
+		goto unlock;
+	}
+	*truncated = conn->recv_truncated;
+	conn->recv_truncated = false;
+	/* Room again: what waited outside the window comes in, and the window reopens. */
+	if (conn->tcp != NULL)
+		stack_tcp_deliver(conn->tcp);
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+enum engine_result
+engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
+{
+	enum engine_result rc = ENGINE_OK;
+	struct conn *conn;
+
+	engine_lock();
+	conn = engine_conn_find(engine, id);
+	if (conn != NULL)
+		engine_conn_view(engine, conn, out);
+	else
+		rc = ENGINE_NOT_FOUND;
+	engine_unlock();
+	return rc;
+}
+
+enum engine_result
+engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
+    struct engine_conn_view **out, size_t *count)
+{
+	struct engine_conn_view *views = NULL;
+	struct conntable_entry *entry;
+	size_t n = 0, i = 0;
+	enum engine_result rc = ENGINE_OK;
+
+	engine_lock();
+	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry))
+		n += state_filter == NULL || entry->state == *state_filter;
+	if (n > 0) {
+		views = malloc(n * sizeof(*views));
+		if (views == NULL) {
+			rc = ENGINE_NO_MEMORY;
+			n = 0;
+			goto unlock;
+		}
+	}
+	for (entry = conntable_first(engine->table); entry != NULL && i < n;
+	    entry = conntable_next(entry)) {
+		if (state_filter == NULL || entry->state == *state_filter)
+			engine_conn_view(engine, conn_of(entry), &views[i++]);
+	}
+unlock:
+	engine_unlock();
+	*out = views;
+	*count = n;
+	return rc;
+}
+
+enum engine_result
+engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
+{
+	enum engine_result rc = ENGINE_OK;
+	struct conn *conn;
+
+	memset(out, 0, sizeof(*out));
+	engine_lock();
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL) {
+		rc = ENGINE_NOT_FOUND;
+		goto unlock;
+	}
+	engine_conn_view(engine, conn, &out->conn);
+	if (conn->timeline.count > 0) {
+		out->events = malloc(conn->timeline.count * sizeof(*out->events));
+		if (out->events == NULL) {
+			rc = ENGINE_NO_MEMORY;
+			goto unlock;
+		}
+		timeline_copy(&conn->timeline, out->events);
+	}
+	out->count = conn->timeline.count;
+	out->dropped = conn->timeline.dropped;
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+void
+engine_timeline_free(struct engine_timeline *timeline)
+{
+	if (timeline == NULL)
+		return;
+	free(timeline->events);
+	timeline->events = NULL;
+	timeline->count = 0;
+}

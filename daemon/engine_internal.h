@@ -1,0 +1,161 @@
+/*
+ * engine_internal: what the engine's own files share and nothing else sees:
+ * the engine, its connections and listeners, and the functions one engine
+ * file offers the others. Everything here lives under lwIP's core lock.
+ */
+#ifndef LWIPD_ENGINE_INTERNAL_H
+#define LWIPD_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "connbuf.h"
+#include "conntable.h"
+#include "deadlines.h"
+#include "engine.h"
+#include "lockorder.h"
+#include "stack.h"
+#include "timeline.h"
+
+/* lwIP walks every PCB per frame and per timer tick; past this, each open slows all the others. */
+#define ENGINE_LIVE_MAX 16384
+#define ENGINE_LISTENERS_MAX 1024
+#define ENGINE_SUBSCRIBERS_MAX 64
+
+/*
+ * A connection: the table's record, then what the engine hangs on it. Every
+ * owner the stack's hooks receive leads back to its engine, so the engine
+ * needs no global.
+ */
+struct conn {
+	struct conntable_entry entry;	/* first: the table allocates struct conn */
+	struct engine *engine;
+	struct stack_tcp *tcp;		/* NULL once closed */
+	bool has_tcb;
+	struct engine_tcb tcb;		/* the latest copy from lwIP */
+	bool close_requested;		/* the API asked for a full close */
+	bool write_shut;		/* a FIN is sent or will follow the queued data */
+	bool fin_pending;		/* the FIN waits for the send queue to drain */
+	bool read_shut;			/* received data is discarded */
+	bool recv_truncated;		/* bytes were discarded since the last read */
+	struct connbuf_send send;
+	struct connbuf_recv recv;
+	struct engine_waiter *waiters;
+	struct timeline timeline;
+	struct timeline_steps steps;
+	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
+	bool announced;			/* its creation went out on the event stream */
+	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
+};
+
+struct listener {
+	struct engine *engine;
+	uint64_t id;
+	uint16_t port;
+	uint32_t backlog;
+	uint64_t accepted;
+	struct stack_listener *stack;
+	struct engine_waiter *waiters;
+	struct listener *prev, *next;	/* id order */
+	UT_hash_handle hh;
+};
+
+/* The event stream: one ring, each subscriber with its own read position. */
+struct events {
+	struct engine_stream_event ring[ENGINE_STREAM_REPLAY];
+	uint64_t next;			/* the number the next event gets, from 1 */
+	struct engine_subscriber *subscribers;
+	size_t subscriber_count;
+	bool heartbeat_armed;
+};
+
+struct engine {
+	struct engine_config cfg;
+	struct events events;
+	struct conntable *table;
+	struct listener *listeners_by_id;
+	struct listener *listeners;	/* id order */
+	size_t listener_count;
+	uint64_t next_listener_id;
+	struct deadline_queue time_wait;
+	struct deadline_queue fin_wait_2;
+	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];
+	uint64_t curr_estab;
+	uint64_t retrans_segs;
+	bool stopping;
+	struct timespec started;
+};
+
+static inline struct conn *
+conn_of(struct conntable_entry *entry)
+{
+	return (struct conn *)entry;
+}
+
+/* Takes lwIP's core lock for one engine operation; see lockorder.h. */
+static inline void
+engine_lock(void)
+{
+	lockorder_acquire(LOCKORDER_CORE);
+	stack_lock();
+}
+
+static inline void
+engine_unlock(void)
+{
+	stack_unlock();
+	lockorder_release(LOCKORDER_CORE);
+}
+
+static inline struct tcpinfo_cause
+engine_cause(enum tcpinfo_cause_kind kind)
+{
+	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
+}
+
+/* engine.c */
+uint64_t engine_now_us(const struct engine *engine);
+/* The connection with that id, live or retained, or NULL. */
+struct conn *engine_conn_find(struct engine *engine, uint64_t id);
+/* Whether one more of something bounded may start: STOPPING, LIMIT_REACHED, or OK. */
+enum engine_result engine_admit(const struct engine *engine, size_t used, size_t max);
+/* The result a stack call's errno stands for (stack_tcp_connect, stack_tcp_listen). */
+enum engine_result engine_result_of(int stack_rc);
+void engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_view *out);
+/* Gives lwIP as much queued data as its send buffer takes; sends the FIN once all is out. */
+void engine_conn_pump(struct conn *conn);
+/* A connection not yet begun, set up for the engine; NULL when out of memory. */
+struct conn *engine_conn_new(struct engine *engine, enum engine_origin origin,
+    const struct engine_endpoint *local, const struct engine_endpoint *remote);
+
+/* events.c */
+void events_init(struct events *events);
+/* Appends to the stream, overwriting the oldest, and wakes idle subscribers. */
+void events_emit(struct engine *engine, struct engine_stream_event event);
+/* Wakes every subscriber so that its reader learns the daemon stops. */
+void events_stop(struct engine *engine);
+/* Frees what subscribers are left. */
+void events_free(struct events *events);
+
+/* waits.c */
+/* Wakes the waiters on a connection or listener whose condition now holds or never will. */
+void waits_check(struct engine *engine, struct engine_waiter **list);
+/* Wakes every waiter on the list with result. */
+void waits_wake_all(struct engine_waiter **list, enum engine_wait_result result);
+
+/* listeners.c */
+struct listener *listeners_find(struct engine *engine, uint64_t id);
+void listeners_view(const struct listener *listener, struct engine_listener_view *out);
+/* For engine_stop: ends every listener's waits and stops it listening. */
+void listeners_stop(struct engine *engine);
+void listeners_free(struct engine *engine);
+/* The stack's accepted hook. */
+void listeners_on_accepted(void *listener_owner);
+
+/* stats.c */
+/* Counts a transition, and the connections established now. */
+void stats_count_transition(struct engine *engine, enum tcpinfo_state from, enum tcpinfo_state to);
+
+#endif
