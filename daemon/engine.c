@@ -85,6 +85,8 @@ engine_result_of(int stack_rc)
 		return ENGINE_PORT_IN_USE;
 	case -EADDRNOTAVAIL:
 		return ENGINE_NO_PORT;
+	case -ENETDOWN:
+		return ENGINE_LINK_DOWN;
 	default:
 		return ENGINE_NO_MEMORY;
 	}

@@ -154,7 +154,8 @@ enum engine_result {
 	ENGINE_NO_PORT,			/* no ephemeral port is free towards that endpoint */
 	ENGINE_NO_MEMORY,
 	ENGINE_STOPPING,		/* the daemon is stopping */
-	ENGINE_RULES_FULL		/* as many fault rules as --max-fault-rules allows exist */
+	ENGINE_RULES_FULL,		/* as many fault rules as --max-fault-rules allows exist */
+	ENGINE_LINK_DOWN		/* the TAP device failed or is gone */
 };
 
 struct engine;

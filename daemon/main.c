@@ -2,7 +2,8 @@
  * lwipd: lwIP on a TAP device, with a REST API to open, close and watch
  * its TCP connections.
  *
- * The main thread sets everything up, then only waits for SIGTERM or SIGINT.
+ * The main thread sets everything up, then only waits for SIGTERM or SIGINT,
+ * or for the TAP reader's word that the device is gone (exit status 1).
  * Those signals are blocked in every thread, so they arrive here and nowhere
  * else; shutting down never runs inside a signal handler.
  *
@@ -33,6 +34,9 @@
 
 #define EXIT_USAGE 2
 
+/* The TAP reader tells the main thread that the device is gone with this signal. */
+#define LINK_LOST_SIGNAL SIGUSR2
+
 /* How often the main thread looks at the connection count for STATUS=. */
 #define STATUS_PERIOD_S 1
 
@@ -53,6 +57,13 @@ default_mac(const struct config *cfg, uint8_t mac[6])
 	mac[0] = 0x02;	/* locally administered, unicast */
 	for (int i = 1; i < 6; i++)
 		mac[i] = (uint8_t)(hash >> (8 * i));
+}
+
+/* Called by the TAP reader; the main thread, waiting in sigtimedwait(), takes it from there. */
+static void
+raise_link_lost(void)
+{
+	kill(getpid(), LINK_LOST_SIGNAL);
 }
 
 /* Runs on lwIP's core thread with the lock held, and re-arms itself. */
@@ -117,6 +128,7 @@ run(const struct config *cfg, const struct fault_spec *faults)
 		.hold_max = cfg->fault_hold_max,
 		.hold_bytes = cfg->fault_hold_bytes,
 		.lwip_raw = cfg->lwip_raw,
+		.link_lost = raise_link_lost,
 	};
 	struct engine_config engine_cfg = {
 		.address = cfg->address,
@@ -142,6 +154,7 @@ run(const struct config *cfg, const struct fault_spec *faults)
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, LINK_LOST_SIGNAL);
 	/* Before any thread starts, so that every thread inherits the mask. */
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -179,7 +192,13 @@ run(const struct config *cfg, const struct fault_spec *faults)
 	snprintf(where, sizeof(where), "%s %s/%u", cfg->tap_name, address, cfg->prefix);
 	signo = wait_for_stop(&signals, engine, where);
 	notify_send("STOPPING=1\nSTATUS=Stopping: aborting connections");
-	log_info("%s received; aborting connections and stopping", strsignal(signo));
+	if (signo == LINK_LOST_SIGNAL) {
+		log_warnx("the TAP device %s is gone; stopping with a failure, for a restart",
+		    cfg->tap_name);
+		rc = -ENODEV;
+	} else {
+		log_info("%s received; aborting connections and stopping", strsignal(signo));
+	}
 
 stop_engine:
 	/* RSTs go out while the TAP is still open; then nothing new can arrive. */

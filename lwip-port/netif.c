@@ -38,6 +38,7 @@ static struct {
 	int tap_fd;
 	uint8_t *tx_buffer;
 	int stop_fd;
+	void (*link_lost)(void);
 	pthread_t reader;
 	bool reader_running;	/* changed under the core lock */
 } tap = {
@@ -167,29 +168,34 @@ reader_main(void *arg)
 		{ .fd = tap.tap_fd, .events = POLLIN },
 		{ .fd = tap.stop_fd, .events = POLLIN },
 	};
+	bool lost = false;
 
 	(void)arg;
-	for (;;) {
+	while (!lost) {
 		int count = 0;
 
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll on the TAP device");
+			lost = true;
 			break;
 		}
 		if (fds[1].revents)
 			break;
 		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			log_warnx("the TAP device failed; no more frames can be read");
+			log_warnx("the TAP device failed or was deleted; no more frames can be read");
+			lost = true;
 			break;
 		}
 		while (count < READ_BATCH) {
 			ssize_t n = read(tap.tap_fd, slots[count], FRAME_MAX_LEN);
 
 			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR)
-					log_warn("read from the TAP device");
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				log_warn("read from the TAP device");
+				lost = true;
 				break;
 			}
 			lengths[count++] = (size_t)n;
@@ -203,7 +209,12 @@ reader_main(void *arg)
 	}
 	LOCK_TCPIP_CORE();
 	tap.reader_running = false;
+	/* Down everywhere: the interface says so and opens are refused. */
+	if (lost)
+		netif_set_link_down(&stack_state.netif);
 	UNLOCK_TCPIP_CORE();
+	if (lost && tap.link_lost != NULL)
+		tap.link_lost();
 	return NULL;
 }
 
@@ -219,6 +230,7 @@ tapnetif_start(const struct stack_config *cfg)
 	memcpy(tap.mac, cfg->mac, sizeof(tap.mac));
 	tap.tap_fd = cfg->tap->fd;
 	tap.mtu = cfg->tap->mtu;
+	tap.link_lost = cfg->link_lost;
 	tap.tx_buffer = malloc(FRAME_MAX_LEN);
 	if (tap.tx_buffer == NULL)
 		return -ENOMEM;

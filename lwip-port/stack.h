@@ -193,6 +193,12 @@ struct stack_config {
 	size_t hold_max;	/* segments delay and reorder rules may hold at once */
 	size_t hold_bytes;	/* and their bytes */
 	bool lwip_raw;		/* hand lwIP what RFC 9293 says to drop, to show what lwIP does */
+	/*
+	 * Called once, from the TAP reader with no lock held, when the device
+	 * fails or is deleted: the link is down for good, opens are refused,
+	 * and the daemon should exit so that its supervisor restarts it.
+	 */
+	void (*link_lost)(void);
 };
 
 struct stack_iface_info {
@@ -232,7 +238,8 @@ void stack_tcp_totals(struct stack_tcp_totals *out);
  * Starts an active open from local_port (0: a free ephemeral port) and sets
  * *chosen_port, reporting SYN_SENT. The SYN itself waits until ARP has
  * resolved the next hop, so lwIP's small ARP queue never drops it; if ARP
- * never answers, CLOSED follows with cause "arp:unresolved". Errors: -EINVAL, -ENETUNREACH, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM.
+ * never answers, CLOSED follows with cause "arp:unresolved". Errors: -ENETDOWN (the TAP
+ * device is gone), -EINVAL, -ENETUNREACH, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM.
  */
 int stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port,
     uint16_t local_port, struct stack_tcp **out, uint16_t *chosen_port);

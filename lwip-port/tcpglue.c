@@ -340,6 +340,8 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	int rc;
 
 	LWIP_ASSERT_CORE_LOCKED();
+	if (!netif_is_link_up(&stack_state.netif))
+		return -ENETDOWN;
 	if (remote_ip == address || ((remote_ip & netmask) == (address & netmask) &&
 	    (host_bits == 0 || host_bits == ~netmask)))
 		return -EINVAL;
