@@ -10,6 +10,10 @@
  * on lwIP's lists. Prints one JSON line per H.
  *
  * lwipbench --held H[,H...] --count N [--in-flight K] [--seconds T]
+ *           [--hold-seconds T]
+ *
+ * --seconds bounds each measurement, --hold-seconds each climb to the next
+ * H (slow: every SYN walks the whole list); progress goes to stderr.
  */
 #include <semaphore.h>
 #include <stdbool.h>
@@ -39,8 +43,8 @@
 static struct {
 	unsigned long held[HELD_LEVELS_MAX];
 	size_t nheld;
-	unsigned long count, in_flight, seconds;
-} opt = { .in_flight = 128, .seconds = 30 };
+	unsigned long count, in_flight, seconds, hold_seconds;
+} opt = { .in_flight = 128, .seconds = 30, .hold_seconds = 300 };
 
 /* The client's netif (10.1.0.1) and the server's (10.2.0.1). */
 static struct netif nif_client, nif_server;
@@ -64,7 +68,8 @@ static unsigned long long tuple_seq, accepted;
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: " PROG " --held H[,H...] --count N [--in-flight K] [--seconds T]\n");
+	fprintf(stderr, "usage: " PROG " --held H[,H...] --count N [--in-flight K] [--seconds T] "
+	    "[--hold-seconds T]\n");
 	exit(2);
 }
 
@@ -100,6 +105,8 @@ parse_args(int argc, char **argv)
 			opt.in_flight = arg_ulong(a, v, PROG);
 		else if (!strcmp(a, "--seconds"))
 			opt.seconds = arg_ulong(a, v, PROG);
+		else if (!strcmp(a, "--hold-seconds"))
+			opt.hold_seconds = arg_ulong(a, v, PROG);
 		else
 			usage();
 	}
@@ -262,10 +269,17 @@ rounds(struct slot *slots, unsigned long total, bool holding, uint64_t deadline,
     unsigned long *failed)
 {
 	unsigned long done = 0;
+	uint64_t last_progress = now_us();
 
 	*failed = 0;
 	while (done + *failed < total && now_us() < deadline) {
 		unsigned long n = total - done - *failed;
+
+		if (now_us() - last_progress >= 5000000u) {
+			last_progress = now_us();
+			fprintf(stderr, PROG ": %s %lu of %lu\n", holding ? "holding" : "measured",
+			    done, total);
+		}
 
 		if (n > opt.in_flight)
 			n = opt.in_flight;
@@ -344,7 +358,7 @@ main(int argc, char **argv)
 		uint64_t t0, elapsed;
 
 		held += rounds(slots, opt.held[level] - held, true,
-		    now_us() + opt.seconds * 1000000u, &hold_failed);
+		    now_us() + opt.hold_seconds * 1000000u, &hold_failed);
 		unsigned long rss_held = rss_kib();
 		t0 = now_us();
 		ok = rounds(slots, opt.count, false, t0 + opt.seconds * 1000000u, &failed);

@@ -45,11 +45,12 @@ SIZES = {
     "p1_lwipd": (20000, 300),
     "p3_latency": (2000, 100),
     "p3_seconds": (10, 2),
-    "held_levels": ([0, 1000, 10000, 50000], [0, 100, 500]),
+    "held_levels": ([0, 1000, 10000, 15000, 50000], [0, 100, 500]),
     "held_measure": (3000, 100),
     "lwipbench_count": (5000, 200),
     "p5_seconds": (60, 3),
     "step_seconds": (60, 10),
+    "lwipbench_hold_seconds": (400, 10),
 }
 
 
@@ -327,8 +328,10 @@ class Bench:
         log("P2: lwIP in-process (lwipbench) at %s held" % levels)
         argv = [os.path.join(self.bin, "lwipbench"), "--held", ",".join(map(str, levels)),
                 "--count", str(self.size("lwipbench_count")), "--in-flight", "128",
-                "--seconds", str(self.size("step_seconds"))]
-        rows = self.tool(self.ns_lwip, argv, timeout=len(levels) * 2 * self.size("step_seconds") + 60)
+                "--seconds", str(self.size("step_seconds")),
+                "--hold-seconds", str(self.size("lwipbench_hold_seconds"))]
+        rows = self.tool(self.ns_lwip, argv, timeout=len(levels) * (
+            self.size("step_seconds") + self.size("lwipbench_hold_seconds")) + 60)
         self.results["p2_lwip_inprocess"] = rows
         for r in rows:
             log("P2: lwIP alone %.0f/s with %d held" % (r["rate"], r["held"]))
