@@ -7,10 +7,15 @@
  * (connect() to writable), errors.
  *
  * kclient --target IP:PORT[,...] --count N [--in-flight K] [--close rst|graceful]
- *         [--hold H] [--seconds T] [--timeout-ms MS]
+ *         [--hold H] [--seconds T] [--timeout-ms MS] [--stay]
+ *
+ * With --stay it keeps its held connections after printing, until SIGTERM
+ * or SIGINT: one process holds only as many as its open-files limit
+ * allows, so several such holders make up a large H.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +38,7 @@ struct slot {
 static struct {
 	struct endpoints targets;
 	unsigned long count, in_flight, hold, seconds, timeout_ms;
-	bool rst;
+	bool rst, stay;
 } opt = { .in_flight = 256, .seconds = 60, .timeout_ms = 5000, .rst = true };
 
 static struct {
@@ -47,7 +52,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: " PROG " --target IP:PORT[,...] --count N [--in-flight K] "
-	    "[--close rst|graceful] [--hold H] [--seconds T] [--timeout-ms MS]\n");
+	    "[--close rst|graceful] [--hold H] [--seconds T] [--timeout-ms MS] [--stay]\n");
 	exit(2);
 }
 
@@ -59,6 +64,10 @@ parse_args(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--stay")) {
+			opt.stay = true;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -243,6 +252,17 @@ main(int argc, char **argv)
 	    (unsigned long long)latency_pct(run.lat, 0.50),
 	    (unsigned long long)latency_pct(run.lat, 0.99),
 	    (unsigned long long)run.lat->max_us);
+	fflush(stdout);
+	if (opt.stay) {
+		sigset_t set;
+		int sig;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGINT);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		sigwait(&set, &sig);
+	}
 	for (unsigned long i = 0; i < run.nheld; i++)
 		close_as_asked(run.held[i]);
 	return 0;
