@@ -424,5 +424,11 @@ main(int argc, char **argv)
 		}
 	}
 	print_result(now_us() - begun);
+	for (unsigned long i = 0; i < opt.clients; i++)
+		if (cl[i].fd >= 0)
+			close(cl[i].fd);
+	close(ep);
+	free(cl);
+	free(run.lat);
 	return 0;
 }

@@ -265,5 +265,9 @@ main(int argc, char **argv)
 	}
 	for (unsigned long i = 0; i < run.nheld; i++)
 		close_as_asked(run.held[i]);
+	close(ep);
+	free(slots);
+	free(run.held);
+	free(run.lat);
 	return 0;
 }

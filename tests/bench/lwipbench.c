@@ -373,5 +373,6 @@ main(int argc, char **argv)
 		fflush(stdout);
 	}
 	UNLOCK_TCPIP_CORE();
+	free(slots);
 	return 0;
 }

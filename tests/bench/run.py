@@ -232,10 +232,10 @@ class Bench:
         status, b = self.api("POST", "/v1/batches", {
             "remote_ip": TAP_PEER_IP, "remote_port": PEER_PORTS[0], "count": count,
             "in_flight": 256, "close": "abort", "hold_ms": 0})
-        bid = b.get("id")
-        status, done = self.api("GET", "/v1/batches/%s?wait_for=done&timeout_ms=60000" % bid)
+        status, done = self.api("GET", "/v1/batches/%s?wait_for=done&timeout_ms=60000" % b["id"])
         done["via"] = "POST /v1/batches"
         done.setdefault("ok", done.get("established", 0))
+        done.setdefault("errors", done.get("failed", 0))
         if "rate" not in done and done.get("elapsed_us"):
             done["rate"] = done["ok"] * 1e6 / done["elapsed_us"]
         return done
@@ -293,10 +293,13 @@ class Bench:
         get = self.httpload("--mode", "get", "--clients", "32", "--path", path, seconds=secs)
         log("P3: GET rate %.0f/s; again while opens run at full rate" % get["rate"])
         box = {}
-        opener = threading.Thread(target=lambda: box.update(
-            opens=self.httpload("--mode", "open", "--clients", "32",
-                                "--target", self.targets(TAP_PEER_IP), "--wait",
-                                "--close", "abort", seconds=secs + 1)))
+        if self.batches:
+            opens = lambda: self.batch_rate(self.size("p1_lwipd"))
+        else:
+            opens = lambda: self.httpload("--mode", "open", "--clients", "32",
+                                          "--target", self.targets(TAP_PEER_IP), "--wait",
+                                          "--close", "abort", seconds=secs + 1)
+        opener = threading.Thread(target=lambda: box.update(opens=opens()))
         opener.start()
         time.sleep(0.5)
         busy = self.httpload("--mode", "get", "--clients", "32", "--path", path, seconds=secs)
@@ -362,7 +365,7 @@ class Bench:
             dict(self.kernel(self.size("held_measure") * 10, hold=h), target_held=h)
             for h in levels]
 
-    def sigterm(self, d, name):
+    def sigterm(self, d):
         live = self.api("GET", "/v1/stats")[1]["tcp"].get("curr_estab", 0)
         log("SIGTERM with %d established" % live)
         t0 = time.monotonic()
@@ -423,7 +426,9 @@ class Bench:
     def run(self):
         self.setup()
         d = self.start_lwipd("lwipd", msl_ms=1000)
-        self.batches = self.api("GET", "/v1/batches/0", check=False)[0] not in (0, 404, 405)
+        # The batch API (issue 12) may not exist yet: an unknown path is 404, a known one
+        # answers GET with 200 or 405.
+        self.batches = self.api("GET", "/v1/batches", check=False)[0] not in (0, 404)
         self.results["lwipd"] = {"batch_api": self.batches, "limit_flags": self.limits_flag}
         # One open resolves ARP, so no measurement pays for it.
         self.httpload("--mode", "open", "--clients", "1", "--count", "1", "--target",
@@ -432,7 +437,7 @@ class Bench:
         self.p3()
         self.p2_p4(d)
         self.lwip_alone()
-        self.sigterm(d, "lwipd")
+        self.sigterm(d)
         self.p5()
 
 
