@@ -229,10 +229,10 @@ class Bench:
         return r
 
     def batch_rate(self, count):
-        status, b = self.api("POST", "/v1/batches", {
+        _, b = self.api("POST", "/v1/batches", {
             "remote_ip": TAP_PEER_IP, "remote_port": PEER_PORTS[0], "count": count,
             "in_flight": 256, "close": "abort", "hold_ms": 0})
-        status, done = self.api("GET", "/v1/batches/%s?wait_for=done&timeout_ms=60000" % b["id"])
+        _, done = self.api("GET", "/v1/batches/%s?wait_for=done&timeout_ms=60000" % b["id"])
         done["via"] = "POST /v1/batches"
         done.setdefault("ok", done.get("established", 0))
         done.setdefault("errors", done.get("failed", 0))
