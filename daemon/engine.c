@@ -399,9 +399,12 @@ engine_stop(struct engine *engine)
 	engine->stopping = true;
 	/* Keep every record while aborting, so the walk's next pointer stays valid. */
 	conntable_set_retain(engine->table, UINT32_MAX);
+	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry))
+		waits_wake_all(&conn_of(entry)->waiters, ENGINE_WAIT_STOPPING);
+	/* Every PCB at once, cheaply; then those still waiting for ARP. */
+	stack_tcp_abort_all(engine_cause(TCPINFO_CAUSE_DAEMON_STOP));
 	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry)) {
 		conn = conn_of(entry);
-		waits_wake_all(&conn->waiters, ENGINE_WAIT_STOPPING);
 		if (conn->tcp != NULL)
 			stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_DAEMON_STOP));
 	}

@@ -291,6 +291,13 @@ void stack_tcp_unlisten(struct stack_listener *listener);
  */
 void stack_tcp_abort(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 
+/*
+ * Aborts every connection that has a PCB, as stack_tcp_abort() does each,
+ * in the order that makes it cheap; for a stop. Connections still waiting
+ * for ARP are left to the caller.
+ */
+void stack_tcp_abort_all(struct tcpinfo_cause cause);
+
 /* Drops the connection silently, as a timed-out FIN_WAIT_2 is, and reports TCPINFO_CLOSED. */
 void stack_tcp_drop(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 

@@ -463,6 +463,16 @@ stack_tcp_abort(struct stack_tcp *tcp, struct tcpinfo_cause cause)
 }
 
 void
+stack_tcp_abort_all(struct tcpinfo_cause cause)
+{
+	assert_locked();
+	for (struct stack_tcp *tcp = fake.tcps; tcp != NULL; tcp = tcp->next_fake) {
+		if (!tcp->dead)
+			report(tcp, TCPINFO_CLOSED, cause);
+	}
+}
+
+void
 stack_tcp_drop(struct stack_tcp *tcp, struct tcpinfo_cause cause)
 {
 	assert_usable(tcp);
