@@ -182,7 +182,6 @@ take_in(const uint8_t *frame, size_t len, const struct frame_tcp *seg, struct gl
 	}
 	switch (report->fault.action) {
 	case FAULT_CORRUPT:
-		rx->checksum_ok = false;
 		tapnetif_feed(corrupted(frame, len, seg), len, rx);
 		break;
 	case FAULT_DUPLICATE:

@@ -68,10 +68,7 @@ struct glue_drive {
 struct glue_rx {
 	struct stack_tcp *t;		/* the tracked connection of a TCP segment, or NULL */
 	bool passive;			/* t was made for this SYN */
-	bool tcp;			/* a TCP segment: counted as lwIP takes it */
-	bool checksum_ok;		/* false for a bad one, or one a fault rule corrupted */
 	uint8_t flags;			/* the segment's TCPINFO_FLAG_* */
-	uint32_t payload_len;
 	/* What lwIP had before, to tell what it accepted. */
 	enum tcpinfo_state state_before;
 	bool had_pcb;

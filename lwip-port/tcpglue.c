@@ -657,13 +657,36 @@ rfc_drop(const struct frame_tcp *seg, const struct stack_tcp *t)
 	return TCPINFO_DROP_NONE;
 }
 
+/* Whether the segment arrives now: a fault rule neither lost it nor holds it. */
 static bool
-passes(const struct stack_segment *report)
+arrives(const struct stack_segment *report)
 {
-	if (report->drop != TCPINFO_DROP_NONE || report->fault.action == FAULT_DROP)
+	if (report->fault.action == FAULT_DROP)
 		return false;
 	return report->released ||
 	    (report->fault.action != FAULT_DELAY && report->fault.action != FAULT_REORDER);
+}
+
+static bool
+passes(const struct stack_segment *report)
+{
+	return arrives(report) && report->drop == TCPINFO_DROP_NONE;
+}
+
+/*
+ * Counts a segment that arrived, as RFC 4022's tcpInSegs does: also one
+ * RFC 9293's rules or a full backlog then drop. A corrupted one counts as an
+ * error: lwIP finds its checksum bad.
+ */
+static void
+count_arrival(const struct frame_tcp *seg, const struct stack_segment *report)
+{
+	struct stack_tcp_totals *totals = &stack_state.totals;
+
+	if (!arrives(report))
+		return;
+	totals->in_segs++;
+	totals->in_errs += !seg->checksum_ok || report->fault.action == FAULT_CORRUPT;
 }
 
 /*
@@ -680,9 +703,6 @@ glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_se
 	struct stack_listener *listener;
 
 	rx->flags = seg->flags;
-	rx->tcp = true;
-	rx->checksum_ok = seg->checksum_ok;
-	rx->payload_len = seg->payload_len;
 	rx->t = segment_owner(seg, false);
 	if (!report->decided && !stack_state.lwip_raw) {
 		report->drop = rfc_drop(seg, rx->t);
@@ -691,6 +711,7 @@ glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_se
 	if (rx->t == NULL) {
 		if (!report->decided)
 			report_segment(NULL, seg, false, report);
+		count_arrival(seg, report);
 		if (!passes(report) || !is_listener_syn(seg) ||
 		    (listener = listener_find(seg->dst_port)) == NULL)
 			return 0;
@@ -698,8 +719,11 @@ glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_se
 		if (rx->t == NULL)
 			return -ENOBUFS;
 		rx->passive = true;
+		report_segment(rx->t, seg, false, report);
+		return 0;
 	}
 	report_segment(rx->t, seg, false, report);
+	count_arrival(seg, report);
 	return 0;
 }
 
@@ -719,10 +743,6 @@ glue_rx_begin(struct glue_rx *rx)
 {
 	struct stack_tcp *t = rx->t;
 
-	if (rx->tcp) {
-		stack_state.totals.in_segs++;
-		stack_state.totals.in_errs += !rx->checksum_ok;
-	}
 	rx->state_before = t != NULL ? t->last_state : TCPINFO_CLOSED;
 	rx->had_pcb = t != NULL && t->pcb != NULL;
 	rx->rcv_nxt_before = rx->had_pcb ? t->pcb->rcv_nxt : 0;
