@@ -86,6 +86,17 @@ bool glue_listening(uint16_t port);
 int glue_tcp_start(struct stack_tcp *t);
 void glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause);
 void glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report);
+struct stack_tcp *glue_segment_owner(const struct frame_tcp *seg, bool outbound);
+enum tcpinfo_state glue_state(const struct stack_tcp *t);
+void glue_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause);
+void glue_report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound,
+    struct stack_segment *report);
+int glue_passive_begin(const struct frame_tcp *seg, struct stack_tcp **t);
+void glue_passive_end(struct stack_tcp *t, struct tcpinfo_cause cause);
+void glue_input_begin(struct stack_tcp *t, struct glue_drive *saved, struct tcpinfo_cause cause);
+void glue_input_end(const struct glue_drive *saved);
+
+/* tcprx.c: the inbound half of the glue. */
 int glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report);
 void glue_rx_dropped(struct glue_rx *rx);
 void glue_rx_begin(struct glue_rx *rx);

@@ -2,12 +2,13 @@
  * tcpglue: ties each lwIP PCB to the engine's connection that owns it:
  * lwIP's err and accept callbacks, the state reports with their causes, the
  * segment reports, passive opens, and the stack_tcp_* calls that open,
- * listen and close. The bytes themselves are tcpdata.c's.
+ * listen and close. The bytes themselves are tcpdata.c's; the inbound
+ * segment's way through lwIP is tcprx.c's.
  *
  * DESIGN
  *
  * lwIP reports no state changes, so each tracked PCB's state is compared
- * before and after every event the glue drives: an inbound frame (netif.c
+ * before and after every event the glue drives: an inbound frame (tcprx.c
  * brackets ethernet_input() with glue_rx_begin() and glue_rx_end()), an API
  * call, or a timer. The event driving lwIP now is kept in `drive`, so that
  * a change, or an err callback, is reported with its cause.
@@ -101,8 +102,8 @@ glue_listening(uint16_t port)
 }
 
 /* Reports a change of state, if there is one, while the PCB lives. */
-static void
-sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
+void
+glue_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
 	enum tcpinfo_state now;
 
@@ -208,8 +209,8 @@ set_callbacks(struct tcp_pcb *pcb, struct stack_tcp *t)
 }
 
 /* Finds the tracked connection of a segment; the direction says which end is lwIP's. */
-static struct stack_tcp *
-segment_owner(const struct frame_tcp *seg, bool outbound)
+struct stack_tcp *
+glue_segment_owner(const struct frame_tcp *seg, bool outbound)
 {
 	if (outbound)
 		return glue_find(frame_conn_key(seg->dst_ip, seg->src_port, seg->dst_port));
@@ -217,7 +218,7 @@ segment_owner(const struct frame_tcp *seg, bool outbound)
 }
 
 /* lwIP's state of t now: a passive open's PCB may exist before it is adopted. */
-static enum tcpinfo_state
+enum tcpinfo_state
 glue_state(const struct stack_tcp *t)
 {
 	const struct tcp_pcb *pcb = t->pcb;
@@ -236,8 +237,8 @@ glue_state(const struct stack_tcp *t)
  * the states of the moment lwIP sent it; a held inbound one is handled by
  * lwIP in the state of the moment it is released.
  */
-static void
-report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound,
+void
+glue_report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound,
     struct stack_segment *report)
 {
 	bool answering = glue.drive.active && glue.drive.cause.kind == TCPINFO_CAUSE_RX;
@@ -285,7 +286,7 @@ glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report)
 		totals->out_segs++;
 		totals->out_rsts += !!(seg->flags & TCPINFO_FLAG_RST);
 	}
-	report_segment(segment_owner(seg, true), seg, true, report);
+	glue_report_segment(glue_segment_owner(seg, true), seg, true, report);
 }
 
 /* Creates, binds and connects the PCB. Reports SYN_SENT on success. */
@@ -317,7 +318,7 @@ glue_tcp_start(struct stack_tcp *t)
 		tcp_close(pcb);
 		return err == ERR_USE ? -EADDRINUSE : err == ERR_RTE ? -ENETUNREACH : -ENOMEM;
 	}
-	sync_state(t, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
+	glue_sync_state(t, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
 	return 0;
 }
 
@@ -433,7 +434,7 @@ send_fin(struct stack_tcp *t, struct tcpinfo_cause cause)
 		abandon_with(t, true, cause);
 		return 0;
 	}
-	sync_state(t, cause);
+	glue_sync_state(t, cause);
 	return 0;
 }
 
@@ -617,15 +618,15 @@ passive_begin(struct stack_listener *listener, const struct frame_tcp *seg)
 }
 
 /* After lwIP handled the SYN: adopt its PCB, or give up. */
-static void
-passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
+void
+glue_passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
 	static const struct stack_rx_outcome nothing;
 
 	t->pcb = lwpriv_passive_pcb(t->remote_ip, t->remote_port, t->local_port);
 	if (t->pcb != NULL) {
 		set_callbacks(t->pcb, t);
-		sync_state(t, cause);
+		glue_sync_state(t, cause);
 		stack_state.hooks.segment_done(t->owner, &nothing);
 		return;
 	}
@@ -637,166 +638,33 @@ passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
 }
 
 /*
- * RFC 9293 drops what lwIP 2.1.3 would take: a segment without ACK in a
- * synchronized state (lwIP moves to CLOSE_WAIT on a bare FIN), and SYN with
- * FIN or RST, which no state accepts (lwIP makes a SYN_RCVD connection of a
- * SYN+FIN). RSTs and SYNs need no ACK.
- */
-static enum tcpinfo_drop
-rfc_drop(const struct frame_tcp *seg, const struct stack_tcp *t)
-{
-	uint8_t flags = seg->flags;
-
-	if ((flags & TCPINFO_FLAG_SYN) && (flags & TCPINFO_FLAG_FIN))
-		return TCPINFO_DROP_SYN_FIN;
-	if ((flags & TCPINFO_FLAG_SYN) && (flags & TCPINFO_FLAG_RST))
-		return TCPINFO_DROP_SYN_RST;
-	if (t != NULL && !(flags & (TCPINFO_FLAG_ACK | TCPINFO_FLAG_RST | TCPINFO_FLAG_SYN)) &&
-	    glue_state(t) >= TCPINFO_SYN_RCVD)
-		return TCPINFO_DROP_NO_ACK;
-	return TCPINFO_DROP_NONE;
-}
-
-/* Whether the segment arrives now: a fault rule neither lost it nor holds it. */
-static bool
-arrives(const struct stack_segment *report)
-{
-	if (report->fault.action == FAULT_DROP)
-		return false;
-	return report->released ||
-	    (report->fault.action != FAULT_DELAY && report->fault.action != FAULT_REORDER);
-}
-
-static bool
-passes(const struct stack_segment *report)
-{
-	return arrives(report) && report->drop == TCPINFO_DROP_NONE;
-}
-
-/*
- * Counts a segment that arrived, as RFC 4022's tcpInSegs does: also one
- * RFC 9293's rules or a full backlog then drop. A corrupted one counts as an
- * error: lwIP finds its checksum bad.
- */
-static void
-count_arrival(const struct frame_tcp *seg, const struct stack_segment *report)
-{
-	struct stack_tcp_totals *totals = &stack_state.totals;
-
-	if (!arrives(report))
-		return;
-	totals->in_segs++;
-	totals->in_errs += !seg->checksum_ok || report->fault.action == FAULT_CORRUPT;
-}
-
-/*
- * An inbound segment the gate let through, or a held one released:
- * matched to its connection, checked against RFC 9293's rules, decided on
- * and reported. A listener's SYN is decided on before it makes a
- * connection, so that a SYN a rule drops or holds makes none yet. report
- * carries the verdict back; the caller carries it out. Returns -ENOBUFS
- * when a listener's full backlog drops the SYN.
+ * A new connection for seg when it is a SYN to one of lwIP's listeners:
+ * sets *t, or leaves it NULL for any other segment. Returns -ENOBUFS when
+ * the listener's full backlog (or its owner) refuses the SYN.
  */
 int
-glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report)
+glue_passive_begin(const struct frame_tcp *seg, struct stack_tcp **t)
 {
 	struct stack_listener *listener;
 
-	rx->flags = seg->flags;
-	rx->t = segment_owner(seg, false);
-	if (!report->decided && !stack_state.lwip_raw) {
-		report->drop = rfc_drop(seg, rx->t);
-		stack_state.totals.in_rfc_drops += report->drop != TCPINFO_DROP_NONE;
-	}
-	if (rx->t == NULL) {
-		if (!report->decided)
-			report_segment(NULL, seg, false, report);
-		count_arrival(seg, report);
-		if (!passes(report) || !is_listener_syn(seg) ||
-		    (listener = listener_find(seg->dst_port)) == NULL)
-			return 0;
-		rx->t = passive_begin(listener, seg);
-		if (rx->t == NULL)
-			return -ENOBUFS;
-		rx->passive = true;
-		report_segment(rx->t, seg, false, report);
+	*t = NULL;
+	if (!is_listener_syn(seg) || (listener = listener_find(seg->dst_port)) == NULL)
 		return 0;
-	}
-	report_segment(rx->t, seg, false, report);
-	count_arrival(seg, report);
-	return 0;
+	*t = passive_begin(listener, seg);
+	return *t != NULL ? 0 : -ENOBUFS;
 }
 
-/* A segment of rx that never reaches lwIP: its owner hears at once that lwIP is done with it. */
+/* lwIP is about to handle an inbound frame of t (or NULL): what it changes is the frame's doing. */
 void
-glue_rx_dropped(struct glue_rx *rx)
+glue_input_begin(struct stack_tcp *t, struct glue_drive *saved, struct tcpinfo_cause cause)
 {
-	static const struct stack_rx_outcome nothing;
-
-	if (rx->t != NULL)
-		stack_state.hooks.segment_done(rx->t->owner, &nothing);
-}
-
-/* Just before lwIP handles the frame: what it changes is the frame's doing. */
-void
-glue_rx_begin(struct glue_rx *rx)
-{
-	struct stack_tcp *t = rx->t;
-
-	rx->state_before = t != NULL ? t->last_state : TCPINFO_CLOSED;
-	rx->had_pcb = t != NULL && t->pcb != NULL;
-	rx->rcv_nxt_before = rx->had_pcb ? t->pcb->rcv_nxt : 0;
 	glue.in_input = t;
-	drive_begin(&rx->saved, glue_cause(TCPINFO_CAUSE_RX, rx->flags));
+	drive_begin(saved, cause);
 }
 
-/*
- * What lwIP accepted of the segment: the payload by which rcv_nxt moved (a
- * FIN it took moves it one more), and whether a RST ended the connection.
- * Out-of-sequence data lwIP queued counts once a later segment fills the gap.
- */
-static struct stack_rx_outcome
-rx_outcome(const struct glue_rx *rx)
-{
-	struct stack_rx_outcome outcome = { 0 };
-	const struct stack_tcp *t = rx->t;
-	uint32_t moved;
-
-	if (t->gone) {
-		outcome.reset = (rx->flags & TCPINFO_FLAG_RST) != 0;
-		return outcome;
-	}
-	/* Before a SYN, rcv_nxt means nothing yet; lwIP takes no data from one. */
-	if (!rx->had_pcb || t->pcb == NULL || (rx->flags & TCPINFO_FLAG_SYN))
-		return outcome;
-	moved = t->pcb->rcv_nxt - rx->rcv_nxt_before;
-	if ((rx->flags & TCPINFO_FLAG_FIN) && moved > 0 && t->last_state != rx->state_before &&
-	    (t->last_state == TCPINFO_CLOSE_WAIT || t->last_state == TCPINFO_CLOSING ||
-	    t->last_state == TCPINFO_TIME_WAIT))
-		moved--;
-	outcome.accepted_bytes = moved;
-	return outcome;
-}
-
-/* After lwIP has handled the frame: report the change it made, then let the owner know it is done. */
 void
-glue_rx_end(struct glue_rx *rx)
+glue_input_end(const struct glue_drive *saved)
 {
-	struct tcpinfo_cause cause = glue_cause(TCPINFO_CAUSE_RX, rx->flags);
-	struct stack_tcp *t = rx->t;
-
-	struct stack_rx_outcome outcome;
-
-	drive_end(&rx->saved);
+	drive_end(saved);
 	glue.in_input = NULL;
-	if (rx->passive) {
-		passive_end(t, cause);
-	} else if (t != NULL) {
-		if (!t->gone)
-			sync_state(t, cause);
-		outcome = rx_outcome(rx);
-		stack_state.hooks.segment_done(t->owner, &outcome);
-		if (t->gone)
-			free(t);
-	}
 }
