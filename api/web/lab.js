@@ -243,6 +243,8 @@ function setLink(up, text) {
 	const node = $("link-status");
 	node.dataset.state = up ? "up" : "down";
 	node.textContent = text;
+	/* What the page shows while down is what it knew before: fade it. */
+	document.body.classList.toggle("stale", !up);
 }
 
 function onEvent(type, id, data) {
