@@ -62,6 +62,15 @@ function seconds(atUs) {
 	return typeof atUs === "number" ? (atUs / 1e6).toFixed(3) + " s" : "?";
 }
 
+/* Runs fn once, ms after the first of a burst of calls. */
+function throttle(fn, ms) {
+	let timer = null;
+	return () => {
+		if (timer === null)
+			timer = setTimeout(() => { timer = null; fn(); }, ms);
+	};
+}
+
 /* ---- The API ---------------------------------------------------------- */
 
 /* One request. Resolves to {ok, status, body}; a network failure is status 0. */
@@ -136,6 +145,19 @@ async function fetchConn(id) {
 		renderDetail();
 }
 
+/* A burst of events about a connection makes one request for it. */
+const stale = new Set();
+const fetchStale = throttle(() => {
+	for (const id of stale)
+		fetchConn(id);
+	stale.clear();
+}, 50);
+
+function fetchSoon(id) {
+	stale.add(id);
+	fetchStale();
+}
+
 /*
  * Replaces the copy with the daemon's lists. A connection missing from the
  * list stays only if it was fetched after the list was asked for: an event
@@ -161,15 +183,6 @@ async function resync() {
 	refreshInterface();
 	refreshFaults();
 	refreshTimeline();
-}
-
-/* Runs fn once, ms after the first of a burst of calls. */
-function throttle(fn, ms) {
-	let timer = null;
-	return () => {
-		if (timer === null)
-			timer = setTimeout(() => { timer = null; fn(); }, ms);
-	};
 }
 
 async function refreshInterface() {
@@ -267,7 +280,7 @@ function onEvent(type, id, data) {
 		if (type === "connection" && ev.action === "removed")
 			lab.conns.delete(ev.id);
 		else
-			fetchConn(ev.id);
+			fetchSoon(ev.id);
 		renderConnections();
 		if (ev.id === lab.selected)
 			refreshTimeline();
