@@ -611,11 +611,15 @@ function ladderRows(events, dropped, peerStart) {
 	return rows;
 }
 
+/* What the ladder on the page was drawn from. */
+let ladderKey = "";
+
 function drawLadder() {
 	const svg = $("ladder");
 	const t = lab.timeline;
 	if (!t || t.connection.id !== lab.selected) {
 		svg.replaceChildren();
+		ladderKey = "";
 		return;
 	}
 	const conn = lab.conns.get(lab.selected) || t.connection;
@@ -628,6 +632,11 @@ function drawLadder() {
 	const firstSeg = events.find((e) => e.kind === "segment");
 	const lwipStart = firstState ? firstState.from : (conn.origin === "passive" ? "LISTEN" : "CLOSED");
 	const peerStart = firstSeg && firstSeg.peer_state_before != null ? firstSeg.peer_state_before : "?";
+	/* Polls and events redraw often; an unchanged ladder is left alone. */
+	const key = [width, font, endpoint(conn.local), endpoint(conn.remote), t.dropped, JSON.stringify(events)].join("|");
+	if (key === ladderKey)
+		return;
+	ladderKey = key;
 	const rows = ladderRows(events, t.dropped || 0, peerStart);
 	const labelStep = font * 2.3;
 

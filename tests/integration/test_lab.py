@@ -3,7 +3,8 @@ Selenium through the page's own controls only, against lwipd and the Linux
 kernel in a namespace. It opens and closes a connection and watches the
 list and the drawn ladder follow; shows the API's error detail; stays
 consistent across reloads while connections change; marks a segment a
-fault rule dropped. Every test also checks that the browser's console
+fault rule dropped; says it is disconnected while the daemon is away and
+catches up when it is back. Every test also checks that the browser's console
 logged no error, and the lifecycle test saves a screenshot as an
 artifact (see ARTIFACTS). The page's own headers are checked over plain
 HTTP."""
@@ -83,16 +84,25 @@ class Lab:
         field.clear()
         field.send_keys(text)
 
+    def attributes(self, css, name):
+        """name of every element css selects, read in one go: the page may
+        redraw between two reads of single elements."""
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]), e => e.getAttribute(arguments[1]))",
+            css, name)
+
     def listed(self):
         """The connection list as the page shows it: {id: state}."""
-        return {int(li.get_attribute("data-id")): li.get_attribute("data-state")
-                for li in self.find_all("#connections li[data-id]")}
+        pairs = self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#connections li[data-id]'),"
+            " li => [Number(li.dataset.id), li.dataset.state])")
+        return dict(pairs)
 
     def steps(self):
-        return [g.get_attribute("data-step") for g in self.find_all("#ladder g.segment")]
+        return self.attributes("#ladder g.segment", "data-step")
 
     def lwip_states(self):
-        return [g.get_attribute("data-state") for g in self.find_all("#ladder .state-label.lwip")]
+        return self.attributes("#ladder .state-label.lwip", "data-state")
 
     def selected(self):
         m = re.search(r"#/connections/(\d+)$", self.driver.current_url)
@@ -122,7 +132,8 @@ class Lab:
 
 
 @pytest.fixture
-def lab(lwipd, tmp_path):
+def browser(tmp_path):
+    """Headless Chromium with a fresh profile, keeping every console line."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in CHROMIUM_ARGS:
@@ -131,11 +142,15 @@ def lab(lwipd, tmp_path):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=str(tmp_path / "chromedriver.log")),
                               options=options)
-    page = Lab(driver, lwipd)
     try:
-        yield page
+        yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def lab(lwipd, browser):
+    return Lab(browser, lwipd)
 
 
 def test_page_headers_and_no_inline_code(lwipd):
@@ -196,7 +211,8 @@ def test_lifecycle_drawn_live(lab, start_peer, tmp_path):
              lambda: "the teardown in the ladder; steps drawn: %s" % lab.steps())
     states = lab.lwip_states()
     assert states[-2:] == ["TIME_WAIT", "CLOSED"], states
-    history = [row.text.split()[0] for row in lab.find_all("#history tbody tr")]
+    history = lab.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#history tbody tr'), r => r.cells[0].textContent)")
     assert history[-2:] == ["TIME_WAIT", "CLOSED"], history
     # The ladder draws every segment the timeline holds, in order.
     timeline = lwipd.get("/v1/connections/%d/timeline" % cid).json()
@@ -308,9 +324,40 @@ def test_fault_marks_the_lost_final_ack(lab, start_peer):
     lab.wait_detail_state("CLOSED")
     lab.wait(lambda: lab.find_all('#ladder g.segment[data-lost="true"][data-step="teardown-4"]'),
              lambda: "the dropped final ACK marked lost; steps %s" % lab.steps())
-    lost = lab.find('#ladder g.segment[data-lost="true"]')
-    assert "lost" in lost.get_attribute("class").split()
+    for classes in lab.attributes('#ladder g.segment[data-lost="true"]', "class"):
+        assert "lost" in classes.split(), classes
     assert lwipd.conn(cid)["state"] == "CLOSED"
     lab.wait(lambda: "applied 1" in lab.find("#faults li[data-id]").text,
              lambda: "the rule's count in the page: %s" % lab.find("#faults").text)
     assert lab.console_errors() == []
+
+
+def test_disconnected_while_the_daemon_restarts(netns, start_daemon, start_peer, browser):
+    port = helpers.free_port()
+    first = start_daemon(netns, port=port)
+    start_peer(netns, PEER_PORT, "hold")
+    lab = Lab(browser, first)
+    lab.open()
+    old = first.open_conn()["id"]
+    lab.wait(lambda: lab.listed().get(old) == "ESTABLISHED", "the first daemon's connection listed")
+
+    assert first.terminate() == 0
+    status = lab.find("#link-status")
+    lab.wait(lambda: status.get_attribute("data-state") == "down" and
+             "disconnected" in status.text, lambda: "the page to say it is disconnected: %r" % status.text)
+
+    second = start_daemon(netns, port=port)
+    lab.daemon = second
+    lab.wait(lambda: status.get_attribute("data-state") == "up", "the page to reconnect")
+    # Ids start again at 1: the page must show the new daemon's #1, aborted, not the old one's.
+    gone = second.open_conn()["id"]
+    cid = second.open_conn()["id"]
+    second.wait_state(cid, "ESTABLISHED")
+    second.delete("/v1/connections/%d?mode=abort" % gone)
+    expected = {gone: "CLOSED", cid: "ESTABLISHED"}
+    assert {c["id"]: c["state"] for c in second.conns()} == expected
+    lab.wait(lambda: lab.listed() == expected,
+             lambda: "the page's list %s to be the new daemon's %s" % (lab.listed(), expected))
+    # While the daemon was away, fetches were refused; nothing else may have gone wrong.
+    errors = [e for e in lab.console_errors() if "net::ERR_CONNECTION_REFUSED" not in e["message"]]
+    assert errors == []
