@@ -572,19 +572,36 @@ function causingSegment(events, i) {
  * brought on either side, and state changes with no segment (a timer, say)
  * on rows of their own.
  */
-function ladderRows(events, dropped, peerStart) {
+function ladderRows(events, dropped, peerStart, peerHistory) {
 	const rows = [];
 	const bySegment = new Map();
 	let peer = peerStart;
+	/*
+	 * The peer's history, taken in order, fills in what a segment's two
+	 * states skip (CLOSE_WAIT on the way to LAST_ACK, say) and gives the
+	 * causes; without it, the segment's flags stand for the cause.
+	 */
+	let told = 0;
+	const peerLabels = (state, fallback) => {
+		const at = peerHistory.findIndex((h, k) => k >= told && h.state === state);
+		if (at < 0)
+			return [{ state, cause: fallback }];
+		const labels = peerHistory.slice(told, at + 1).map((h) => ({ state: h.state, cause: h.cause }));
+		told = at + 1;
+		return labels;
+	};
 	events.forEach((ev, i) => {
 		if (dropped > 0 && i === TIMELINE_HEAD)
 			rows.push({ gap: dropped, lwip: [], peer: [] });
 		if (ev.kind === "segment") {
 			const row = { seg: ev, index: i, lwip: [], peer: [] };
-			const after = ev.peer_state_after;
-			if (after !== undefined && after !== null && after !== peer) {
-				row.peer.push({ state: after, cause: (ev.dir === "in" ? "tx:" : "rx:") + known(ev.flags) });
-				peer = after;
+			/* The peer may have moved unseen since the last segment, as it does on receiving one. */
+			for (const state of [ev.peer_state_before, ev.peer_state_after]) {
+				if (state === undefined || state === null || state === peer)
+					continue;
+				const fallback = state === ev.peer_state_after ? (ev.dir === "in" ? "tx:" : "rx:") + known(ev.flags) : "";
+				row.peer.push(...peerLabels(state, fallback));
+				peer = state;
 			}
 			bySegment.set(i, row);
 			rows.push(row);
@@ -637,7 +654,7 @@ function drawLadder() {
 	if (key === ladderKey)
 		return;
 	ladderKey = key;
-	const rows = ladderRows(events, t.dropped || 0, peerStart);
+	const rows = ladderRows(events, t.dropped || 0, peerStart, conn.peer_history || []);
 	const labelStep = font * 2.3;
 
 	const nodes = [];
