@@ -18,6 +18,8 @@
  * (sse.c) rather than a body; it too counts as waiting until it completes,
  * so api_stop, which first ends every stream, lets the streams finish as it
  * lets the waits answer.
+ * A path with no route that names one of the lab page's files is answered
+ * by webserve.c, with the page's own headers, and is not counted.
  *
  * Every answer queued is counted for /metrics by route pattern, method and
  * status (queue_response); the route is found once, on the first call.
@@ -44,6 +46,7 @@
 #include "log.h"
 #include "render.h"
 #include "sse.h"
+#include "webserve.h"
 
 #define API_CONNECTION_LIMIT 256
 #define API_CONNECTION_TIMEOUT_S 30
@@ -125,6 +128,7 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
     const char *method, struct exchange *exchange)
 {
 	struct reply reply = { .body = NULL };
+	const struct webasset *asset;
 	const char *allow = NULL;
 	struct problem err;
 	enum MHD_Result result;
@@ -133,6 +137,9 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 
 	/* The size comes first, as it does when Content-Length already tells it. */
 	rc = request_check_body_size(exchange->body.received, &err);
+	/* A path with no API route may be one of the lab page's files. */
+	if (rc == 0 && exchange->route == NULL && (asset = webasset_find(url)) != NULL)
+		return webserve_answer(connection, asset, method);
 	if (rc == 0)
 		rc = routes_dispatch(server, connection, url, method, exchange, &reply, &allow, &err);
 	if (rc != 0)

@@ -12,6 +12,7 @@ PACKAGES=(
   systemd systemd-container debootstrap man-db groff-base util-linux procps
   nftables tshark libxml2-utils clang libclang-rt-14-dev
   gnuplot-nox
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
