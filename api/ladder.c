@@ -1,19 +1,22 @@
 /*
- * DESIGN: every row has the same columns, as in RFC 9293's figures 6 and 7:
+ * DESIGN: every segment row has the same columns, as in RFC 9293's figures:
  *
- *        ms  lwIP 10.9.0.2:49152                              peer 10.9.0.1:7000
- *     0.412  ESTABLISHED <-- <SEQ=0><ACK=1><CTL=SYN,ACK>       <-- handshake-2
+ *       ms lwIP 10.9.0.2:49152                                  peer 10.9.0.1:7000
+ *    0.420 ESTABLISHED <-- <SEQ=0><ACK=1><CTL=SYN,ACK>    handshake-2  SYN_RCVD
  *
- * the time since the first event, lwIP's state after the event, the arrow
- * of the segment's direction on both sides of its relative numbers, and
- * its step. The peer's state is not known, so the step takes its column.
- * A state change gets a short row of its own, "(from SYN_SENT, rx:SYN,ACK)",
- * in the segment column. The widths fit LADDER_COLUMNS for any segment up
- * to <SEQ=1234567><ACK=1><CTL=PSH,ACK><LEN=1460>; a longer row (huge
- * numbers, many flags, days of uptime) is cut and ends in "...", so the
- * limit holds for every input.
+ * the time since the first event, lwIP's state after the segment, the
+ * arrow of its direction, its relative numbers, its step, and the peer's
+ * (inferred) state after it in the last eleven columns, under the peer's
+ * endpoint. One arrow, not RFC 9293's two, leaves room for the step. A
+ * segment a fault rule dropped has its arrow end in an x on lwIP's side
+ * ("--x" dropped before the wire, "x--" before lwIP) and a row of its own
+ * under it naming the rule; a teardown-2+3 row is followed by one saying
+ * that the ACK and the FIN came together. State changes of lwIP get a short row of their own,
+ * "(from SYN_SENT, rx:SYN,ACK)", in the segment column. A data or ack label
+ * gives way when the row would push the peer's state further right; a row
+ * still too wide (huge numbers, every flag, days of uptime) is cut and ends
+ * in "...", so LADDER_COLUMNS holds for every input.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,16 +24,16 @@
 #include <string.h>
 
 #include "ladder.h"
+#include "ladder_parts.h"
 
-#define LADDER_TIME_WIDTH 9
+#define LADDER_TIME_WIDTH 8
 #define LADDER_STATE_WIDTH 11	/* "ESTABLISHED" */
-#define LADDER_SEGMENT_WIDTH 37
+/* The arrow, the segment and the step, between the two states. */
+#define LADDER_MIDDLE_WIDTH (LADDER_COLUMNS - LADDER_TIME_WIDTH - 2 * LADDER_STATE_WIDTH - 3)
+/* Room for "<SEQ=1461><ACK=7><CTL=FIN,ACK>" with the longest step after it. */
+#define LADDER_SEGMENT_WIDTH (LADDER_MIDDLE_WIDTH - 4 - 13)
 /* Longer than any row before it is cut: every field is bounded. */
-#define LADDER_LINE_MAX 256
-/* "<SEQ=4294967295>" and the like, four of them, and the longest flag list. */
-#define LADDER_SEGMENT_MAX 128
-/* "255.255.255.255:65535" */
-#define LADDER_ENDPOINT_MAX 24
+#define LADDER_LINE_MAX 384
 
 /* Writes line with a newline, cut to LADDER_COLUMNS and without trailing blanks. */
 static int
@@ -47,71 +50,60 @@ put_line(FILE *f, char *line)
 	return fprintf(f, "%s\n", line) < 0 ? -ENOMEM : 0;
 }
 
-/* Milliseconds since the first event, e.g. "12.345". */
-static void
-format_time(uint64_t at_us, uint64_t start_us, char *buf, size_t len)
+/* A row under a segment, in its column: "(dropped by fault rule 3)". */
+static int
+put_note(FILE *f, const char *note)
 {
-	uint64_t us = at_us > start_us ? at_us - start_us : 0;
+	char line[LADDER_LINE_MAX];
 
-	snprintf(buf, len, "%" PRIu64 ".%03u", us / 1000, (unsigned int)(us % 1000));
+	snprintf(line, sizeof(line), "%*s %*s     (%s)", LADDER_TIME_WIDTH, "",
+	    LADDER_STATE_WIDTH, "", note);
+	return put_line(f, line);
 }
 
-static void
-format_endpoint(const struct engine_endpoint *endpoint, char *buf, size_t len)
+/* Whether the step may give way to a long segment: the data speaks for itself. */
+static bool
+step_optional(enum tcpinfo_step step)
 {
-	struct in_addr addr = { .s_addr = endpoint->ip };
-	char ip[INET_ADDRSTRLEN] = "?";
-
-	inet_ntop(AF_INET, &addr, ip, sizeof(ip));
-	snprintf(buf, len, "%s:%u", ip, (unsigned int)endpoint->port);
-}
-
-/* Appends "<NAME=value>", or "<NAME=?>" when the value is unknown. */
-static size_t
-append_field(char *buf, size_t len, size_t used, const char *name, bool known, uint32_t value)
-{
-	int n;
-
-	if (known)
-		n = snprintf(buf + used, len - used, "<%s=%" PRIu32 ">", name, value);
-	else
-		n = snprintf(buf + used, len - used, "<%s=?>", name);
-	return n < 0 ? used : used + (size_t)n;
-}
-
-/* "<SEQ=0><ACK=1><CTL=SYN,ACK>", with "<LEN=n>" when the segment carries data. */
-static void
-format_segment(const struct engine_event *event, char *buf, size_t len)
-{
-	char flags[TCPINFO_TEXT_MAX];
-	size_t used;
-
-	used = append_field(buf, len, 0, "SEQ", event->has_rel_seq, event->rel_seq);
-	if (event->flags & TCPINFO_FLAG_ACK)
-		used = append_field(buf, len, used, "ACK", event->has_rel_ack, event->rel_ack);
-	tcpinfo_flags_format(event->flags, flags, sizeof(flags));
-	if (flags[0] != '\0' && used < len)
-		used += (size_t)snprintf(buf + used, len - used, "<CTL=%s>", flags);
-	if (event->len > 0 && used < len)
-		append_field(buf, len, used, "LEN", true, event->len);
+	return step == TCPINFO_STEP_DATA || step == TCPINFO_STEP_ACK;
 }
 
 static int
 put_segment(FILE *f, const struct engine_event *event, const char *time)
 {
 	const char *state = tcpinfo_state_name(event->state_after);
+	const char *peer = tcpinfo_state_name(event->peer_state_after);
 	const char *step = tcpinfo_step_name(event->step);
-	const char *arrow = event->outbound ? "-->" : "<--";
-	char segment[LADDER_SEGMENT_MAX];
-	char line[LADDER_LINE_MAX];
+	bool lost = ladder_lost(event);
+	const char *arrow;
+	char segment[LADDER_SEGMENT_MAX], fault[LADDER_FAULT_MAX];
+	char middle[LADDER_LINE_MAX / 2], line[LADDER_LINE_MAX];
+	int n, rc;
 
-	if (state == NULL)
+	if (state == NULL || peer == NULL)
 		return -EINVAL;
-	format_segment(event, segment, sizeof(segment));
-	snprintf(line, sizeof(line), "%*s  %-*s %s %-*s %s %s",
-	    LADDER_TIME_WIDTH, time, LADDER_STATE_WIDTH, state, arrow,
-	    LADDER_SEGMENT_WIDTH, segment, arrow, step != NULL ? step : "");
-	return put_line(f, line);
+	/* A lost segment's arrow ends in an x on lwIP's side: dropped before the wire or before lwIP. */
+	if (event->outbound)
+		arrow = lost ? "--x" : "-->";
+	else
+		arrow = lost ? "x--" : "<--";
+	ladder_segment(event, segment, sizeof(segment));
+	n = snprintf(middle, sizeof(middle), "%s %-*s", arrow, LADDER_SEGMENT_WIDTH, segment);
+	if (step != NULL && n >= 0 && (size_t)n < sizeof(middle) && (!step_optional(event->step) ||
+	    (size_t)n + 1 + strlen(step) <= LADDER_MIDDLE_WIDTH))
+		snprintf(middle + n, sizeof(middle) - (size_t)n, " %s", step);
+	/* A row longer than the line is cut; put_line() marks it. */
+	if (snprintf(line, sizeof(line), "%*s %-*s %-*s %s", LADDER_TIME_WIDTH, time,
+	    LADDER_STATE_WIDTH, state, LADDER_MIDDLE_WIDTH, middle, peer) < 0)
+		return -EINVAL;
+	rc = put_line(f, line);
+	if (rc == 0 && event->fault.action != FAULT_NONE) {
+		ladder_fault(&event->fault, fault, sizeof(fault));
+		rc = put_note(f, fault);
+	}
+	if (rc == 0 && event->step == TCPINFO_STEP_TEARDOWN_2_3)
+		rc = put_note(f, ladder_together(event->outbound));
+	return rc;
 }
 
 static int
@@ -125,9 +117,10 @@ put_state(FILE *f, const struct engine_event *event, const char *time)
 	if (from == NULL || to == NULL)
 		return -EINVAL;
 	/* Four blanks stand for the arrow, so the text lines up with the segments. */
-	snprintf(line, sizeof(line), "%*s  %-*s     (from %s, %s)",
+	if (snprintf(line, sizeof(line), "%*s %-*s     (from %s, %s)",
 	    LADDER_TIME_WIDTH, time, LADDER_STATE_WIDTH, to, from,
-	    tcpinfo_cause_format(event->cause, cause, sizeof(cause)));
+	    tcpinfo_cause_format(event->cause, cause, sizeof(cause))) < 0)
+		return -EINVAL;
 	return put_line(f, line);
 }
 
@@ -148,11 +141,11 @@ put_header(FILE *f, const struct engine_timeline *timeline)
 	rc = put_line(f, line);
 	if (rc != 0)
 		return rc;
-	format_endpoint(&conn->local, local, sizeof(local));
-	format_endpoint(&conn->remote, remote, sizeof(remote));
-	snprintf(lwip, sizeof(lwip), "%*s  lwIP %s", LADDER_TIME_WIDTH, "ms", local);
+	ladder_endpoint(&conn->local, local, sizeof(local));
+	ladder_endpoint(&conn->remote, remote, sizeof(remote));
+	snprintf(lwip, sizeof(lwip), "%*s lwIP %s", LADDER_TIME_WIDTH, "ms", local);
 	snprintf(peer, sizeof(peer), "peer %s", remote);
-	/* The peer ends in the last column, over the steps. */
+	/* The peer ends in the last column, over its states. */
 	pad = LADDER_COLUMNS - (int)strlen(lwip) - (int)strlen(peer);
 	snprintf(line, sizeof(line), "%s%*s%s", lwip, pad > 1 ? pad : 1, "", peer);
 	return put_line(f, line);
@@ -164,7 +157,7 @@ put_dropped(FILE *f, uint64_t dropped)
 {
 	char line[LADDER_LINE_MAX];
 
-	snprintf(line, sizeof(line), "%*s  ... %" PRIu64 " event%s not kept ...",
+	snprintf(line, sizeof(line), "%*s ... %" PRIu64 " event%s not kept ...",
 	    LADDER_TIME_WIDTH, "", dropped, dropped == 1 ? "" : "s");
 	return put_line(f, line);
 }
@@ -174,7 +167,7 @@ put_ladder(FILE *f, const struct engine_timeline *timeline)
 {
 	uint64_t start = timeline->count > 0 ? timeline->events[0].at_us : 0;
 	const struct engine_event *event;
-	char time[LADDER_LINE_MAX];
+	char time[LADDER_TIME_MAX];
 	size_t i;
 	int rc;
 
@@ -186,7 +179,7 @@ put_ladder(FILE *f, const struct engine_timeline *timeline)
 				break;
 		}
 		event = &timeline->events[i];
-		format_time(event->at_us, start, time, sizeof(time));
+		ladder_time(event->at_us, start, time, sizeof(time));
 		if (event->kind == ENGINE_EVENT_SEGMENT)
 			rc = put_segment(f, event, time);
 		else if (event->kind == ENGINE_EVENT_STATE)

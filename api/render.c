@@ -160,12 +160,15 @@ render_connection_list(const struct engine_conn_view *conns, size_t count)
 static json_t *
 render_iface_counters(const struct engine_iface_counters *c)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "rx_frames", clamp_u64(c->rx_frames),
 	    "tx_frames", clamp_u64(c->tx_frames),
 	    "rx_bytes", clamp_u64(c->rx_bytes),
 	    "tx_bytes", clamp_u64(c->tx_bytes),
-	    "rx_dropped", clamp_u64(c->rx_dropped));
+	    "rx_dropped", clamp_u64(c->rx_dropped),
+	    "rx_fragments", clamp_u64(c->rx_fragments),
+	    "rx_malformed", clamp_u64(c->rx_malformed),
+	    "rx_other", clamp_u64(c->rx_other));
 }
 
 json_t *

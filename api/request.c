@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "base64.h"
+#include "jsonfield.h"
 #include "request.h"
 
 /* The first allocation for a body; it doubles from there up to REQUEST_BODY_MAX. */
@@ -30,6 +31,7 @@
 
 /* "255.255.255.255" */
 #define REQUEST_IPV4_TEXT_MAX 15
+
 
 int
 request_body_append(struct request_body *body, const char *data, size_t size)
@@ -175,53 +177,8 @@ request_check_content_type(const char *content_type, const char *body, size_t le
 		return 0;
 	problem_set(err, PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
 	    "Content-Type '%.*s' is not JSON; send the body as application/json",
-	    REQUEST_QUOTE_MAX, content_type);
+	    JSONFIELD_QUOTE_MAX, content_type);
 	return -ENOTSUP;
-}
-
-static const char *
-json_type_name(const json_t *value)
-{
-	switch (json_typeof(value)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
-	}
-	return "a value of unknown type";
-}
-
-/* Refuses the first member, in document order, whose name is not in known (NULL-terminated). */
-static int
-check_known_members(json_t *obj, const char *const *known, struct problem *err)
-{
-	const char *key;
-	json_t *value;
-	size_t i;
-
-	json_object_foreach(obj, key, value) {
-		for (i = 0; known[i] != NULL; i++) {
-			if (strcmp(key, known[i]) == 0)
-				break;
-		}
-		if (known[i] == NULL) {
-			problem_set(err, PROBLEM_INVALID_FIELD, key, "unknown field '%.*s'",
-			    REQUEST_QUOTE_MAX, key);
-			return -EINVAL;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -243,7 +200,7 @@ parse_remote_ip(json_t *obj, uint32_t *out, struct problem *err)
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
 		    "remote_ip must be a string holding an IPv4 address, not %s",
-		    json_type_name(value));
+		    jsonfield_type_name(value));
 		return -EINVAL;
 	}
 	if (json_string_length(value) > REQUEST_IPV4_TEXT_MAX ||
@@ -277,97 +234,6 @@ parse_remote_ip(json_t *obj, uint32_t *out, struct problem *err)
 	return 0;
 }
 
-/*
- * Parses an integer member from min to max; *out is left alone when an
- * optional one is absent.
- */
-static int
-parse_integer(json_t *obj, const char *name, bool required, uint64_t min, uint64_t max,
-    uint64_t *out, struct problem *err)
-{
-	json_t *value = json_object_get(obj, name);
-	json_int_t number;
-
-	if (value == NULL) {
-		if (!required)
-			return 0;
-		problem_set(err, PROBLEM_INVALID_FIELD, name, "%s is required", name);
-		return -EINVAL;
-	}
-	if (!json_is_integer(value)) {
-		problem_set(err, PROBLEM_INVALID_FIELD, name,
-		    "%s must be an integer from %" PRIu64 " to %" PRIu64 ", not %s",
-		    name, min, max, json_type_name(value));
-		return -EINVAL;
-	}
-	number = json_integer_value(value);
-	if (number < 0 || (uint64_t)number < min || (uint64_t)number > max) {
-		problem_set(err, PROBLEM_INVALID_FIELD, name,
-		    "%s must be from %" PRIu64 " to %" PRIu64 ", not %" JSON_INTEGER_FORMAT,
-		    name, min, max, number);
-		return -EINVAL;
-	}
-	*out = (uint64_t)number;
-	return 0;
-}
-
-static int
-parse_port(json_t *obj, const char *name, bool required, uint16_t *out,
-    struct problem *err)
-{
-	uint64_t port = *out;
-	int rc;
-
-	rc = parse_integer(obj, name, required, 1, 65535, &port, err);
-	if (rc == 0)
-		*out = (uint16_t)port;
-	return rc;
-}
-
-/*
- * Checks a body up to its members: size, Content-Type, JSON syntax, that it
- * is an object, and that each member's name is in known. flags adds to the
- * JSON_REJECT_DUPLICATES every body gets. On success *out is a new reference.
- */
-static int
-load_members(const char *body, size_t len, const char *content_type, size_t flags,
-    const char *const *known, json_t **out, struct problem *err)
-{
-	json_error_t json_err;
-	json_t *root;
-	int rc;
-
-	if (body == NULL)
-		body = "";
-	rc = request_check_body_size(len, err);
-	if (rc != 0)
-		return rc;
-	rc = request_check_content_type(content_type, body, len, err);
-	if (rc != 0)
-		return rc;
-	/* JSON_DECODE_ANY so that a valid scalar is a 422, not a syntax error. */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | flags, &json_err);
-	if (root == NULL) {
-		problem_set(err, PROBLEM_MALFORMED_JSON, NULL, "invalid JSON at line %d, column %d: %s",
-		    json_err.line, json_err.column, json_err.text);
-		problem_set_position(err, json_err.line, json_err.column);
-		return -EBADMSG;
-	}
-	if (!json_is_object(root)) {
-		problem_set(err, PROBLEM_INVALID_FIELD, "(body)", "the body must be a JSON object");
-		rc = -EINVAL;
-		goto fail;
-	}
-	rc = check_known_members(root, known, err);
-	if (rc != 0)
-		goto fail;
-	*out = root;
-	return 0;
-fail:
-	json_decref(root);
-	return rc;
-}
-
 int
 request_parse_open(const char *body, size_t len, const char *content_type,
     struct engine_open_params *out, struct problem *err)
@@ -377,16 +243,16 @@ request_parse_open(const char *body, size_t len, const char *content_type,
 	json_t *root;
 	int rc;
 
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
 	rc = parse_remote_ip(root, &params.remote.ip, err);
 	if (rc != 0)
 		goto out;
-	rc = parse_port(root, "remote_port", true, &params.remote.port, err);
+	rc = jsonfield_port(root, "remote_port", true, &params.remote.port, err);
 	if (rc != 0)
 		goto out;
-	rc = parse_port(root, "local_port", false, &params.local_port, err);
+	rc = jsonfield_port(root, "local_port", false, &params.local_port, err);
 	if (rc != 0)
 		goto out;
 	*out = params;
@@ -405,13 +271,13 @@ request_parse_listen(const char *body, size_t len, const char *content_type,
 	json_t *root;
 	int rc;
 
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
-	rc = parse_port(root, "port", true, &port, err);
+	rc = jsonfield_port(root, "port", true, &port, err);
 	if (rc != 0)
 		goto out;
-	rc = parse_integer(root, "backlog", false, 1, REQUEST_BACKLOG_MAX, &backlog, err);
+	rc = jsonfield_integer(root, "backlog", false, 1, REQUEST_BACKLOG_MAX, &backlog, err);
 	if (rc != 0)
 		goto out;
 	out->port = port;
@@ -438,7 +304,7 @@ request_parse_shutdown(const char *body, size_t len, const char *content_type,
 	size_t i;
 	int rc;
 
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
 	value = json_object_get(root, "how");
@@ -450,7 +316,7 @@ request_parse_shutdown(const char *body, size_t len, const char *content_type,
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "how",
 		    "how must be the string 'write', 'read' or 'both', not %s",
-		    json_type_name(value));
+		    jsonfield_type_name(value));
 		goto out;
 	}
 	for (i = 0; i < sizeof(hows) / sizeof(hows[0]); i++) {
@@ -462,7 +328,7 @@ request_parse_shutdown(const char *body, size_t len, const char *content_type,
 	}
 	problem_set(err, PROBLEM_INVALID_FIELD, "how",
 	    "how must be 'write', 'read' or 'both', not '%.*s'",
-	    REQUEST_QUOTE_MAX, json_string_value(value));
+	    JSONFIELD_QUOTE_MAX, json_string_value(value));
 out:
 	json_decref(root);
 	return rc;
@@ -479,7 +345,7 @@ request_parse_expire(const char *body, size_t len, const char *content_type,
 	/* A client may send no body at all, and then no Content-Type either. */
 	if (len == 0)
 		return 0;
-	rc = load_members(body, len, content_type, 0, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
 	if (rc != 0)
 		return rc;
 	json_decref(root);
@@ -494,7 +360,7 @@ parse_send_text(json_t *value, struct request_send *out, struct problem *err)
 
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "data", "data must be a string, not %s",
-		    json_type_name(value));
+		    jsonfield_type_name(value));
 		return -EINVAL;
 	}
 	len = json_string_length(value);
@@ -520,7 +386,7 @@ parse_send_base64(json_t *value, struct request_send *out, struct problem *err)
 
 	if (!json_is_string(value)) {
 		problem_set(err, PROBLEM_INVALID_FIELD, "data_base64",
-		    "data_base64 must be a string, not %s", json_type_name(value));
+		    "data_base64 must be a string, not %s", jsonfield_type_name(value));
 		return -EINVAL;
 	}
 	rc = base64_decode(json_string_value(value), json_string_length(value), &out->data, &len);
@@ -555,7 +421,7 @@ request_parse_send(const char *body, size_t len, const char *content_type,
 	int rc;
 
 	/* JSON_ALLOW_NUL: "\u0000" is a byte like any other in data. */
-	rc = load_members(body, len, content_type, JSON_ALLOW_NUL, known, &root, err);
+	rc = jsonfield_load_object(body, len, content_type, JSON_ALLOW_NUL, known, &root, err);
 	if (rc != 0)
 		return rc;
 	rc = -EINVAL;
@@ -580,7 +446,7 @@ request_parse_send(const char *body, size_t len, const char *content_type,
 	else if (strcmp(chosen, "data_base64") == 0)
 		rc = parse_send_base64(json_object_get(root, chosen), &send, err);
 	else
-		rc = parse_integer(root, chosen, true, 1, ENGINE_SEND_QUEUE_MAX, &send.len, err);
+		rc = jsonfield_integer(root, chosen, true, 1, ENGINE_SEND_QUEUE_MAX, &send.len, err);
 	if (rc != 0)
 		goto out;
 	*out = send;
@@ -598,4 +464,202 @@ request_send_free(struct request_send *send)
 		return;
 	free(send->data);
 	memset(send, 0, sizeof(*send));
+}
+
+int
+request_check_query(const struct request_param *params, size_t count,
+    const char *const *allowed, struct problem *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < count; i++) {
+		for (j = 0; allowed[j] != NULL; j++) {
+			if (strcmp(params[i].name, allowed[j]) == 0)
+				break;
+		}
+		if (allowed[j] == NULL) {
+			problem_set(err, PROBLEM_INVALID_FIELD, params[i].name,
+			    "unknown query parameter '%.*s'", JSONFIELD_QUOTE_MAX, params[i].name);
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(params[i].name, params[j].name) == 0) {
+				problem_set(err, PROBLEM_INVALID_FIELD, params[i].name,
+				    "query parameter '%.*s' is given more than once",
+				    JSONFIELD_QUOTE_MAX, params[i].name);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Parses a state name as the value of the query parameter called field. */
+static int
+parse_state_param(const char *field, const char *value, enum tcpinfo_state *out,
+    struct problem *err)
+{
+	if (value == NULL || tcpinfo_state_parse(value, out) != 0) {
+		problem_set(err, PROBLEM_INVALID_FIELD, field,
+		    "%s must be a TCP state name such as ESTABLISHED, not '%.*s'",
+		    field, JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+request_parse_state_filter(const char *value, enum tcpinfo_state *out, struct problem *err)
+{
+	return parse_state_param("state", value, out, err);
+}
+
+int
+request_parse_close_mode(const char *value, enum engine_close_mode *out, struct problem *err)
+{
+	if (value != NULL && strcmp(value, "graceful") == 0) {
+		*out = ENGINE_CLOSE_GRACEFUL;
+		return 0;
+	}
+	if (value != NULL && strcmp(value, "abort") == 0) {
+		*out = ENGINE_CLOSE_ABORT;
+		return 0;
+	}
+	problem_set(err, PROBLEM_INVALID_FIELD, "mode",
+	    "mode must be 'graceful' or 'abort', not '%.*s'",
+	    JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
+	return -EINVAL;
+}
+
+/* Parses len bytes of 1 to 19 decimal digits, at most max. Returns 0 or -EINVAL. */
+static int
+parse_decimal(const char *text, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t value = 0;
+	size_t i;
+
+	/* Nineteen digits always fit in 64 bits, so the sum below cannot overflow. */
+	if (len == 0 || len > 19)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -EINVAL;
+		value = value * 10 + (uint64_t)(text[i] - '0');
+	}
+	if (value > max)
+		return -EINVAL;
+	*out = value;
+	return 0;
+}
+
+/* Parses the value of a decimal query parameter called field, from 0 to max. */
+static int
+parse_count_param(const char *field, const char *value, uint64_t max, uint64_t *out,
+    struct problem *err)
+{
+	if (value == NULL || parse_decimal(value, strlen(value), max, out) != 0) {
+		problem_set(err, PROBLEM_INVALID_FIELD, field,
+		    "%s must be a decimal integer from 0 to %" PRIu64 ", not '%.*s'",
+		    field, max, JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parses ?timeout_ms= for a wait that wait names, or refuses it without one. */
+static int
+parse_wait_timeout(const struct request_param *wait, const char *wait_name,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	uint64_t ms = REQUEST_WAIT_TIMEOUT_DEFAULT_MS;
+	int rc;
+
+	if (timeout_ms != NULL && wait == NULL) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "timeout_ms",
+		    "timeout_ms is only allowed together with %s", wait_name);
+		return -EINVAL;
+	}
+	if (timeout_ms != NULL) {
+		rc = parse_count_param("timeout_ms", timeout_ms->value, ENGINE_WAIT_TIMEOUT_MAX_MS,
+		    &ms, err);
+		if (rc != 0)
+			return rc;
+	}
+	out->requested = wait != NULL;
+	out->timeout_ms = (uint32_t)ms;
+	return 0;
+}
+
+int
+request_parse_state_wait(const struct request_param *wait_for,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	struct request_wait wait = { .state = TCPINFO_CLOSED };
+	int rc;
+
+	if (wait_for != NULL) {
+		rc = parse_state_param("wait_for", wait_for->value, &wait.state, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = parse_wait_timeout(wait_for, "wait_for", timeout_ms, &wait, err);
+	if (rc != 0)
+		return rc;
+	*out = wait;
+	return 0;
+}
+
+int
+request_parse_accepted_wait(const struct request_param *wait_accepted,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	struct request_wait wait = { .accepted = 0 };
+	int rc;
+
+	if (wait_accepted != NULL) {
+		rc = parse_count_param("wait_accepted", wait_accepted->value,
+		    REQUEST_WAIT_ACCEPTED_MAX, &wait.accepted, err);
+		if (rc != 0)
+			return rc;
+	}
+	rc = parse_wait_timeout(wait_accepted, "wait_accepted", timeout_ms, &wait, err);
+	if (rc != 0)
+		return rc;
+	*out = wait;
+	return 0;
+}
+
+int
+request_parse_timeline_format(const char *value, bool *text, struct problem *err)
+{
+	if (value != NULL && (strcmp(value, "json") == 0 || strcmp(value, "text") == 0)) {
+		*text = value[0] == 't';
+		return 0;
+	}
+	problem_set(err, PROBLEM_INVALID_FIELD, "format",
+	    "format must be 'json' or 'text', not '%.*s'",
+	    JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
+	return -EINVAL;
+}
+
+int
+request_parse_connection_filter(const char *value, uint64_t *out, struct problem *err)
+{
+	return parse_count_param("connection", value, UINT64_MAX, out, err);
+}
+
+int
+request_parse_last_event_id(const char *value, uint64_t *out, struct problem *err)
+{
+	if (value == NULL || value[0] == '\0') {
+		*out = 0;
+		return 0;
+	}
+	return parse_count_param("Last-Event-ID", value, UINT64_MAX, out, err);
+}
+
+int
+request_parse_id(const char *text, size_t len, uint64_t *out)
+{
+	return parse_decimal(text, len, UINT64_MAX, out);
 }

@@ -16,9 +16,6 @@
 #include "engine.h"
 #include "problem.h"
 
-/* How many bytes of an untrusted name or value a problem's detail quotes. */
-#define REQUEST_QUOTE_MAX 64
-
 /* The largest request body accepted, in bytes. */
 #define REQUEST_BODY_MAX 65536
 

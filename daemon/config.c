@@ -4,12 +4,16 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int
 config_error(char *err, size_t errlen, const char *fmt, ...)
@@ -181,25 +185,58 @@ set_listen(struct config *cfg, const char *opt, const char *value, char *err, si
 	return 0;
 }
 
+/* The options that take a bounded integer; why, when not empty, says what the bound protects. */
+static const struct number_option {
+	const char *name;
+	size_t offset;
+	uint32_t min, max, def;
+	const char *why;
+} number_options[] = {
+	{ "msl-ms", offsetof(struct config, msl_ms), 1, CONFIG_MSL_MS_MAX, CONFIG_MSL_MS_DEFAULT,
+	    ", so that 2MSL ends before lwIP's own 120000 ms TIME_WAIT" },
+	{ "retain-closed", offsetof(struct config, retain_closed), 0, CONFIG_RETAIN_CLOSED_MAX,
+	    CONFIG_RETAIN_CLOSED_DEFAULT, "" },
+	{ "recv-buffer", offsetof(struct config, recv_buffer), CONFIG_RECV_BUFFER_MIN,
+	    CONFIG_RECV_BUFFER_MAX, CONFIG_RECV_BUFFER_DEFAULT, "" },
+	{ "timeline-max", offsetof(struct config, timeline_max), ENGINE_TIMELINE_MIN,
+	    ENGINE_TIMELINE_MAX, ENGINE_TIMELINE_DEFAULT, "" },
+	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,
+	    CONFIG_FAULT_RULES_DEFAULT, "" },
+	{ "fault-hold-max", offsetof(struct config, fault_hold_max), 1, CONFIG_FAULT_HOLD_MAX,
+	    CONFIG_FAULT_HOLD_DEFAULT, "" },
+	{ "fault-hold-bytes", offsetof(struct config, fault_hold_bytes), CONFIG_FAULT_HOLD_BYTES_MIN,
+	    CONFIG_FAULT_HOLD_BYTES_MAX, CONFIG_FAULT_HOLD_BYTES_DEFAULT, "" },
+};
+
+static const struct number_option *
+number_option(const char *name)
+{
+	for (size_t i = 0; i < sizeof(number_options) / sizeof(number_options[0]); i++) {
+		if (strcmp(name, number_options[i].name) == 0)
+			return &number_options[i];
+	}
+	return NULL;
+}
+
 void
 config_defaults(struct config *cfg)
 {
 	char unused[CONFIG_ERROR_MAX];
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->msl_ms = CONFIG_MSL_MS_DEFAULT;
-	cfg->retain_closed = CONFIG_RETAIN_CLOSED_DEFAULT;
-	cfg->recv_buffer = CONFIG_RECV_BUFFER_DEFAULT;
-	cfg->timeline_max = ENGINE_TIMELINE_DEFAULT;
+	for (size_t i = 0; i < sizeof(number_options) / sizeof(number_options[0]); i++)
+		*(uint32_t *)((char *)cfg + number_options[i].offset) = number_options[i].def;
 	cfg->log_level = LOG_LEVEL_INFO;
 	set_listen(cfg, "--listen", "127.0.0.1:8080", unused, sizeof(unused));
 }
 
 /* Sets the option called name; messages call it opt, as the user spelled it. */
 static int
-set_option(struct config *cfg, const char *name, const char *opt, const char *value, char *err,
-    size_t errlen)
+set_option(struct config *cfg, const char *name, const char *opt, const char *origin,
+    const char *value, char *err, size_t errlen)
 {
+	const struct number_option *number;
+
 	if (strlen(value) > CONFIG_VALUE_MAX)
 		return config_error(err, errlen, "%s: value is longer than %d bytes", opt, CONFIG_VALUE_MAX);
 
@@ -225,23 +262,24 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *va
 		return set_mac(cfg, opt, value, err, errlen);
 	} else if (strcmp(name, "listen") == 0) {
 		return set_listen(cfg, opt, value, err, errlen);
-	} else if (strcmp(name, "msl-ms") == 0) {
-		if (parse_uint(value, 1, CONFIG_MSL_MS_MAX, &cfg->msl_ms) < 0)
-			return config_error(err, errlen,
-			    "%s: must be an integer from 1 to %u, so that 2MSL ends before lwIP's own 120000 ms TIME_WAIT; got '%.40s'",
-			    opt, CONFIG_MSL_MS_MAX, value);
-	} else if (strcmp(name, "retain-closed") == 0) {
-		if (parse_uint(value, 0, CONFIG_RETAIN_CLOSED_MAX, &cfg->retain_closed) < 0)
-			return config_error(err, errlen, "%s: must be an integer from 0 to %u, got '%.40s'",
-			    opt, CONFIG_RETAIN_CLOSED_MAX, value);
-	} else if (strcmp(name, "recv-buffer") == 0) {
-		if (parse_uint(value, CONFIG_RECV_BUFFER_MIN, CONFIG_RECV_BUFFER_MAX, &cfg->recv_buffer) < 0)
-			return config_error(err, errlen, "%s: must be an integer from %u to %u, got '%.40s'",
-			    opt, CONFIG_RECV_BUFFER_MIN, CONFIG_RECV_BUFFER_MAX, value);
-	} else if (strcmp(name, "timeline-max") == 0) {
-		if (parse_uint(value, ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, &cfg->timeline_max) < 0)
-			return config_error(err, errlen, "%s: must be an integer from %u to %u, got '%.40s'",
-			    opt, ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, value);
+	} else if (strcmp(name, "fault") == 0) {
+		if (cfg->fault_count == CONFIG_FAULTS_MAX)
+			return config_error(err, errlen, "%s: at most %d rules can be given at start", opt,
+			    CONFIG_FAULTS_MAX);
+		strcpy(cfg->faults[cfg->fault_count].json, value);
+		/* "--fault", or "FILE:LINE: fault" as a file's reasons start. */
+		if (origin == opt)
+			snprintf(cfg->faults[cfg->fault_count].origin, CONFIG_ORIGIN_MAX, "%s", opt);
+		else
+			snprintf(cfg->faults[cfg->fault_count].origin, CONFIG_ORIGIN_MAX, "%.180s: %.32s",
+			    origin, opt);
+		cfg->fault_count++;
+	} else if ((number = number_option(name)) != NULL) {
+		uint32_t *field = (uint32_t *)((char *)cfg + number->offset);
+
+		if (parse_uint(value, number->min, number->max, field) < 0)
+			return config_error(err, errlen, "%s: must be an integer from %u to %u%s; got '%.40s'",
+			    opt, number->min, number->max, number->why, value);
 	} else if (strcmp(name, "log-level") == 0) {
 		if (log_level_parse(value, &cfg->log_level) < 0)
 			return config_error(err, errlen,
@@ -258,7 +296,7 @@ config_set(struct config *cfg, const char *name, const char *value, char *err, s
 	char opt[CONFIG_KEY_MAX + 3];
 
 	snprintf(opt, sizeof(opt), "--%s", name);
-	return set_option(cfg, name, opt, value, err, errlen);
+	return set_option(cfg, name, opt, opt, value, err, errlen);
 }
 
 static char *
@@ -277,7 +315,7 @@ trim(char *text)
 
 /* One line of a configuration file: blank, a comment, or "key = value". */
 static int
-file_line(struct config *cfg, char *line, char *err, size_t errlen)
+file_line(struct config *cfg, char *line, const char *origin, char *err, size_t errlen)
 {
 	char name[CONFIG_KEY_MAX + 1];
 	char *equals, *key, *value;
@@ -298,21 +336,36 @@ file_line(struct config *cfg, char *line, char *err, size_t errlen)
 	/* '_' stands for '-' so that the file also suits systemd's EnvironmentFile=. */
 	for (size_t i = 0; i <= len; i++)
 		name[i] = key[i] == '_' ? '-' : key[i];
-	return set_option(cfg, name, key, value, err, errlen);
+	return set_option(cfg, name, key, origin, value, err, errlen);
 }
 
 /* Reads the whole file into a NUL-terminated, malloc'd buffer of at most CONFIG_FILE_MAX bytes. */
 static int
 read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
+	struct stat st;
 	FILE *file;
 	char *text;
-	int rc = 0;
+	int fd, rc = 0;
 
-	file = fopen(path, "re");
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		config_error(err, errlen, "%.200s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		config_error(err, errlen, "%.200s: not a regular file", path);
+		close(fd);
+		goto out;
+	}
+	file = fdopen(fd, "r");
 	if (file == NULL) {
 		rc = -errno;
 		config_error(err, errlen, "%.200s: %s", path, strerror(errno));
+		close(fd);
 		goto out;
 	}
 	text = malloc(CONFIG_FILE_MAX + 1);
@@ -343,19 +396,18 @@ out:
 	return rc;
 }
 
-/* Sets each line's option in turn; the first bad line ends it, naming FILE:LINE. */
-static int
-read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
+int
+config_parse_text(struct config *cfg, const char *name, char *text, size_t len, char *err,
+    size_t errlen)
 {
-	char reason[CONFIG_ERROR_MAX];
-	char *text, *line, *end;
-	size_t len, line_len;
+	char reason[CONFIG_ERROR_MAX], origin[CONFIG_ORIGIN_MAX];
+	char *line, *end;
+	size_t line_len;
 	unsigned lineno = 0;
-	int rc;
+	int rc = 0;
 
-	rc = read_file(path, &text, &len, err, errlen);
-	if (rc < 0)
-		return rc;
+	if (len > CONFIG_FILE_MAX)
+		return config_error(err, errlen, "%.200s: larger than %d bytes", name, CONFIG_FILE_MAX);
 	for (line = text; line < text + len; line += line_len + 1) {
 		end = memchr(line, '\n', (size_t)(text + len - line));
 		line_len = end != NULL ? (size_t)(end - line) : (size_t)(text + len - line);
@@ -369,12 +421,27 @@ read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
 			break;
 		}
 		line[line_len] = '\0';
-		rc = file_line(cfg, line, reason, sizeof(reason));
+		snprintf(origin, sizeof(origin), "%.200s:%u", name, lineno);
+		rc = file_line(cfg, line, origin, reason, sizeof(reason));
 		if (rc < 0)
 			break;
 	}
 	if (rc < 0)
-		config_error(err, errlen, "%.200s:%u: %s", path, lineno, reason);
+		config_error(err, errlen, "%.200s:%u: %s", name, lineno, reason);
+	return rc;
+}
+
+static int
+read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	size_t len = 0;
+	char *text = NULL;
+	int rc;
+
+	rc = read_file(path, &text, &len, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = config_parse_text(cfg, path, text, len, err, errlen);
 	free(text);
 	return rc;
 }
@@ -423,6 +490,12 @@ config_usage(FILE *out)
 	    "                       (default %u); the TCP window closes when it is full\n"
 	    "  --timeline-max N     events kept per connection's timeline: the first %u\n"
 	    "                       and the latest (default %u, %u to %u)\n"
+	    "  --fault JSON         a fault rule, as POST /v1/faults takes it; repeatable\n"
+	    "                       (at most %d)\n"
+	    "  --max-fault-rules N  fault rules that may exist at once (default %u)\n"
+	    "  --fault-hold-max N   segments that delay and reorder rules may hold at once\n"
+	    "                       (default %u)\n"
+	    "  --fault-hold-bytes N bytes of those segments (default %u)\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
 	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
 	    "                       named as the flags above; flags override the file\n"
@@ -433,7 +506,8 @@ config_usage(FILE *out)
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
-	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX);
+	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,
+	    CONFIG_FAULT_HOLD_DEFAULT, CONFIG_FAULT_HOLD_BYTES_DEFAULT);
 }
 
 int
@@ -451,6 +525,10 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "retain-closed", required_argument, NULL, 0 },
 		{ "recv-buffer", required_argument, NULL, 0 },
 		{ "timeline-max", required_argument, NULL, 0 },
+		{ "fault", required_argument, NULL, 0 },
+		{ "max-fault-rules", required_argument, NULL, 0 },
+		{ "fault-hold-max", required_argument, NULL, 0 },
+		{ "fault-hold-bytes", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },

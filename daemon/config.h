@@ -34,6 +34,25 @@
 #define CONFIG_RECV_BUFFER_MIN 1024u
 #define CONFIG_RECV_BUFFER_MAX (16u << 20)
 
+/* Fault rules given at start (--fault, or fault = in the file), each a JSON object. */
+#define CONFIG_FAULTS_MAX 64
+#define CONFIG_FAULT_RULES_DEFAULT 256u
+#define CONFIG_FAULT_RULES_MAX 4096u
+/* Segments that delay and reorder rules hold at once, and their bytes. */
+#define CONFIG_FAULT_HOLD_DEFAULT 1024u
+#define CONFIG_FAULT_HOLD_MAX 65536u
+#define CONFIG_FAULT_HOLD_BYTES_DEFAULT (4u << 20)
+#define CONFIG_FAULT_HOLD_BYTES_MIN 65536u
+#define CONFIG_FAULT_HOLD_BYTES_MAX (256u << 20)
+
+/* Where an option was given: "--fault", or "FILE:LINE: fault". */
+#define CONFIG_ORIGIN_MAX 216
+
+struct config_fault {
+	char json[CONFIG_VALUE_MAX + 1];	/* checked as a rule by the API's parser */
+	char origin[CONFIG_ORIGIN_MAX];
+};
+
 struct config {
 	char tap_name[CONFIG_TAP_NAME_MAX + 1];
 	char netns[CONFIG_NETNS_NAME_MAX + 1];	/* empty: the daemon's own namespace */
@@ -48,6 +67,11 @@ struct config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;
 	uint32_t timeline_max;
+	uint32_t max_fault_rules;
+	uint32_t fault_hold_max;
+	uint32_t fault_hold_bytes;
+	size_t fault_count;
+	struct config_fault faults[CONFIG_FAULTS_MAX];
 	enum log_level log_level;
 };
 
@@ -82,6 +106,15 @@ int config_set(struct config *cfg, const char *name, const char *value, char *er
  */
 int config_parse_args(struct config *cfg, int argc, char **argv, enum config_action *action,
     char *err, size_t errlen);
+
+/*
+ * Sets the options of a configuration file's text as --config does: len
+ * bytes at text, which holds one byte more and may be written to. name
+ * stands for the file in reasons. Returns 0, or a negative errno with
+ * "NAME:LINE: reason" in err.
+ */
+int config_parse_text(struct config *cfg, const char *name, char *text, size_t len, char *err,
+    size_t errlen);
 
 /* Writes the --help text. */
 void config_usage(FILE *out);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "conninfo.h"
+#include "faults.h"
 #include "tcpinfo.h"
 
 #define ENGINE_IFNAME_MAX 16
@@ -66,7 +67,10 @@ struct engine_iface_counters {
 	uint64_t tx_frames;
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
-	uint64_t rx_dropped;
+	uint64_t rx_dropped;	/* no memory, or a full listen backlog */
+	uint64_t rx_fragments;	/* IPv4 fragments, dropped: lwipd does not reassemble */
+	uint64_t rx_malformed;	/* headers that do not parse, dropped */
+	uint64_t rx_other;	/* protocols other than IPv4 and ARP, dropped */
 };
 
 struct engine_iface_view {
@@ -309,6 +313,14 @@ enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_
 #define ENGINE_TIMELINE_MIN 128
 #define ENGINE_TIMELINE_MAX 65536
 
+/* What a fault rule did to a segment. */
+struct engine_fault {
+	enum fault_action action;	/* FAULT_NONE: nothing */
+	uint64_t rule;
+	uint32_t hold_ms;		/* delay and reorder: the longest it was held */
+	bool copy;			/* duplicate: this is the copy */
+};
+
 enum engine_event_kind {
 	ENGINE_EVENT_SEGMENT = 0,
 	ENGINE_EVENT_STATE
@@ -330,7 +342,10 @@ struct engine_event {
 	uint32_t rel_ack;		/* ack minus the receiver's ISN */
 	enum tcpinfo_state state_before;	/* lwIP's state before and after the segment */
 	enum tcpinfo_state state_after;
+	enum tcpinfo_state peer_state_before;	/* the peer's, as inferred from the segments */
+	enum tcpinfo_state peer_state_after;
 	enum tcpinfo_step step;
+	struct engine_fault fault;		/* what a fault rule did to it, if one did */
 	/* State events. */
 	enum tcpinfo_state from;
 	enum tcpinfo_state to;

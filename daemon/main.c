@@ -22,6 +22,7 @@
 #include "api.h"
 #include "config.h"
 #include "engine.h"
+#include "faultjson.h"
 #include "log.h"
 #include "notify.h"
 #include "stack.h"
@@ -179,9 +180,27 @@ out:
 	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* Checks each fault rule given at start as the API would; a bad one is a usage error. */
+static int
+parse_faults(const struct config *cfg, struct fault_spec *specs)
+{
+	struct problem problem;
+
+	for (size_t i = 0; i < cfg->fault_count; i++) {
+		const char *json = cfg->faults[i].json;
+
+		if (faultjson_parse(json, strlen(json), "application/json", &specs[i], &problem) < 0) {
+			fprintf(stderr, "lwipd: %s: %s\n", cfg->faults[i].origin, problem.detail);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	static struct fault_spec fault_specs[CONFIG_FAULTS_MAX];
 	struct config cfg;
 	enum config_action action;
 	char err[CONFIG_ERROR_MAX];
@@ -200,6 +219,8 @@ main(int argc, char **argv)
 		printf("lwipd %s (lwIP %s)\n", LWIPD_VERSION, stack_lwip_version());
 		return EXIT_SUCCESS;
 	}
+	if (parse_faults(&cfg, fault_specs) < 0)
+		return EXIT_USAGE;
 	if (action == CONFIG_ACTION_CHECK)
 		return EXIT_SUCCESS;
 	log_set_level(cfg.log_level);

@@ -70,6 +70,9 @@ engine_interface(struct engine *engine, struct engine_iface_view *out)
 		.rx_bytes = info.rx_bytes,
 		.tx_bytes = info.tx_bytes,
 		.rx_dropped = info.rx_dropped,
+		.rx_fragments = info.rx_fragments,
+		.rx_malformed = info.rx_malformed,
+		.rx_other = info.rx_other,
 	};
 }
 

@@ -42,6 +42,7 @@ static const char *const step_names[TCPINFO_STEP_COUNT] = {
 	[TCPINFO_STEP_TEARDOWN_2] = "teardown-2",
 	[TCPINFO_STEP_TEARDOWN_3] = "teardown-3",
 	[TCPINFO_STEP_TEARDOWN_4] = "teardown-4",
+	[TCPINFO_STEP_TEARDOWN_2_3] = "teardown-2+3",
 	[TCPINFO_STEP_DATA] = "data",
 	[TCPINFO_STEP_ACK] = "ack",
 	[TCPINFO_STEP_RST] = "rst",
@@ -89,6 +90,50 @@ tcpinfo_state_parse(const char *name, enum tcpinfo_state *out)
 		}
 	}
 	return -EINVAL;
+}
+
+int
+tcpinfo_step_parse(const char *name, enum tcpinfo_step *out)
+{
+	for (int i = TCPINFO_STEP_NONE + 1; i < TCPINFO_STEP_COUNT; i++) {
+		if (strcmp(name, step_names[i]) == 0) {
+			*out = (enum tcpinfo_step)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* The bit of one flag name of len bytes, or 0 when there is none by that name. */
+static uint8_t
+flag_bit(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (strlen(flag_names[i].name) == len && memcmp(name, flag_names[i].name, len) == 0)
+			return flag_names[i].bit;
+	}
+	return 0;
+}
+
+int
+tcpinfo_flags_parse(const char *text, uint8_t *out)
+{
+	uint8_t flags = 0;
+
+	for (const char *p = text;; p++) {
+		const char *end = strchr(p, ',');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		uint8_t bit = flag_bit(p, len);
+
+		if (bit == 0 || (flags & bit))
+			return -EINVAL;
+		flags |= bit;
+		if (end == NULL)
+			break;
+		p = end;
+	}
+	*out = flags;
+	return 0;
 }
 
 char *

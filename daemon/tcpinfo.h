@@ -72,6 +72,7 @@ enum tcpinfo_step {
 	TCPINFO_STEP_TEARDOWN_2,	/* the other side's ACK of it, without a FIN */
 	TCPINFO_STEP_TEARDOWN_3,	/* the other side's FIN */
 	TCPINFO_STEP_TEARDOWN_4,	/* the ACK of that second FIN */
+	TCPINFO_STEP_TEARDOWN_2_3,	/* "teardown-2+3": the other side's FIN, acknowledging the first */
 	TCPINFO_STEP_DATA,		/* new payload */
 	TCPINFO_STEP_ACK,		/* a bare acknowledgement */
 	TCPINFO_STEP_RST,
@@ -79,7 +80,7 @@ enum tcpinfo_step {
 	TCPINFO_STEP_COUNT
 };
 
-/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4). */
+/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4): a before b. */
 static inline bool
 tcpinfo_seq_lt(uint32_t a, uint32_t b)
 {
@@ -99,7 +100,7 @@ struct tcpinfo_seq_mark {
  */
 bool tcpinfo_seq_resent(struct tcpinfo_seq_mark *mark, uint32_t seq, uint32_t seq_len);
 
-/* Returns e.g. "handshake-1", "teardown-3", "data", or NULL for TCPINFO_STEP_NONE. */
+/* Returns e.g. "handshake-1", "teardown-2+3", "data", or NULL for TCPINFO_STEP_NONE. */
 const char *tcpinfo_step_name(enum tcpinfo_step step);
 
 /* Returns the RFC name, e.g. "SYN_SENT", or NULL for a value out of range. */
@@ -107,6 +108,15 @@ const char *tcpinfo_state_name(enum tcpinfo_state state);
 
 /* Parses an exact state name. Returns 0, or -EINVAL for an unknown name. */
 int tcpinfo_state_parse(const char *name, enum tcpinfo_state *out);
+
+/* Parses an exact step name such as "teardown-4". Returns 0, or -EINVAL. */
+int tcpinfo_step_parse(const char *name, enum tcpinfo_step *out);
+
+/*
+ * Parses a flag list such as "SYN,ACK" (names as tcpinfo_flags_format()
+ * writes them, in any order, each once). Returns 0, or -EINVAL.
+ */
+int tcpinfo_flags_parse(const char *text, uint8_t *out);
 
 /* Writes flags as "SYN,ACK" into buf (empty for none). Returns buf. */
 char *tcpinfo_flags_format(uint8_t flags, char *buf, size_t len);

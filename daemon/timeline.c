@@ -126,6 +126,11 @@ timeline_step(struct timeline_steps *steps, bool outbound, uint8_t flags, uint32
 	if (fin && steps->teardown >= 1 && steps->teardown < 3 && outbound != steps->first_fin_outbound) {
 		steps->teardown = 3;
 		steps->second_fin_end = seq + seq_len;
+		/* A three-segment close: the ACK of the first FIN rides on the second. */
+		if (has_ack && !steps->teardown_2_seen && !tcpinfo_seq_lt(ack, steps->first_fin_end)) {
+			steps->teardown_2_seen = true;
+			return TCPINFO_STEP_TEARDOWN_2_3;
+		}
 		return TCPINFO_STEP_TEARDOWN_3;
 	}
 	if (has_ack && steps->teardown == 1 && !steps->teardown_2_seen &&

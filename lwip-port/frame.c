@@ -1,3 +1,7 @@
+/*
+ * frame: reads Ethernet, ARP, IPv4 and TCP headers without lwIP, to classify
+ * each frame before lwIP sees it and to find its connection.
+ */
 #include "frame.h"
 
 #include <errno.h>
@@ -35,6 +39,39 @@ tcp_checksum(const uint8_t *ip, const uint8_t *tcp, size_t tcp_len)
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
+}
+
+enum frame_kind
+frame_classify(const uint8_t *frame, size_t len, struct frame_tcp *tcp)
+{
+	const uint8_t *ip;
+	size_t ip_header_len, ip_total_len;
+	uint32_t sender;
+
+	if (len < FRAME_ETH_HEADER_LEN)
+		return FRAME_MALFORMED;
+	switch (read16(frame + 12)) {
+	case ETHERTYPE_ARP:
+		return frame_parse_arp_sender(frame, len, &sender) == 0 ? FRAME_ARP : FRAME_MALFORMED;
+	case ETHERTYPE_IPV4:
+		break;
+	default:
+		return FRAME_OTHER;
+	}
+	if (len < FRAME_ETH_HEADER_LEN + 20)
+		return FRAME_MALFORMED;
+	ip = frame + FRAME_ETH_HEADER_LEN;
+	ip_header_len = (size_t)(ip[0] & 0x0f) * 4;
+	ip_total_len = read16(ip + 2);
+	if ((ip[0] >> 4) != 4 || ip_header_len < 20 || ip_total_len < ip_header_len ||
+	    ip_total_len > len - FRAME_ETH_HEADER_LEN)
+		return FRAME_MALFORMED;
+	/* More-fragments set or a non-zero offset. */
+	if ((read16(ip + 6) & 0x3fff) != 0)
+		return FRAME_IPV4_FRAGMENT;
+	if (ip[9] != IP_PROTO_TCP)
+		return FRAME_IPV4;
+	return frame_parse_tcp(frame, len, tcp) == 0 ? FRAME_TCP : FRAME_MALFORMED;
 }
 
 int

@@ -25,6 +25,19 @@ struct frame_tcp {
 	bool checksum_ok;	/* the TCP checksum over the pseudo-header verifies */
 };
 
+/* What a frame from the TAP is, for the gate in front of lwIP. */
+enum frame_kind {
+	FRAME_ARP,
+	FRAME_IPV4,		/* whole, with a header that holds together, not TCP */
+	FRAME_TCP,		/* a whole IPv4 TCP segment whose headers parse */
+	FRAME_IPV4_FRAGMENT,	/* lwIP would reassemble it behind the daemon's back */
+	FRAME_MALFORMED,	/* IPv4 or ARP whose headers do not hold together */
+	FRAME_OTHER,		/* IPv6, VLAN tags and every other protocol: lwipd serves IPv4 only */
+};
+
+/* Classifies a frame; for FRAME_TCP it also fills *tcp as frame_parse_tcp() does. */
+enum frame_kind frame_classify(const uint8_t *frame, size_t len, struct frame_tcp *tcp);
+
 /*
  * Parses an Ethernet frame carrying an unfragmented IPv4 TCP segment.
  * Returns 0, or -EINVAL for anything else (other protocols, fragments, truncation).

@@ -3,11 +3,20 @@
  *
  * lwIP reports no state changes of its own, so this module compares each
  * tracked PCB's state before and after every event it drives (an inbound
- * frame, an API call) and reports the difference with its cause. It also
- * reports every segment of a tracked connection, in and out.
+ * frame, an API call, a timer) and reports the difference with its cause.
+ * It also reports every segment of a tracked connection, in and out.
  *
- * Every function below except stack_start, stack_stop, stack_lock and
- * stack_unlock must be called with the core lock held; hooks run with it held.
+ * Threads and the lock. Three kinds of thread run here: lwIP's core thread,
+ * which runs lwIP's timers and every stack_timeout() callback; the TAP
+ * reader, which handles each batch of frames under the core lock; and the
+ * API threads, which call in between stack_lock() and stack_unlock().
+ * stack_lwip_version, stack_start, stack_stop, stack_lock, stack_unlock and
+ * stack_healthy need no lock (stack_healthy answers from state the lock
+ * guards, so hold it for an exact answer). Every other function asserts that
+ * its thread holds the core lock, and the process aborts if it does not.
+ * Hooks run with the core lock held, so the core lock comes before any lock
+ * a hook takes: a thread must not call stack_lock() while it holds one.
+ *
  * The header carries no lwIP types, and errors are negative errno values.
  */
 #ifndef LWIPD_STACK_H
@@ -38,33 +47,81 @@ struct stack_segment {
 	enum tcpinfo_state state_after;
 };
 
+/*
+ * The engine's side of the glue. Every hook runs with the core lock held, on
+ * whichever thread drives the event: an API thread inside a stack_tcp_* call,
+ * the TAP reader for a frame, or lwIP's core thread for a timer. Some run
+ * inside lwIP's own callbacks, in the middle of lwIP handling a segment;
+ * those may call back only as their comment allows. A handle is valid from
+ * stack_tcp_connect() or passive_open until its TCPINFO_CLOSED report or
+ * passive_abandoned; it is freed when that hook returns.
+ */
 struct stack_hooks {
 	/*
-	 * A tracked connection changed state. After a report of
-	 * TCPINFO_CLOSED the handle is freed and must not be used again.
+	 * A tracked connection changed state. An active open's first report
+	 * (SYN_SENT) comes before stack_tcp_connect() returns the handle.
+	 *
+	 * Any state but CLOSED is reported after lwIP has returned, never from
+	 * inside it. The hook may then call stack_tcp_tcb, stack_tcp_send_space,
+	 * stack_tcp_write, stack_tcp_flush, stack_tcp_shutdown_write and
+	 * stack_tcp_close on this connection, but must not end it there:
+	 * no stack_tcp_abort or stack_tcp_drop, and no stack_tcp_close in
+	 * SYN_SENT, since the glue goes on using the handle after the hook.
+	 *
+	 * CLOSED may come from inside lwIP's err callback, when lwIP has freed
+	 * the PCB itself. The handle then has no PCB (stack_tcp_tcb() returns
+	 * false) and no other stack_* function may be called from this hook.
+	 * After TCPINFO_CLOSED the handle is dead and must not be used again.
 	 */
 	void (*state_changed)(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cause);
-	/* A segment of a tracked connection crossed the TAP. */
+	/*
+	 * A segment of a tracked connection crossed the TAP: an inbound one
+	 * before lwIP sees it, an outbound one from inside lwIP's output. May
+	 * call no stack_* function.
+	 */
 	void (*segment)(void *owner, const struct stack_segment *segment);
-	/* lwIP has handled the inbound segment last reported for owner. */
+	/*
+	 * lwIP has handled the inbound segment last reported for owner, and the
+	 * change of state it made has been reported: CLOSED may have been
+	 * reported already, so the hook may call no stack_* function.
+	 */
 	void (*segment_done)(void *owner);
 	/*
-	 * A SYN reached a listener: returns the owner of the new connection,
-	 * or NULL to drop the SYN. The connection's state reports follow.
+	 * A SYN reached a listener, on the TAP reader before lwIP sees it:
+	 * returns the owner of the new connection, or NULL to drop the SYN. The
+	 * connection's state reports follow. May call no stack_* function; tcp
+	 * is the handle to keep.
 	 */
 	void *(*passive_open)(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
 	    uint16_t local_port, struct stack_tcp *tcp);
-	/* lwIP made no connection of that SYN after all; the owner is forgotten, nothing else follows. */
+	/*
+	 * lwIP made no connection of that SYN after all; the owner is forgotten,
+	 * nothing else follows, and the handle is freed when the hook returns.
+	 * May call no stack_* function.
+	 */
 	void (*passive_abandoned)(void *owner);
-	/* A listener's connection completed its handshake. */
+	/*
+	 * A listener's connection completed its handshake. Runs inside lwIP's
+	 * accept callback, before the ESTABLISHED report; may call no stack_*
+	 * function.
+	 */
 	void (*accepted)(void *listener_owner);
 	/*
 	 * Data arrived: returns how many of the len bytes the owner took. The
 	 * rest is held, and the window stays closed over it, until
-	 * stack_tcp_deliver() is called.
+	 * stack_tcp_deliver() is called. Runs inside lwIP's recv callback, or
+	 * inside stack_tcp_deliver(); may call no stack_* function.
 	 */
 	size_t (*received)(void *owner, const uint8_t *data, size_t len);
-	/* lwIP's send buffer has room again. */
+	/*
+	 * lwIP's send buffer has room again. Runs inside lwIP's sent callback,
+	 * for a segment of this connection the reader is handling. May call
+	 * stack_tcp_send_space, stack_tcp_write, stack_tcp_flush,
+	 * stack_tcp_shutdown_write, stack_tcp_close, stack_tcp_abort and
+	 * stack_tcp_drop on this connection: if one of them ends it, CLOSED is
+	 * reported from inside this hook, the glue tells lwIP, and the handle
+	 * stays valid until this hook returns.
+	 */
 	void (*sendable)(void *owner);
 };
 
@@ -108,7 +165,10 @@ struct stack_iface_info {
 	uint64_t tx_frames;
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
-	uint64_t rx_dropped;
+	uint64_t rx_dropped;		/* no memory, or a full listen backlog */
+	uint64_t rx_fragments;		/* IPv4 fragments: lwipd does not reassemble */
+	uint64_t rx_malformed;		/* headers that do not parse */
+	uint64_t rx_other;		/* protocols other than IPv4 and ARP */
 };
 
 /* The version of the lwIP library linked in, e.g. "2.1.3". Needs no lock. */
@@ -123,7 +183,7 @@ void stack_stop(void);
 void stack_lock(void);
 void stack_unlock(void);
 
-/* True while the TAP reader runs and the interface is up. */
+/* True while the TAP reader runs and the interface is up. Needs no lock; see above. */
 bool stack_healthy(void);
 
 void stack_iface_info(struct stack_iface_info *out);

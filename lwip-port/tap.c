@@ -1,3 +1,7 @@
+/*
+ * tap: opens a Linux TAP device, optionally inside another network
+ * namespace, and closes it. Plain Linux; no lwIP.
+ */
 #include "tap.h"
 
 #include <errno.h>

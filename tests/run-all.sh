@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the dependencies, then builds and tests lwipd twice: a normal
-# build in build/ and an AddressSanitizer + UBSan build in build-asan/, each
-# with warnings as errors, running every ctest test (unit and integration).
-# Ends with one line "N passed, N failed" over both builds; exits non-zero
-# if anything failed. Needs root (network namespaces, TAP devices).
+# Installs the dependencies, then builds and tests lwipd three times, each
+# with warnings as errors, running every ctest test (unit and integration):
+# a normal build in build/, an AddressSanitizer + UBSan build in
+# build-asan/, and a ThreadSanitizer build in build-tsan/ (all but the
+# systemd container test, whose seccomp filter TSan's runtime does not
+# suit). Then it runs each libFuzzer harness briefly (tests/fuzz/run.sh;
+# FUZZ_SECONDS, default 20). Ends with one line "N passed, N failed" over
+# all of it; exits non-zero if anything failed. Needs root (network
+# namespaces, TAP devices).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,7 +26,7 @@ count_tests() {
 }
 
 build_and_test() {
-  local dir=$1; shift
+  local dir=$1 exclude=$2; shift 2
   echo "=== $dir: configure ($*)"
   if ! cmake -S "$root" -B "$root/$dir" -DLWIPD_WERROR=ON "$@" </dev/null; then
     echo "run-all.sh: $dir: configure failed" >&2
@@ -36,7 +40,7 @@ build_and_test() {
   fi
   echo "=== $dir: test"
   local log="$root/$dir/run-all-ctest.log"
-  ctest --test-dir "$root/$dir" --output-on-failure </dev/null 2>&1 | tee "$log"
+  ctest --test-dir "$root/$dir" --output-on-failure ${exclude:+-E "$exclude"} </dev/null 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   # "100% tests passed, 0 tests failed out of 10"
   local line failed total
@@ -53,8 +57,21 @@ build_and_test() {
   [ "$rc" -eq 0 ] || status=1
 }
 
-build_and_test build
-build_and_test build-asan -DLWIPD_SANITIZE=ON
+build_and_test build ""
+build_and_test build-asan "" -DLWIPD_SANITIZE=ON
+build_and_test build-tsan "^integration[.]systemd_container$" -DLWIPD_TSAN=ON
+
+echo "=== fuzz: each harness for ${FUZZ_SECONDS:-20} s"
+fuzz_log="$root/build-fuzz-run.log"
+bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" </dev/null 2>&1 | tee "$fuzz_log"
+fuzz_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$fuzz_log" | tail -n 1)
+if [ -n "$fuzz_line" ]; then
+  total_passed=$((total_passed + ${fuzz_line%% passed*}))
+  fuzz_failed=${fuzz_line##*, }
+  total_failed=$((total_failed + ${fuzz_failed%% failed}))
+else
+  total_failed=$((total_failed + 1))
+fi
 
 if ip netns list 2>/dev/null | grep -q '^lwipd-t-'; then
   echo "run-all.sh: test namespaces were left behind:" >&2

@@ -10,7 +10,7 @@ PACKAGES=(
   python3 python3-pytest python3-scapy python3-prometheus-client
   tcpdump curl iproute2 ca-certificates
   systemd systemd-container debootstrap man-db groff-base util-linux procps
-  nftables
+  nftables tshark libxml2-utils clang libclang-rt-14-dev
 )
 
 missing=()

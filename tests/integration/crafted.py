@@ -121,8 +121,9 @@ class RawPeer:
 
     # ------------------------------------------------------------------
     def send(self, sport, dport, flags, seq, ack=0, payload=b"", window=64240,
-             mss=None, bad_checksum=False):
-        """Writes one TCP segment from RawPeer to lwIP (10.9.0.2)."""
+             mss=None, bad_checksum=False, fragsize=None):
+        """Writes one TCP segment from RawPeer to lwIP (10.9.0.2); with
+        fragsize, as IPv4 fragments of that many bytes of IP payload."""
         Ether, ARP, IP, TCP = _scapy()
         opts = [("MSS", mss)] if mss else []
         tcp = TCP(sport=sport, dport=dport, flags=flags, seq=seq % 2 ** 32,
@@ -131,8 +132,16 @@ class RawPeer:
         if bad_checksum:
             good = IP(bytes(ip))[TCP].chksum
             ip[TCP].chksum = good ^ 0x5a5a
-        frame = Ether(src=self.mac, dst=self.lwip_mac) / ip
-        self._sock.send(bytes(frame))
+        if fragsize is None:
+            self.send_frame(bytes(Ether(src=self.mac, dst=self.lwip_mac) / ip))
+            return
+        from scapy.layers.inet import fragment
+        for part in fragment(IP(bytes(ip)), fragsize=fragsize):
+            self.send_frame(bytes(Ether(src=self.mac, dst=self.lwip_mac) / part))
+
+    def send_frame(self, frame):
+        """Writes one Ethernet frame, as given, to lwIP."""
+        self._sock.send(frame)
 
     def wait_segment(self, predicate, what, start=0, timeout=DEADLINE):
         """The first segment at index >= start matching predicate, and its

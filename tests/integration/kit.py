@@ -14,7 +14,8 @@ M = 2 ** 32
 LOCAL = "%s:%d" % (KERNEL_IP, PEER_PORT)
 TCP_KEYS = {"active_opens", "passive_opens", "attempt_fails", "estab_resets", "curr_estab",
             "in_segs", "out_segs", "retrans_segs", "in_errs", "out_rsts"}
-IFACE_KEYS = {"rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_dropped"}
+IFACE_KEYS = {"rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_dropped", "rx_fragments",
+              "rx_malformed", "rx_other"}
 TCB_KEYS = {"iss", "irs", "snd_nxt", "snd_una", "rcv_nxt", "snd_wnd", "rcv_wnd", "mss",
             "rto_ms", "cwnd", "ssthresh", "nrtx"}
 
@@ -40,6 +41,16 @@ def sha256(data):
 
 def b64(data):
     return base64.b64encode(data).decode()
+
+
+def digest_event(peer, obj, timeout=180):
+    """The sink peer's DIGEST line for obj: (bytes, sha256 hex)."""
+    end = lwip_end(obj)
+    peer.wait_event("DIGEST", end, timeout=timeout)
+    for e in peer.events():
+        if e[0] == "DIGEST" and e[1] == end:
+            return int(e[2]), e[3]
+    raise AssertionError(peer.events())
 
 
 def problem(r, status, field=None):

@@ -67,6 +67,13 @@ BAD = [
     ({"--retain-closed": "-1"}, "--retain-closed"),
     ({"--retain-closed": "1000001"}, "--retain-closed"),
     ({"--retain-closed": "abc"}, "--retain-closed"),
+    ({"--max-fault-rules": "0"}, "--max-fault-rules"),
+    ({"--max-fault-rules": "4097"}, "--max-fault-rules"),
+    ({"--fault-hold-max": "0"}, "--fault-hold-max"),
+    ({"--fault-hold-bytes": "65535"}, "--fault-hold-bytes"),
+    ({"--fault": "{"}, "--fault"),
+    ({"--fault": '{"dir":"in"}'}, "--fault"),
+    ({"--fault": '{"dir":"in","action":"drop","match":{"flags":"FIN,X"}}'}, "--fault"),
 ]
 
 
@@ -91,6 +98,23 @@ def test_bad_flag_exits_2_with_one_line(lwipd_bin, netns, change, flag):
     assert cp.stdout == "", cp.stdout
 
 
+def test_a_bad_fault_rule_names_its_member(lwipd_bin, tmp_path):
+    base = ["--tap", "tap0", "--address", "10.9.0.2/24", "--check"]
+    cp = run_lwipd(lwipd_bin, base + ["--fault", '{"dir":"out","action":"drop"}', "--fault",
+                                      '{"dir":"out","action":"delay","delay_ms":0}'])
+    assert (cp.returncode, cp.stderr) == (
+        2, "lwipd: --fault: delay_ms must be from 1 to 60000, not 0\n"), cp
+    conf = tmp_path / "faults.conf"
+    conf.write_text('tap = tap0\naddress = 10.9.0.2/24\n'
+                    'fault = {"dir":"in","action":"drop","count":0,"probability":0.01}\n'
+                    'fault = {"dir":"in","action":"drop","match":{"state":"OPEN"}}\n')
+    cp = run_lwipd(lwipd_bin, ["--config", str(conf), "--check"])
+    assert cp.returncode == 2, cp
+    assert cp.stderr.startswith("lwipd: %s:4: fault: match.state must be" % conf), cp.stderr
+    cp = run_lwipd(lwipd_bin, base + ["--fault", '{"dir":"out","action":"drop","count":0,"probability":0.01}'])
+    assert (cp.returncode, cp.stderr) == (0, ""), cp
+
+
 def test_missing_value_exits_2(lwipd_bin, netns):
     cp = run_lwipd(lwipd_bin, ["--netns", netns.name, "--address", "10.9.0.2/24", "--tap"])
     lines = [line for line in cp.stderr.splitlines() if line.strip()]
@@ -103,6 +127,8 @@ def test_missing_value_exits_2(lwipd_bin, netns):
     ["--retain-closed", "0"], ["--retain-closed", "1000000"],
     ["--log-level", "debug"], ["--log-level", "warn"], ["--log-level", "error"],
     ["--gateway", "10.9.0.254"],
+    ["--max-fault-rules", "1"], ["--max-fault-rules", "4096"],
+    ["--fault-hold-max", "65536"], ["--fault-hold-bytes", "268435456"],
 ])
 def test_boundary_values_are_accepted(netns, start_daemon, extra):
     # Below info the "API listening" line is not logged: give a port.

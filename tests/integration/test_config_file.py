@@ -128,6 +128,15 @@ def test_file_that_cannot_be_read(lwipd_bin, tmp_path):
         assert len(cp.stderr.splitlines()) == 1, cp.stderr
 
 
+def test_a_file_that_is_not_regular_is_refused_at_once(lwipd_bin, tmp_path):
+    fifo = str(tmp_path / "fifo.conf")
+    os.mkfifo(fifo)             # opening it for reading would wait for a writer
+    for path in (fifo, "/dev/zero"):
+        cp = run_lwipd(lwipd_bin, ["--check", "--config", path], timeout=5)
+        assert cp.returncode == 2, cp
+        assert cp.stderr == "lwipd: %s: not a regular file\n" % path, cp.stderr
+
+
 def test_size_limit(lwipd_bin, tmp_path):
     ok = "tap = tap0\naddress = 10.9.0.2/24\n"
     padding = "#" * 1000 + "\n"

@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, history_pairs, tcp_segments, wait_for
-from kit import (b64, established_active, established_passive, lwip_end, pattern, problem,
-                 sha256)
+from kit import (b64, digest_event, established_active, established_passive, lwip_end, pattern,
+                 problem, sha256)
 
 PORT = 9000
 TEN_MB = 10 * 1024 * 1024
@@ -25,16 +25,6 @@ def recv_exactly(sock, n, timeout=60):
         assert chunk, "EOF after %d of %d bytes" % (len(buf), n)
         buf += chunk
     return bytes(buf)
-
-
-def digest_event(peer, obj, timeout=180):
-    """The sink peer's DIGEST line for obj: (bytes, sha256 hex)."""
-    end = lwip_end(obj)
-    peer.wait_event("DIGEST", end, timeout=timeout)
-    for e in peer.events():
-        if e[0] == "DIGEST" and e[1] == end:
-            return int(e[2]), e[3]
-    raise AssertionError(peer.events())
 
 
 def drain(d, cid, total, timeout=180):

@@ -174,6 +174,10 @@ def expected_steps(segs):
             step, fin1 = "teardown-1", (out, end)
         elif fin1 is not None and out != fin1[0] and "F" in f and fin2 is None:
             step, fin2 = "teardown-3", (out, end)
+            # A three-segment close: this FIN also acknowledges the first.
+            if "A" in f and 2 not in td and not _after(fin1[1], s.ack):
+                step = "teardown-2+3"
+                td.add(2)
         elif (fin1 is not None and out != fin1[0] and fin2 is None and "A" in f and not occupies
               and s.ack == fin1[1] and 2 not in td):
             step = "teardown-2"

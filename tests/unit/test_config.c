@@ -392,13 +392,16 @@ unreadable_files(void **unused)
 	char err[CONFIG_ERROR_MAX];
 	char *missing[] = { "lwipd", "--config", "/nonexistent/lwipd.conf", NULL };
 	char *directory[] = { "lwipd", "--config", "/tmp", NULL };
+	char *device[] = { "lwipd", "--config", "/dev/zero", NULL };
 
 	(void)unused;
 	config_defaults(&cfg);
 	assert_int_equal(config_parse_args(&cfg, 3, missing, &action, err, sizeof(err)), -ENOENT);
 	assert_string_equal(err, "/nonexistent/lwipd.conf: No such file or directory");
-	assert_int_equal(config_parse_args(&cfg, 3, directory, &action, err, sizeof(err)), -EIO);
-	assert_string_equal(err, "/tmp: Is a directory");
+	assert_int_equal(config_parse_args(&cfg, 3, directory, &action, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/tmp: not a regular file");
+	assert_int_equal(config_parse_args(&cfg, 3, device, &action, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/dev/zero: not a regular file");
 }
 
 static void

@@ -151,6 +151,41 @@ keys_differ_by_every_part(void **unused)
 	assert_int_not_equal(frame_conn_key(1, 2, 3), frame_conn_key(1, 3, 2));
 }
 
+static void
+classifies_what_the_gate_drops(void **unused)
+{
+	uint8_t buf[128];
+	struct frame_tcp seg;
+	size_t len = build_tcp_frame(buf, 0, 8, TCPINFO_FLAG_SYN);
+
+	(void)unused;
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_TCP);
+	assert_int_equal(seg.dst_port, 7000);
+	buf[14 + 6] = 0x20;			/* more fragments */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_IPV4_FRAGMENT);
+	buf[14 + 6] = 0x00;
+	buf[14 + 7] = 0x01;			/* offset 8, last fragment */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_IPV4_FRAGMENT);
+	buf[14 + 7] = 0x00;
+	buf[14 + 9] = 17;			/* UDP: lwIP's to handle */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_IPV4);
+	buf[14 + 9] = 6;
+	buf[14 + 20 + 12] = 0x40;		/* a TCP header of 16 bytes */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_MALFORMED);
+	buf[14 + 20 + 12] = 0x50;
+	buf[14] = 0x44;				/* an IPv4 header of 16 bytes */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_MALFORMED);
+	buf[14] = 0x45;
+	assert_int_equal(frame_classify(buf, len - 9, &seg), FRAME_MALFORMED);
+	assert_int_equal(frame_classify(buf, 13, &seg), FRAME_MALFORMED);
+	buf[12] = 0x86; buf[13] = 0xdd;		/* IPv6 */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_OTHER);
+	buf[12] = 0x81; buf[13] = 0x00;		/* a VLAN tag */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_OTHER);
+	buf[12] = 0x08; buf[13] = 0x06;		/* ARP, but too short for one */
+	assert_int_equal(frame_classify(buf, 40, &seg), FRAME_MALFORMED);
+}
+
 int
 main(void)
 {
@@ -161,6 +196,7 @@ main(void)
 		cmocka_unit_test(verifies_the_tcp_checksum),
 		cmocka_unit_test(parses_arp_sender),
 		cmocka_unit_test(keys_differ_by_every_part),
+		cmocka_unit_test(classifies_what_the_gate_drops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

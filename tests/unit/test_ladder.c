@@ -11,168 +11,13 @@
 #include <string.h>
 
 #include "ladder.h"
-
-#define ISS 1000u
-#define IRS 5000u
-#define EVENTS_MAX 80
-
-struct builder {
-	struct engine_timeline timeline;
-	struct engine_event events[EVENTS_MAX];
-};
-
-static void
-builder_init(struct builder *b)
-{
-	memset(b, 0, sizeof(*b));
-	b->timeline.events = b->events;
-	b->timeline.conn.id = 7;
-	b->timeline.conn.origin = ENGINE_ORIGIN_ACTIVE;
-	b->timeline.conn.local.ip = inet_addr("10.9.0.2");
-	b->timeline.conn.local.port = 49152;
-	b->timeline.conn.remote.ip = inet_addr("10.9.0.1");
-	b->timeline.conn.remote.port = 7000;
-	b->timeline.conn.state = TCPINFO_TIME_WAIT;
-}
-
-static void
-add_state(struct builder *b, uint64_t at_us, enum tcpinfo_state from, enum tcpinfo_state to,
-    uint8_t cause_kind, uint8_t cause_flags)
-{
-	struct engine_event *e = &b->events[b->timeline.count++];
-
-	e->kind = ENGINE_EVENT_STATE;
-	e->at_us = at_us;
-	e->from = from;
-	e->to = to;
-	e->cause.kind = cause_kind;
-	e->cause.flags = cause_flags;
-}
-
-/* A segment with relative numbers; its absolute ones follow from ISS and IRS. */
-static void
-add_segment(struct builder *b, uint64_t at_us, bool outbound, uint8_t flags, uint32_t rel_seq,
-    uint32_t rel_ack, uint32_t len, enum tcpinfo_state before, enum tcpinfo_state after,
-    enum tcpinfo_step step)
-{
-	struct engine_event *e = &b->events[b->timeline.count++];
-
-	e->kind = ENGINE_EVENT_SEGMENT;
-	e->at_us = at_us;
-	e->outbound = outbound;
-	e->flags = flags;
-	e->has_rel_seq = true;
-	e->rel_seq = rel_seq;
-	e->seq = rel_seq + (outbound ? ISS : IRS);
-	e->has_rel_ack = (flags & TCPINFO_FLAG_ACK) != 0;
-	e->rel_ack = e->has_rel_ack ? rel_ack : 0;
-	e->ack = e->has_rel_ack ? rel_ack + (outbound ? IRS : ISS) : 0;
-	e->len = len;
-	e->wnd = 65535;
-	e->state_before = before;
-	e->state_after = after;
-	e->step = step;
-}
+#include "ladder_fixture.h"
 
 #define SYN TCPINFO_FLAG_SYN
 #define ACK TCPINFO_FLAG_ACK
-#define FIN TCPINFO_FLAG_FIN
 #define PSH TCPINFO_FLAG_PSH
 #define OUT true
 #define IN false
-
-/* An active open, data both ways, and an active close through all four teardown steps. */
-static void
-build_active(struct builder *b)
-{
-	builder_init(b);
-	add_state(b, 1000000, TCPINFO_CLOSED, TCPINFO_SYN_SENT, TCPINFO_CAUSE_API_OPEN, 0);
-	add_segment(b, 1000012, OUT, SYN, 0, 0, 0, TCPINFO_SYN_SENT, TCPINFO_SYN_SENT,
-	    TCPINFO_STEP_HANDSHAKE_1);
-	add_segment(b, 1000420, IN, SYN | ACK, 0, 1, 0, TCPINFO_SYN_SENT, TCPINFO_ESTABLISHED,
-	    TCPINFO_STEP_HANDSHAKE_2);
-	add_state(b, 1000420, TCPINFO_SYN_SENT, TCPINFO_ESTABLISHED, TCPINFO_CAUSE_RX, SYN | ACK);
-	add_segment(b, 1000431, OUT, ACK, 1, 1, 0, TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED,
-	    TCPINFO_STEP_HANDSHAKE_3);
-	add_segment(b, 1002000, OUT, PSH | ACK, 1, 1, 5, TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED,
-	    TCPINFO_STEP_DATA);
-	add_segment(b, 1002310, IN, ACK, 1, 6, 0, TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED,
-	    TCPINFO_STEP_ACK);
-	add_segment(b, 1003000, IN, PSH | ACK, 1, 6, 1460, TCPINFO_ESTABLISHED,
-	    TCPINFO_ESTABLISHED, TCPINFO_STEP_DATA);
-	add_segment(b, 1003009, OUT, ACK, 6, 1461, 0, TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED,
-	    TCPINFO_STEP_ACK);
-	add_state(b, 1500000, TCPINFO_ESTABLISHED, TCPINFO_FIN_WAIT_1, TCPINFO_CAUSE_API_CLOSE, 0);
-	add_segment(b, 1500007, OUT, FIN | ACK, 6, 1461, 0, TCPINFO_FIN_WAIT_1,
-	    TCPINFO_FIN_WAIT_1, TCPINFO_STEP_TEARDOWN_1);
-	add_segment(b, 1500390, IN, ACK, 1461, 7, 0, TCPINFO_FIN_WAIT_1, TCPINFO_FIN_WAIT_2,
-	    TCPINFO_STEP_TEARDOWN_2);
-	add_state(b, 1500390, TCPINFO_FIN_WAIT_1, TCPINFO_FIN_WAIT_2, TCPINFO_CAUSE_RX, ACK);
-	add_segment(b, 1500800, IN, FIN | ACK, 1461, 7, 0, TCPINFO_FIN_WAIT_2, TCPINFO_TIME_WAIT,
-	    TCPINFO_STEP_TEARDOWN_3);
-	add_state(b, 1500800, TCPINFO_FIN_WAIT_2, TCPINFO_TIME_WAIT, TCPINFO_CAUSE_RX, FIN | ACK);
-	add_segment(b, 1500811, OUT, ACK, 7, 1462, 0, TCPINFO_TIME_WAIT, TCPINFO_TIME_WAIT,
-	    TCPINFO_STEP_TEARDOWN_4);
-}
-
-/* Reads the golden file next to this source. Returns a malloc'd string. */
-static char *
-read_golden(const char *name)
-{
-	char path[1024];
-	const char *slash = strrchr(__FILE__, '/');
-	FILE *f;
-	char *text;
-	long size;
-
-	snprintf(path, sizeof(path), "%.*s/golden/%s",
-	    slash != NULL ? (int)(slash - __FILE__) : 1, slash != NULL ? __FILE__ : ".", name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open the golden file %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	size = ftell(f);
-	assert_true(size >= 0);
-	rewind(f);
-	text = calloc(1, (size_t)size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	return text;
-}
-
-/*
- * Compares byte for byte. On a mismatch prints the output, writes it to
- * NAME.actual in the working directory and names the first line that
- * differs, so that `diff -u` against the golden file shows the rest.
- * Returns whether they match.
- */
-static bool
-matches_golden(const char *name, const char *actual)
-{
-	char *expected = read_golden(name);
-	char out_path[256];
-	size_t i, line = 1;
-	bool same;
-	FILE *f;
-
-	same = strcmp(expected, actual) == 0;
-	if (!same) {
-		for (i = 0; expected[i] != '\0' && expected[i] == actual[i]; i++)
-			line += expected[i] == '\n';
-		snprintf(out_path, sizeof(out_path), "%s.actual", name);
-		f = fopen(out_path, "wb");
-		if (f != NULL) {
-			fprintf(f, "%s", actual);
-			fclose(f);
-		}
-		fprintf(stderr, "ladder differs from tests/unit/golden/%s at line %zu; the output "
-		    "is in ./%s: diff -u tests/unit/golden/%s ./%s\n--- actual ---\n%s"
-		    "--- end ---\n", name, line, out_path, name, out_path, actual);
-	}
-	free(expected);
-	return same;
-}
 
 /* Every line ends in a newline, is at most LADDER_COLUMNS wide, and is plain ASCII. */
 static void
@@ -196,21 +41,84 @@ assert_terminal_safe(const char *text, size_t len)
 	}
 }
 
+/* Renders b as text and compares it with the golden file. */
 static void
-test_golden_active(void **state)
+check_golden(const struct builder *b, const char *name)
 {
-	struct builder b;
 	char *text = NULL;
 	size_t len = 0;
 	bool same;
 
-	(void)state;
-	build_active(&b);
-	assert_int_equal(ladder_render(&b.timeline, &text, &len), 0);
+	assert_int_equal(ladder_render(&b->timeline, &text, &len), 0);
 	assert_terminal_safe(text, len);
-	same = matches_golden("ladder_active.txt", text);
+	same = matches_golden(name, text);
 	free(text);
 	assert_true(same);
+}
+
+/* An active open closed by lwIP, with data both ways: both columns, all four teardown steps. */
+static void
+test_golden_active(void **state)
+{
+	struct builder b;
+
+	(void)state;
+	build_active(&b);
+	check_golden(&b, "ladder_active.txt");
+}
+
+static void
+test_golden_passive_peer_close(void **state)
+{
+	struct builder b;
+
+	(void)state;
+	build_passive_peer_close(&b);
+	check_golden(&b, "ladder_passive.txt");
+}
+
+/* The teardown-2+3 row says in words that the ACK and the FIN came together. */
+static void
+test_golden_three_segment_close(void **state)
+{
+	struct builder b;
+
+	(void)state;
+	build_three_segment_close(&b);
+	check_golden(&b, "ladder_three_segment.txt");
+}
+
+/* The dropped ACK is drawn lost and names its rule; the peer stays in LAST_ACK until the next. */
+static void
+test_golden_dropped_final_ack(void **state)
+{
+	struct builder b;
+
+	(void)state;
+	build_dropped_final_ack(&b);
+	check_golden(&b, "ladder_dropped_ack.txt");
+}
+
+/* An inbound segment dropped before lwIP: its arrow starts whole at the peer and ends in an x. */
+static void
+test_lost_inbound(void **state)
+{
+	struct builder b;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_SYN_SENT);
+	drop_next(&b, 12);
+	add_segment(&b, 5, IN, SYN | ACK, 0, 1, 0, TCPINFO_SYN_SENT, TCPINFO_SYN_SENT,
+	    TCPINFO_STEP_HANDSHAKE_2);
+	assert_int_equal(ladder_render(&b.timeline, &text, &len), 0);
+	assert_terminal_safe(text, len);
+	assert_non_null(strstr(text, " x-- <SEQ=0><ACK=1><CTL=SYN,ACK>    handshake-2 "));
+	assert_non_null(strstr(text, "(dropped by fault rule 12)\n"));
+	/* The peer still sent it: it is in SYN_RCVD. */
+	assert_non_null(strstr(text, "SYN_RCVD\n"));
+	free(text);
 }
 
 /* Huge numbers, every flag, unknown relative numbers and long causes still fit. */
@@ -223,7 +131,7 @@ test_extremes_fit(void **state)
 	size_t len = 0;
 
 	(void)state;
-	builder_init(&b);
+	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_TIME_WAIT);
 	add_segment(&b, 0, IN, 0xff, 4294967295u, 4294967295u, 4294967295u,
 	    TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED, TCPINFO_STEP_HANDSHAKE_1);
 	e = &b.events[0];
@@ -254,7 +162,7 @@ test_dropped_marked(void **state)
 	size_t len = 0, i;
 
 	(void)state;
-	builder_init(&b);
+	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_TIME_WAIT);
 	for (i = 0; i < ENGINE_TIMELINE_HEAD + 2; i++)
 		add_segment(&b, 1000 * i, OUT, PSH | ACK, 1 + (uint32_t)i, 1, 1,
 		    TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED, TCPINFO_STEP_DATA);
@@ -295,6 +203,9 @@ test_bad_values_refused(void **state)
 	build_active(&b);
 	b.timeline.conn.state = TCPINFO_STATE_COUNT;
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), -EINVAL);
+	build_active(&b);
+	b.events[1].peer_state_after = TCPINFO_STATE_COUNT;
+	assert_int_equal(ladder_render(&b.timeline, &text, &len), -EINVAL);
 }
 
 static void
@@ -305,7 +216,7 @@ test_empty_timeline(void **state)
 	size_t len = 0;
 
 	(void)state;
-	builder_init(&b);
+	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_TIME_WAIT);
 	b.timeline.conn.state = TCPINFO_SYN_RCVD;
 	b.timeline.conn.origin = ENGINE_ORIGIN_PASSIVE;
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), 0);
@@ -319,6 +230,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_golden_active),
+		cmocka_unit_test(test_golden_passive_peer_close),
+		cmocka_unit_test(test_golden_three_segment_close),
+		cmocka_unit_test(test_golden_dropped_final_ack),
+		cmocka_unit_test(test_lost_inbound),
 		cmocka_unit_test(test_extremes_fit),
 		cmocka_unit_test(test_dropped_marked),
 		cmocka_unit_test(test_bad_values_refused),

@@ -199,6 +199,9 @@ test_values(void **state)
 	assert_line(text, "lwipd_interface_rx_bytes_total 0");
 	assert_line(text, "lwipd_interface_tx_bytes_total 1500");
 	assert_line(text, "lwipd_interface_rx_dropped_total 0");
+	assert_line(text, "lwipd_interface_rx_fragments_total 0");
+	assert_line(text, "lwipd_interface_rx_malformed_total 0");
+	assert_line(text, "lwipd_interface_rx_other_total 0");
 	assert_line(text, "lwipd_http_requests_total{route=\"/v1/connections/{id}\",method=\"GET\","
 	    "status=\"200\"} 2");
 	assert_line(text, "lwipd_http_requests_total{route=\"/v1/connections\",method=\"POST\","

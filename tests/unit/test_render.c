@@ -293,11 +293,14 @@ test_interface_object(void **state)
 	iface.counters.rx_bytes = 1200;
 	iface.counters.tx_bytes = 1300;
 	iface.counters.rx_dropped = 2;
+	iface.counters.rx_fragments = 3;
+	iface.counters.rx_malformed = 4;
+	iface.counters.rx_other = 5;
 	assert_json(render_interface(&iface),
 	    "{\"name\":\"lwipd0\",\"mac\":\"02:00:00:aa:bb:cc\",\"address\":\"10.9.0.2\","
 	    "\"prefix\":24,\"mtu\":1500,\"up\":true,"
 	    "\"counters\":{\"rx_frames\":10,\"tx_frames\":11,\"rx_bytes\":1200,"
-	    "\"tx_bytes\":1300,\"rx_dropped\":2}}");
+	    "\"tx_bytes\":1300,\"rx_dropped\":2,\"rx_fragments\":3,\"rx_malformed\":4,\"rx_other\":5}}");
 }
 
 static void
@@ -319,7 +322,7 @@ test_interface_edges(void **state)
 	    "{\"name\":\"nnnnnnnnnnnnnnnn\",\"mac\":\"fe:dc:ba:09:87:65\","
 	    "\"address\":\"192.168.255.1\",\"prefix\":32,\"mtu\":65535,\"up\":false,"
 	    "\"counters\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
-	    "\"tx_bytes\":0,\"rx_dropped\":0}}");
+	    "\"tx_bytes\":0,\"rx_dropped\":0,\"rx_fragments\":0,\"rx_malformed\":0,\"rx_other\":0}}");
 }
 
 static void
@@ -372,6 +375,7 @@ test_stats_object(void **state)
 	};
 	stats.iface = (struct engine_iface_counters){
 		.rx_frames = 11, .tx_frames = 12, .rx_bytes = 13, .tx_bytes = 14, .rx_dropped = 15,
+		.rx_fragments = 16, .rx_malformed = 17, .rx_other = 18,
 	};
 	/* Set out of order: keys come out in from-then-to enum order. */
 	stats.transitions[TCPINFO_TIME_WAIT][TCPINFO_CLOSED] = 2;
@@ -388,7 +392,7 @@ test_stats_object(void **state)
 	    "\"SYN_SENT->CLOSED\":1,\"SYN_SENT->ESTABLISHED\":3,"
 	    "\"CLOSE_WAIT->LAST_ACK\":9223372036854775807,\"TIME_WAIT->CLOSED\":2},"
 	    "\"interface\":{\"rx_frames\":11,\"tx_frames\":12,\"rx_bytes\":13,"
-	    "\"tx_bytes\":14,\"rx_dropped\":15}}");
+	    "\"tx_bytes\":14,\"rx_dropped\":15,\"rx_fragments\":16,\"rx_malformed\":17,\"rx_other\":18}}");
 }
 
 static void
@@ -404,7 +408,7 @@ test_stats_no_transitions(void **state)
 	    "\"retrans_segs\":0,\"in_errs\":0,\"out_rsts\":0},"
 	    "\"transitions\":{},"
 	    "\"interface\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
-	    "\"tx_bytes\":0,\"rx_dropped\":0}}");
+	    "\"tx_bytes\":0,\"rx_dropped\":0,\"rx_fragments\":0,\"rx_malformed\":0,\"rx_other\":0}}");
 }
 
 static void

@@ -77,6 +77,45 @@ causes_format(void **unused)
 	assert_string_equal(tcpinfo_cause_format(bogus, buf, sizeof(buf)), "unknown");
 }
 
+static void
+flags_parse_what_format_writes(void **unused)
+{
+	char text[TCPINFO_TEXT_MAX];
+	uint8_t flags;
+
+	(void)unused;
+	for (unsigned bits = 1; bits < 256; bits++) {
+		tcpinfo_flags_format((uint8_t)bits, text, sizeof(text));
+		assert_int_equal(tcpinfo_flags_parse(text, &flags), 0);
+		assert_int_equal(flags, bits);
+	}
+	assert_int_equal(tcpinfo_flags_parse("ACK,SYN", &flags), 0);
+	assert_int_equal(flags, TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK);
+	const char *bad[] = { "", "syn", "SYN,", ",SYN", "SYN,,ACK", "SYN,SYN", "SYN ACK", "SYNACK" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(tcpinfo_flags_parse(bad[i], &flags), -EINVAL);
+}
+
+static void
+step_parse_is_exact(void **unused)
+{
+	enum tcpinfo_step step;
+
+	(void)unused;
+	for (int i = TCPINFO_STEP_NONE + 1; i < TCPINFO_STEP_COUNT; i++) {
+		assert_int_equal(tcpinfo_step_parse(tcpinfo_step_name((enum tcpinfo_step)i), &step), 0);
+		assert_int_equal(step, i);
+	}
+	assert_int_equal(tcpinfo_step_parse("teardown-2+3", &step), 0);
+	assert_int_equal(step, TCPINFO_STEP_TEARDOWN_2_3);
+	assert_int_equal(tcpinfo_step_parse("teardown-2", &step), 0);
+	assert_int_equal(step, TCPINFO_STEP_TEARDOWN_2);
+	assert_int_equal(tcpinfo_step_parse("teardown-5", &step), -EINVAL);
+	assert_int_equal(tcpinfo_step_parse("teardown-2+", &step), -EINVAL);
+	assert_int_equal(tcpinfo_step_parse("Handshake-1", &step), -EINVAL);
+	assert_int_equal(tcpinfo_step_parse("", &step), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -86,6 +125,8 @@ main(void)
 		cmocka_unit_test(flags_in_reading_order),
 		cmocka_unit_test(flags_truncate_at_a_comma),
 		cmocka_unit_test(causes_format),
+		cmocka_unit_test(flags_parse_what_format_writes),
+		cmocka_unit_test(step_parse_is_exact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

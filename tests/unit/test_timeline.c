@@ -60,7 +60,7 @@ active_open_data_and_four_way_close(void **unused)
 	check_steps(segs, sizeof(segs) / sizeof(segs[0]));
 }
 
-/* The peer opens and closes first, and acknowledges lwIP's FIN with its own: three segments. */
+/* The peer opens and closes first; lwIP acknowledges the peer's FIN with its own: three segments. */
 static void
 passive_open_and_combined_close(void **unused)
 {
@@ -69,9 +69,51 @@ passive_open_and_combined_close(void **unused)
 		{ true, S | A, 300, 7001, 0, TCPINFO_STEP_HANDSHAKE_2 },
 		{ false, A, 7001, 301, 0, TCPINFO_STEP_HANDSHAKE_3 },
 		{ false, F | A, 7001, 301, 0, TCPINFO_STEP_TEARDOWN_1 },
-		{ true, F | A, 301, 7002, 0, TCPINFO_STEP_TEARDOWN_3 },
+		{ true, F | A, 301, 7002, 0, TCPINFO_STEP_TEARDOWN_2_3 },
 		{ false, A, 7002, 302, 0, TCPINFO_STEP_TEARDOWN_4 },
 		{ false, R, 7002, 0, 0, TCPINFO_STEP_RST },
+	};
+
+	(void)unused;
+	check_steps(segs, sizeof(segs) / sizeof(segs[0]));
+}
+
+/*
+ * lwIP closes first and the kernel answers with its FIN and the ACK of
+ * lwIP's together, as measured against peer.py in echo mode; a retransmitted
+ * FIN afterwards is a retransmission, not a second teardown-2+3.
+ */
+static void
+active_close_answered_by_fin_and_ack_together(void **unused)
+{
+	static const struct seg segs[] = {
+		{ true, S, 1000, 0, 0, TCPINFO_STEP_HANDSHAKE_1 },
+		{ false, S | A, 5000, 1001, 0, TCPINFO_STEP_HANDSHAKE_2 },
+		{ true, A, 1001, 5001, 0, TCPINFO_STEP_HANDSHAKE_3 },
+		{ true, F | A, 1001, 5001, 0, TCPINFO_STEP_TEARDOWN_1 },
+		{ false, F | A, 5001, 1002, 0, TCPINFO_STEP_TEARDOWN_2_3 },
+		{ true, A, 1002, 5002, 0, TCPINFO_STEP_TEARDOWN_4 },
+		{ false, F | A, 5001, 1002, 0, TCPINFO_STEP_RETRANSMIT },
+		{ true, A, 1002, 5002, 0, TCPINFO_STEP_ACK },
+	};
+
+	(void)unused;
+	check_steps(segs, sizeof(segs) / sizeof(segs[0]));
+	assert_string_equal(tcpinfo_step_name(TCPINFO_STEP_TEARDOWN_2_3), "teardown-2+3");
+}
+
+/* The second FIN after a separate ACK of the first stays teardown-3. */
+static void
+fin_after_a_separate_ack_is_teardown_3(void **unused)
+{
+	static const struct seg segs[] = {
+		{ false, S, 7000, 0, 0, TCPINFO_STEP_HANDSHAKE_1 },
+		{ true, S | A, 300, 7001, 0, TCPINFO_STEP_HANDSHAKE_2 },
+		{ false, A, 7001, 301, 0, TCPINFO_STEP_HANDSHAKE_3 },
+		{ false, F | A, 7001, 301, 0, TCPINFO_STEP_TEARDOWN_1 },
+		{ true, A, 301, 7002, 0, TCPINFO_STEP_TEARDOWN_2 },
+		{ true, F | A, 301, 7002, 0, TCPINFO_STEP_TEARDOWN_3 },
+		{ false, A, 7002, 302, 0, TCPINFO_STEP_TEARDOWN_4 },
 	};
 
 	(void)unused;
@@ -178,6 +220,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(active_open_data_and_four_way_close),
 		cmocka_unit_test(passive_open_and_combined_close),
+		cmocka_unit_test(active_close_answered_by_fin_and_ack_together),
+		cmocka_unit_test(fin_after_a_separate_ack_is_teardown_3),
 		cmocka_unit_test(simultaneous_close_and_repeated_syn),
 		cmocka_unit_test(relative_numbers_follow_each_sides_isn),
 		cmocka_unit_test(keeps_the_head_and_the_latest),

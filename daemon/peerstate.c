@@ -1,0 +1,259 @@
+/*
+ * DESIGN: the peer runs RFC 9293's state machine; we feed it the segments it
+ * sent (inbound, as a sender) and the ones it received (outbound segments
+ * that reached the wire). On a TAP whose other end is a local stack nothing
+ * is lost or reordered except by lwipd's own fault rules, which the caller
+ * reports, so a delivered segment is taken to arrive at once and in order.
+ *
+ * The one thing the wire at our end cannot order is a crossing: lwIP's FIN
+ * and segments the peer sent before that FIN reached it. Such a FIN is held
+ * as pending until the order is known: a segment of the peer's that
+ * acknowledges it was sent after it arrived; one that does not was sent
+ * before; and the next segment lwIP delivers arrives after it (FIFO).
+ *
+ * The rules, where the wire cannot tell, choose the state the peer must at
+ * least be in:
+ *  1. lwIP's SYN moves nothing: until the SYN+ACK comes back the peer may have
+ *     no listener at all (a refused open leaves the peer's history empty).
+ *  2. The peer's SYN+ACK shows it in SYN_RCVD ("tx:SYN,ACK"); lwIP's ACK of it
+ *     then makes it ESTABLISHED ("rx:ACK").
+ *  3. The peer's SYN shows it in SYN_SENT ("tx:SYN"); lwIP's SYN+ACK makes it
+ *     ESTABLISHED ("rx:SYN,ACK").
+ *  4. The peer's first FIN shows it in FIN_WAIT_1 (from ESTABLISHED or
+ *     SYN_RCVD) or LAST_ACK (from CLOSE_WAIT).
+ *  5. lwIP's ACK covering the peer's FIN moves it FIN_WAIT_1 -> FIN_WAIT_2,
+ *     CLOSING -> TIME_WAIT, LAST_ACK -> CLOSED. The peer does not say when
+ *     its own ACK of our FIN reached us, so FIN_WAIT_1 lasts until then.
+ *  6. lwIP's FIN, once it has arrived, moves the peer ESTABLISHED ->
+ *     CLOSE_WAIT, FIN_WAIT_1 -> CLOSING, FIN_WAIT_2 -> TIME_WAIT. When the
+ *     peer has not sent a FIN yet, ours is pending (above): the peer stays
+ *     where it is until the order is known.
+ *  7. A segment carrying both an ACK and a FIN acts as the ACK, then the FIN.
+ *  8. A RST either way closes the peer (a peer with no connection stays
+ *     CLOSED and records nothing).
+ *  9. The peer's TIME_WAIT never ends here: its 2 MSL timer does not show on
+ *     the wire, so TIME_WAIT is the state it must at least be in.
+ * 10. lwIP's data and FIN beyond a gap (a dropped earlier segment) wait, as
+ *     the peer keeps them out of order; the ACK they carry counts at once.
+ */
+#include "peerstate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+peerstate_init(struct peerstate *peer)
+{
+	memset(peer, 0, sizeof(*peer));
+	peer->state = TCPINFO_CLOSED;
+}
+
+/* Enters state with its cause. A full history reuses its last slot, so the latest state stays. */
+static void
+enter(struct peerstate *peer, enum tcpinfo_state state, uint64_t at_us, uint8_t kind, uint8_t flags)
+{
+	struct peerstate_entry *entry;
+
+	if (peer->state == state)
+		return;
+	peer->state = state;
+	if (peer->history_len < PEERSTATE_HISTORY_MAX)
+		peer->history_len++;
+	entry = &peer->history[peer->history_len - 1];
+	entry->state = state;
+	entry->at_us = at_us;
+	entry->cause.kind = kind;
+	entry->cause.flags = flags;
+}
+
+/* lwIP's FIN arrives at the peer (rule 6). */
+static void
+fin_arrives(struct peerstate *peer, uint8_t flags, uint64_t at_us)
+{
+	switch (peer->state) {
+	case TCPINFO_SYN_RCVD:
+	case TCPINFO_ESTABLISHED:
+		enter(peer, TCPINFO_CLOSE_WAIT, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	case TCPINFO_FIN_WAIT_1:
+		enter(peer, TCPINFO_CLOSING, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	case TCPINFO_FIN_WAIT_2:
+		enter(peer, TCPINFO_TIME_WAIT, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The pending FIN is now known to have arrived. */
+static void
+resolve_pending(struct peerstate *peer, uint64_t at_us)
+{
+	if (!peer->fin_pending)
+		return;
+	peer->fin_pending = false;
+	fin_arrives(peer, peer->pending_flags, at_us);
+}
+
+/* A RST closes a peer that has a connection (rule 8). */
+static void
+reset(struct peerstate *peer, uint8_t kind, uint8_t flags, uint64_t at_us)
+{
+	peer->fin_pending = false;
+	if (peer->state != TCPINFO_CLOSED)
+		enter(peer, TCPINFO_CLOSED, at_us, kind, flags);
+}
+
+/* The peer sent a segment: what that shows of its state (rules 2, 3, 4). */
+static void
+peer_sent(struct peerstate *peer, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+    uint64_t at_us)
+{
+	bool syn = flags & TCPINFO_FLAG_SYN, fin = flags & TCPINFO_FLAG_FIN;
+
+	if (flags & TCPINFO_FLAG_RST) {
+		reset(peer, PEERSTATE_CAUSE_TX, flags, at_us);
+		return;
+	}
+	if (syn && !(flags & TCPINFO_FLAG_ACK)) {
+		if (peer->state == TCPINFO_CLOSED)
+			enter(peer, TCPINFO_SYN_SENT, at_us, PEERSTATE_CAUSE_TX, flags);
+		return;
+	}
+	if (syn) {
+		if (peer->state == TCPINFO_CLOSED || peer->state == TCPINFO_LISTEN ||
+		    peer->state == TCPINFO_SYN_SENT) {
+			/* It has lwIP's SYN: what lwIP sends next is in order from here. */
+			peer->have_rcv_nxt = true;
+			peer->rcv_nxt = ack;
+			enter(peer, TCPINFO_SYN_RCVD, at_us, PEERSTATE_CAUSE_TX, flags);
+		}
+		return;
+	}
+	if (!fin || peer->fin_sent)
+		return;
+	peer->fin_sent = true;
+	peer->fin_end = seq + len + 1;
+	if (peer->state == TCPINFO_ESTABLISHED || peer->state == TCPINFO_SYN_RCVD)
+		enter(peer, TCPINFO_FIN_WAIT_1, at_us, PEERSTATE_CAUSE_TX, flags);
+	else if (peer->state == TCPINFO_CLOSE_WAIT)
+		enter(peer, TCPINFO_LAST_ACK, at_us, PEERSTATE_CAUSE_TX, flags);
+}
+
+/* lwIP's ACK, in order, reached the peer (rules 2 and 5). */
+static void
+ack_arrives(struct peerstate *peer, uint8_t flags, uint32_t ack, uint64_t at_us)
+{
+	bool covers_fin = peer->fin_sent && !tcpinfo_seq_lt(ack, peer->fin_end);
+
+	switch (peer->state) {
+	case TCPINFO_SYN_RCVD:
+		enter(peer, TCPINFO_ESTABLISHED, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	case TCPINFO_FIN_WAIT_1:
+		if (covers_fin)
+			enter(peer, TCPINFO_FIN_WAIT_2, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	case TCPINFO_CLOSING:
+		if (covers_fin)
+			enter(peer, TCPINFO_TIME_WAIT, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	case TCPINFO_LAST_ACK:
+		if (covers_fin)
+			enter(peer, TCPINFO_CLOSED, at_us, PEERSTATE_CAUSE_RX, flags);
+		break;
+	default:
+		break;
+	}
+}
+
+/* lwIP's segment reached the peer (rules 1, 3, 5, 6, 7, 10). */
+static void
+peer_received(struct peerstate *peer, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+    uint64_t at_us)
+{
+	bool syn = flags & TCPINFO_FLAG_SYN, fin = flags & TCPINFO_FLAG_FIN;
+	uint32_t end = seq + len + syn + fin;
+
+	if (flags & TCPINFO_FLAG_RST) {
+		reset(peer, PEERSTATE_CAUSE_RX, flags, at_us);
+		return;
+	}
+	if (syn) {
+		/* lwIP's SYN+ACK to a peer whose SYN it answers, or crossing SYNs. */
+		peer->have_rcv_nxt = true;
+		peer->rcv_nxt = end;
+		if (peer->state == TCPINFO_SYN_SENT)
+			enter(peer, (flags & TCPINFO_FLAG_ACK) ? TCPINFO_ESTABLISHED : TCPINFO_SYN_RCVD,
+			    at_us, PEERSTATE_CAUSE_RX, flags);
+		return;
+	}
+	/* The ACK counts even on a segment out of order; its data and FIN wait. */
+	if (flags & TCPINFO_FLAG_ACK)
+		ack_arrives(peer, flags, ack, at_us);
+	if (peer->have_rcv_nxt) {
+		if (tcpinfo_seq_lt(peer->rcv_nxt, seq))
+			return;		/* beyond a gap: held out of order */
+		if (tcpinfo_seq_lt(peer->rcv_nxt, end))
+			peer->rcv_nxt = end;
+	}
+	if (!fin || peer->fin_pending)
+		return;
+	if (peer->fin_sent) {
+		/* The peer's FIN is seen already, so nothing of its can cross ours. */
+		fin_arrives(peer, flags, at_us);
+		return;
+	}
+	peer->fin_pending = true;
+	peer->pending_fin_end = end;
+	peer->pending_flags = flags;
+}
+
+enum tcpinfo_state
+peerstate_segment(struct peerstate *peer, bool outbound, uint8_t flags, uint32_t seq,
+    uint32_t ack, uint32_t len, uint64_t at_us, bool delivered)
+{
+	if (outbound) {
+		if (!delivered)
+			return peer->state;
+		/* In order on the wire: a pending FIN arrived before this segment. */
+		resolve_pending(peer, at_us);
+		peer_received(peer, flags, seq, ack, len, at_us);
+		return peer->state;
+	}
+	/* A segment of the peer's that acknowledges our FIN was sent after it arrived. */
+	if (peer->fin_pending && (flags & TCPINFO_FLAG_ACK) &&
+	    !tcpinfo_seq_lt(ack, peer->pending_fin_end))
+		resolve_pending(peer, at_us);
+	peer_sent(peer, flags, seq, ack, len, at_us);
+	return peer->state;
+}
+
+enum tcpinfo_state
+peerstate_local_abort(struct peerstate *peer, uint64_t at_us)
+{
+	reset(peer, PEERSTATE_CAUSE_LWIP_ABORT, 0, at_us);
+	return peer->state;
+}
+
+char *
+peerstate_cause_format(struct peerstate_cause cause, char *buf, size_t len)
+{
+	char flags[TCPINFO_TEXT_MAX];
+
+	switch (cause.kind) {
+	case PEERSTATE_CAUSE_RX:
+	case PEERSTATE_CAUSE_TX:
+		snprintf(buf, len, "%s:%s", cause.kind == PEERSTATE_CAUSE_RX ? "rx" : "tx",
+		    tcpinfo_flags_format(cause.flags, flags, sizeof(flags)));
+		break;
+	case PEERSTATE_CAUSE_LWIP_ABORT:
+		snprintf(buf, len, "lwip:abort");
+		break;
+	default:
+		snprintf(buf, len, "unknown");
+		break;
+	}
+	return buf;
+}

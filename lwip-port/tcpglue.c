@@ -1,0 +1,666 @@
+/*
+ * tcpglue: ties each lwIP PCB to the engine's connection that owns it:
+ * lwIP's err and accept callbacks, the state reports with their causes, the
+ * segment reports, passive opens, and the stack_tcp_* calls that open,
+ * listen and close. The bytes themselves are tcpdata.c's.
+ *
+ * DESIGN
+ *
+ * lwIP reports no state changes, so each tracked PCB's state is compared
+ * before and after every event the glue drives: an inbound frame (netif.c
+ * brackets ethernet_input() with glue_rx_begin() and glue_rx_end()), an API
+ * call, or a timer. The event driving lwIP now is kept in `drive`, so that
+ * a change, or an err callback, is reported with its cause.
+ *
+ * Segments are found by their 4-tuple in one hash of tracked connections
+ * (one lookup per frame, never a walk). lwIP's err callback tells when it
+ * frees a PCB; the glue record then reports CLOSED and forgets the pointer,
+ * and is freed at once, or after the frame being handled for it is done.
+ * Graceful closes shut only the write side (tcp_shutdown), because lwIP
+ * frees a fully closed PCB after LAST_ACK without calling back.
+ *
+ * A passive open gets its glue record and its owner when its SYN arrives,
+ * before lwIP sees it, so that the SYN+ACK lwIP sends at once is counted.
+ * lwIP makes the PCB without telling; the glue finds it afterwards (see
+ * lwpriv_passive_pcb()) and adopts it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <utlist.h>
+
+#include <lwip/ip4_addr.h>
+#include <lwip/pbuf.h>
+#include <lwip/tcp.h>
+
+#include "log.h"
+#include "lwip_private.h"
+#include "stack_internal.h"
+
+_Static_assert(TCPINFO_TIME_WAIT == (int)TIME_WAIT && TCPINFO_LISTEN == (int)LISTEN &&
+    TCPINFO_CLOSING == (int)CLOSING, "tcpinfo states follow lwIP's numbering");
+
+struct stack_listener {
+	struct tcp_pcb *pcb;		/* a struct tcp_pcb_listen in lwIP */
+	void *owner;
+	uint16_t port;
+	uint32_t backlog;
+	uint32_t handshaking_count;
+	struct stack_tcp *handshaking;	/* passive opens in SYN_RCVD */
+	UT_hash_handle hh;
+};
+
+static struct {
+	struct stack_tcp *by_key;
+	struct stack_listener *listeners;	/* by port */
+	struct glue_drive drive;
+	struct stack_tcp *in_input;	/* the connection of the frame lwIP is handling */
+} glue;
+
+struct tcpinfo_cause
+glue_cause(enum tcpinfo_cause_kind kind, uint8_t flags)
+{
+	return (struct tcpinfo_cause){ .kind = (uint8_t)kind, .flags = flags };
+}
+
+static void
+drive_begin(struct glue_drive *saved, struct tcpinfo_cause cause)
+{
+	*saved = glue.drive;
+	glue.drive.active = true;
+	glue.drive.cause = cause;
+}
+
+static void
+drive_end(const struct glue_drive *saved)
+{
+	glue.drive = *saved;
+}
+
+struct stack_tcp *
+glue_find(uint64_t key)
+{
+	struct stack_tcp *t;
+
+	HASH_FIND(hh, glue.by_key, &key, sizeof(key), t);
+	return t;
+}
+
+static struct stack_listener *
+listener_find(uint16_t port)
+{
+	struct stack_listener *listener;
+
+	HASH_FIND(hh, glue.listeners, &port, sizeof(port), listener);
+	return listener;
+}
+
+bool
+glue_listening(uint16_t port)
+{
+	return listener_find(port) != NULL;
+}
+
+/* Reports a change of state, if there is one, while the PCB lives. */
+static void
+sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	enum tcpinfo_state now;
+
+	if (t->pcb == NULL)
+		return;
+	now = (enum tcpinfo_state)t->pcb->state;
+	if (now == t->last_state)
+		return;
+	t->last_state = now;
+	stack_state.hooks.state_changed(t->owner, now, cause);
+}
+
+static void
+handshake_done(struct stack_tcp *t)
+{
+	struct stack_listener *listener = t->listener;
+
+	if (listener == NULL)
+		return;
+	DL_DELETE2(listener->handshaking, t, handshake_prev, handshake_next);
+	listener->handshaking_count--;
+	t->listener = NULL;
+}
+
+/* The PCB is gone: report CLOSED and free the glue, unless a frame for it is still in lwIP. */
+void
+glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	t->pcb = NULL;
+	arpwait_remove(t);
+	handshake_done(t);
+	if (t->held != NULL) {
+		pbuf_free(t->held);
+		t->held = NULL;
+	}
+	if (t->active)
+		ports_use_release(t->local_port);
+	HASH_DEL(glue.by_key, t);
+	t->last_state = TCPINFO_CLOSED;
+	stack_state.hooks.state_changed(t->owner, TCPINFO_CLOSED, cause);
+	if (t == glue.in_input)
+		t->gone = true;
+	else
+		free(t);
+}
+
+/* lwIP has freed the PCB (abort, reset, retransmission limit, or LAST_ACK done). */
+static void
+on_tcp_err(void *arg, err_t err)
+{
+	struct stack_tcp *t = arg;
+	struct tcpinfo_cause cause;
+
+	if (glue.drive.active) {
+		cause = glue.drive.cause;
+	} else if (t->last_state == TCPINFO_SYN_SENT) {
+		cause = glue_cause(TCPINFO_CAUSE_TIMER_SYN_RETRIES, 0);
+	} else if (t->last_state == TCPINFO_ESTABLISHED || t->last_state == TCPINFO_FIN_WAIT_1 ||
+	    t->last_state == TCPINFO_CLOSE_WAIT || t->last_state == TCPINFO_CLOSING) {
+		cause = glue_cause(TCPINFO_CAUSE_TIMER_RETRANSMIT, 0);
+	} else {
+		cause = glue_cause(TCPINFO_CAUSE_TIMER_TIMEOUT, 0);
+	}
+	log_debug("connection %u -> %u freed by lwIP (err %d)", t->local_port, t->remote_port, err);
+	glue_tcp_finish(t, cause);
+}
+
+/*
+ * lwIP calls this with the new PCB's argument when a passive open completes
+ * its handshake. A PCB the glue never adopted inherits the listener's
+ * argument, which is NULL: no segment of its handshake was reported, so it
+ * is aborted rather than become a connection no one tracks. The gate in
+ * front of lwIP makes this unreachable; the check keeps it so.
+ */
+static err_t
+on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct stack_tcp *t = arg;
+	struct stack_listener *listener;
+
+	(void)err;
+	if (t == NULL) {
+		log_warnx("aborting a connection lwIP made without the daemon seeing its SYN");
+		tcp_abort(pcb);
+		return ERR_ABRT;
+	}
+	listener = t->listener;
+	if (listener != NULL) {
+		handshake_done(t);
+		stack_state.hooks.accepted(listener->owner);
+	}
+	return ERR_OK;
+}
+
+static void
+set_callbacks(struct tcp_pcb *pcb, struct stack_tcp *t)
+{
+	ip_set_option(pcb, SOF_REUSEADDR);
+	tcp_arg(pcb, t);
+	tcp_err(pcb, on_tcp_err);
+	tcp_recv(pcb, tcpdata_on_recv);
+	tcp_sent(pcb, tcpdata_on_sent);
+}
+
+/* Finds the tracked connection of a segment; the direction says which end is lwIP's. */
+static struct stack_tcp *
+segment_owner(const struct frame_tcp *seg, bool outbound)
+{
+	if (outbound)
+		return glue_find(frame_conn_key(seg->dst_ip, seg->src_port, seg->dst_port));
+	return glue_find(frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port));
+}
+
+static void
+count_segment(const struct frame_tcp *seg, bool outbound)
+{
+	struct stack_tcp_totals *totals = &stack_state.totals;
+
+	if (outbound) {
+		totals->out_segs++;
+		totals->out_rsts += !!(seg->flags & TCPINFO_FLAG_RST);
+	} else {
+		totals->in_segs++;
+		totals->in_errs += !seg->checksum_ok;
+	}
+}
+
+/* lwIP's state of t now: a passive open's PCB may exist before it is adopted. */
+static enum tcpinfo_state
+glue_state(const struct stack_tcp *t)
+{
+	const struct tcp_pcb *pcb = t->pcb;
+
+	if (pcb == NULL && t->listener != NULL)
+		pcb = lwpriv_passive_pcb(t->remote_ip, t->remote_port, t->local_port);
+	return pcb != NULL ? (enum tcpinfo_state)pcb->state : t->last_state;
+}
+
+/*
+ * Reports a segment of t, and notes the ISNs its SYNs carry. A segment lwIP
+ * sends while it handles an inbound one leaves in the state that one led to
+ * (the ACK of a SYN+ACK in ESTABLISHED); one sent for an API call or a timer
+ * shows the change it makes (a SYN goes from CLOSED to SYN_SENT).
+ */
+static void
+report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound)
+{
+	bool answering = glue.drive.active && glue.drive.cause.kind == TCPINFO_CAUSE_RX;
+	struct stack_segment report = {
+		.outbound = outbound,
+		.flags = seg->flags,
+		.seq = seg->seq,
+		.ack = seg->ack,
+		.window = seg->window,
+		.payload_len = seg->payload_len,
+		.state_before = outbound && answering ? glue_state(t) : t->last_state,
+		.state_after = outbound ? glue_state(t) : t->last_state,
+	};
+
+	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
+		t->iss = seg->seq;
+		t->iss_known = true;
+		/* An open's first SYN is what takes it out of CLOSED, even when ARP held it back. */
+		if (t->active) {
+			report.state_before = TCPINFO_CLOSED;
+			report.state_after = TCPINFO_SYN_SENT;
+		}
+	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok) {
+		t->irs = seg->seq;
+		t->irs_known = true;
+	}
+	stack_state.hooks.segment(t->owner, &report);
+}
+
+/* A segment lwIP is sending: counted, and reported when its connection is tracked. */
+void
+glue_segment_out(const struct frame_tcp *seg)
+{
+	struct stack_tcp *t = segment_owner(seg, true);
+
+	count_segment(seg, true);
+	if (t != NULL)
+		report_segment(t, seg, true);
+}
+
+/* Creates, binds and connects the PCB. Reports SYN_SENT on success. */
+int
+glue_tcp_start(struct stack_tcp *t)
+{
+	ip_addr_t local = IPADDR4_INIT(stack_state.address);
+	ip_addr_t remote = IPADDR4_INIT(t->remote_ip);
+	struct tcp_pcb *pcb;
+	struct glue_drive saved;
+	err_t err;
+
+	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+	if (pcb == NULL)
+		return -ENOMEM;
+	set_callbacks(pcb, t);
+	/* Until connected the PCB is CLOSED, and tcp_close() frees it without calling back. */
+	err = tcp_bind(pcb, &local, t->local_port);
+	if (err != ERR_OK) {
+		tcp_close(pcb);
+		return err == ERR_USE ? -EADDRINUSE : -ENOMEM;
+	}
+	t->pcb = pcb;
+	drive_begin(&saved, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
+	err = tcp_connect(pcb, &remote, t->remote_port, NULL);
+	drive_end(&saved);
+	if (err != ERR_OK) {
+		t->pcb = NULL;
+		tcp_close(pcb);
+		return err == ERR_USE ? -EADDRINUSE : err == ERR_RTE ? -ENETUNREACH : -ENOMEM;
+	}
+	sync_state(t, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
+	return 0;
+}
+
+static uint32_t
+next_hop_of(uint32_t remote_ip)
+{
+	if ((remote_ip & stack_state.netmask) == (stack_state.address & stack_state.netmask))
+		return remote_ip;
+	return stack_state.gateway;
+}
+
+int
+stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_t local_port,
+    struct stack_tcp **out, uint16_t *chosen_port)
+{
+	uint32_t netmask = stack_state.netmask, address = stack_state.address;
+	uint32_t host_bits = remote_ip & ~netmask;
+	uint32_t next_hop;
+	struct stack_tcp *t;
+	int rc;
+
+	LWIP_ASSERT_CORE_LOCKED();
+	if (remote_ip == address || ((remote_ip & netmask) == (address & netmask) &&
+	    (host_bits == 0 || host_bits == ~netmask)))
+		return -EINVAL;
+	next_hop = next_hop_of(remote_ip);
+	if (next_hop == 0)
+		return -ENETUNREACH;
+	if (local_port == 0) {
+		rc = ports_pick(remote_ip, remote_port, &local_port);
+		if (rc < 0)
+			return rc;
+	} else if (ports_taken(remote_ip, local_port, remote_port)) {
+		return -EADDRINUSE;
+	}
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL || ports_use_add(local_port) < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->active = true;
+	t->owner = owner;
+	t->remote_ip = remote_ip;
+	t->remote_port = remote_port;
+	t->local_port = local_port;
+	t->last_state = TCPINFO_CLOSED;
+	t->key = frame_conn_key(remote_ip, local_port, remote_port);
+	/* In the hash before the SYN leaves, so the SYN is counted. */
+	HASH_ADD(hh, glue.by_key, key, sizeof(t->key), t);
+	if (arpwait_resolved(next_hop))
+		rc = glue_tcp_start(t);
+	else
+		rc = arpwait_add(t, next_hop);
+	if (rc < 0) {
+		HASH_DEL(glue.by_key, t);
+		ports_use_release(local_port);
+		free(t);
+		return rc;
+	}
+	if (t->pcb == NULL) {
+		/* Like a kernel whose SYN waits in the neighbour queue, the open is in SYN_SENT already. */
+		t->last_state = TCPINFO_SYN_SENT;
+		stack_state.hooks.state_changed(owner, TCPINFO_SYN_SENT,
+		    glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
+	}
+	*out = t;
+	*chosen_port = local_port;
+	return 0;
+}
+
+/* Frees the PCB, with a RST or without, and reports CLOSED. */
+static void
+abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause)
+{
+	struct glue_drive saved;
+
+	if (t->pcb == NULL || t->pcb->state == TIME_WAIT) {
+		/* lwIP frees a TIME_WAIT PCB without a RST and without calling back. */
+		if (t->pcb != NULL)
+			tcp_abort(t->pcb);
+		glue_tcp_finish(t, cause);
+		return;
+	}
+	drive_begin(&saved, cause);
+	lwpriv_tcp_abandon(t->pcb, reset);	/* the err callback reports CLOSED and frees t */
+	drive_end(&saved);
+}
+
+/* Sends a FIN from a state that has one to send. Returns -ENOTCONN from the others. */
+static int
+send_fin(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	struct glue_drive saved;
+	err_t err;
+
+	switch (t->pcb->state) {
+	case SYN_RCVD:
+	case ESTABLISHED:
+	case CLOSE_WAIT:
+		break;
+	default:
+		return -ENOTCONN;
+	}
+	drive_begin(&saved, cause);
+	err = tcp_shutdown(t->pcb, 0, 1);
+	drive_end(&saved);
+	if (err != ERR_OK) {
+		/* No memory for the FIN segment: a RST still ends the connection. */
+		log_warnx("no memory to send a FIN on port %u; aborting instead", t->local_port);
+		abandon_with(t, true, cause);
+		return 0;
+	}
+	sync_state(t, cause);
+	return 0;
+}
+
+int
+stack_tcp_close(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	LWIP_ASSERT_CORE_LOCKED();
+	if (t->pcb == NULL) {
+		glue_tcp_finish(t, cause);
+		return 0;
+	}
+	if (t->pcb->state == SYN_SENT) {
+		/* RFC 9293: CLOSE in SYN-SENT deletes the TCB; lwIP frees it without calling back. */
+		tcp_close(t->pcb);
+		glue_tcp_finish(t, cause);
+		return 0;
+	}
+	return send_fin(t, cause) == 0 ? 0 : -EALREADY;
+}
+
+int
+stack_tcp_shutdown_write(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	LWIP_ASSERT_CORE_LOCKED();
+	if (t->pcb == NULL)
+		return -ENOTCONN;
+	return send_fin(t, cause);
+}
+
+void
+stack_tcp_abort(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	LWIP_ASSERT_CORE_LOCKED();
+	abandon_with(t, true, cause);
+}
+
+void
+stack_tcp_drop(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	LWIP_ASSERT_CORE_LOCKED();
+	abandon_with(t, false, cause);
+}
+
+bool
+stack_tcp_tcb(struct stack_tcp *t, struct stack_tcb *out)
+{
+	const struct tcp_pcb *pcb = t->pcb;
+
+	LWIP_ASSERT_CORE_LOCKED();
+	if (pcb == NULL || !t->iss_known)
+		return false;
+	*out = (struct stack_tcb){
+		.iss = t->iss,
+		.irs = t->irs_known ? t->irs : 0,
+		.snd_nxt = pcb->snd_nxt,
+		.snd_una = pcb->lastack,
+		.rcv_nxt = pcb->rcv_nxt,
+		.snd_wnd = pcb->snd_wnd,
+		.rcv_wnd = pcb->rcv_wnd,
+		.mss = pcb->mss,
+		.rto_ms = lwpriv_rto_ms(pcb),
+		.cwnd = pcb->cwnd,
+		.ssthresh = pcb->ssthresh,
+		.nrtx = pcb->nrtx,
+	};
+	return true;
+}
+
+int
+stack_tcp_listen(void *owner, uint16_t port, uint32_t backlog, struct stack_listener **out)
+{
+	ip_addr_t local = IPADDR4_INIT(stack_state.address);
+	struct stack_listener *listener;
+	struct tcp_pcb *pcb, *listening;
+	err_t err;
+
+	LWIP_ASSERT_CORE_LOCKED();
+	if (listener_find(port) != NULL || ports_used(port))
+		return -EADDRINUSE;
+	listener = calloc(1, sizeof(*listener));
+	if (listener == NULL)
+		return -ENOMEM;
+	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+	if (pcb == NULL)
+		goto free_listener;
+	ip_set_option(pcb, SOF_REUSEADDR);
+	if (tcp_bind(pcb, &local, port) != ERR_OK)
+		goto close_pcb;
+	/* lwIP is built without TCP_LISTEN_BACKLOG, so the backlog is enforced here. */
+	listening = tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &err);
+	if (listening == NULL)
+		goto close_pcb;
+	listener->pcb = listening;
+	listener->owner = owner;
+	listener->port = port;
+	listener->backlog = backlog;
+	/* New PCBs inherit this argument until the glue adopts them: see on_tcp_accept(). */
+	tcp_arg(listening, NULL);
+	tcp_accept(listening, on_tcp_accept);
+	HASH_ADD(hh, glue.listeners, port, sizeof(listener->port), listener);
+	*out = listener;
+	return 0;
+
+close_pcb:
+	tcp_close(pcb);
+free_listener:
+	free(listener);
+	return -ENOMEM;
+}
+
+void
+stack_tcp_unlisten(struct stack_listener *listener)
+{
+	struct stack_tcp *t, *tmp;
+
+	LWIP_ASSERT_CORE_LOCKED();
+	/* lwIP resets these when their handshake completes without a listener. */
+	DL_FOREACH_SAFE2(listener->handshaking, t, tmp, handshake_next)
+		handshake_done(t);
+	HASH_DEL(glue.listeners, listener);
+	tcp_close(listener->pcb);
+	free(listener);
+}
+
+static bool
+is_listener_syn(const struct frame_tcp *seg)
+{
+	return (seg->flags & (TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK | TCPINFO_FLAG_RST)) == TCPINFO_FLAG_SYN &&
+	    seg->checksum_ok && seg->dst_ip == stack_state.address;
+}
+
+/*
+ * A SYN for a listener: makes the glue and asks for an owner. Returns NULL
+ * when the SYN is to be dropped: the backlog is full, or the owner refused it.
+ */
+static struct stack_tcp *
+passive_begin(struct stack_listener *listener, const struct frame_tcp *seg)
+{
+	struct stack_tcp *t;
+
+	if (listener->handshaking_count >= listener->backlog)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->remote_ip = seg->src_ip;
+	t->remote_port = seg->src_port;
+	t->local_port = seg->dst_port;
+	t->last_state = TCPINFO_LISTEN;
+	t->key = frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port);
+	t->owner = stack_state.hooks.passive_open(listener->owner, seg->src_ip, seg->src_port,
+	    seg->dst_port, t);
+	if (t->owner == NULL) {
+		free(t);
+		return NULL;
+	}
+	HASH_ADD(hh, glue.by_key, key, sizeof(t->key), t);
+	t->listener = listener;
+	DL_APPEND2(listener->handshaking, t, handshake_prev, handshake_next);
+	listener->handshaking_count++;
+	return t;
+}
+
+/* After lwIP handled the SYN: adopt its PCB, or give up. */
+static void
+passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
+{
+	t->pcb = lwpriv_passive_pcb(t->remote_ip, t->remote_port, t->local_port);
+	if (t->pcb != NULL) {
+		set_callbacks(t->pcb, t);
+		sync_state(t, cause);
+		stack_state.hooks.segment_done(t->owner);
+		return;
+	}
+	stack_state.hooks.segment_done(t->owner);
+	handshake_done(t);
+	HASH_DEL(glue.by_key, t);
+	stack_state.hooks.passive_abandoned(t->owner);
+	free(t);
+}
+
+/*
+ * An inbound segment the gate let through: counted, matched to its
+ * connection (a new one for a listener's SYN) and reported. Returns
+ * -ENOBUFS when the SYN is to be dropped instead.
+ */
+int
+glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx)
+{
+	struct stack_listener *listener;
+
+	rx->flags = seg->flags;
+	count_segment(seg, false);
+	rx->t = segment_owner(seg, false);
+	if (rx->t == NULL && is_listener_syn(seg) && (listener = listener_find(seg->dst_port)) != NULL) {
+		rx->t = passive_begin(listener, seg);
+		if (rx->t == NULL)
+			return -ENOBUFS;
+		rx->passive = true;
+	}
+	if (rx->t != NULL)
+		report_segment(rx->t, seg, false);
+	return 0;
+}
+
+/* Just before lwIP handles the frame: what it changes is the frame's doing. */
+void
+glue_rx_begin(struct glue_rx *rx)
+{
+	glue.in_input = rx->t;
+	drive_begin(&rx->saved, glue_cause(TCPINFO_CAUSE_RX, rx->flags));
+}
+
+/* After lwIP has handled the frame: report the change it made, then let the owner know it is done. */
+void
+glue_rx_end(struct glue_rx *rx)
+{
+	struct tcpinfo_cause cause = glue_cause(TCPINFO_CAUSE_RX, rx->flags);
+	struct stack_tcp *t = rx->t;
+
+	drive_end(&rx->saved);
+	glue.in_input = NULL;
+	if (rx->passive) {
+		passive_end(t, cause);
+	} else if (t != NULL) {
+		if (!t->gone)
+			sync_state(t, cause);
+		stack_state.hooks.segment_done(t->owner);
+		if (t->gone)
+			free(t);
+	}
+}

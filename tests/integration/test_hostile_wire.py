@@ -1,0 +1,142 @@
+"""Hostile frames on the TAP: the daemon survives them, tracks every segment
+lwIP handles, and counts what it dropped.
+
+lwIP 2.1.3 reassembles IPv4 fragments inside ip4_input, behind the daemon's
+frame parser, so lwipd drops fragments before lwIP and counts them in
+rx_fragments; frames whose headers do not parse go to rx_malformed, and
+protocols other than IPv4 and ARP to rx_other. The segments are crafted with
+scapy by crafted.RawPeer (10.9.0.3), which the kernel ignores.
+"""
+
+import time
+
+from crafted import RAW_IP
+from helpers import wait_for
+
+LISTEN_PORT = 9000
+Y = 3000000000          # RawPeer's initial sequence number
+M = 2 ** 32
+
+
+def counters(d):
+    return d.interface()["counters"]
+
+
+def synacks_to(rp, sport):
+    return rp.count(lambda s: s.dport == sport and s.has("SA"))
+
+
+def settle():
+    """lwIP answers a SYN within a millisecond here; a quarter of a second
+    without an answer means none is coming."""
+    time.sleep(0.25)
+
+
+def test_a_fragmented_syn_makes_no_connection(lwipd, start_rawpeer):
+    rp = start_rawpeer(lwipd)
+    for i in range(10):
+        lwipd.listen(LISTEN_PORT + i)
+    before = counters(lwipd)
+
+    # The 24-byte TCP header (MSS option included) split over three fragments.
+    rp.send(40000, LISTEN_PORT + 3, "S", seq=Y, mss=1460, fragsize=8)
+    settle()
+    assert synacks_to(rp, 40000) == 0, rp.describe()
+    after = counters(lwipd)
+    assert after["rx_fragments"] - before["rx_fragments"] == 3, after
+    # An ACK for the handshake that never was: lwIP answers it with a RST.
+    rp.send(40000, LISTEN_PORT + 3, "A", seq=Y + 1, ack=12345)
+    rp.wait_segment(lambda s: s.dport == 40000 and s.has("R"), "a RST for the stray ACK")
+    assert lwipd.get("/healthz").status == 200
+    assert lwipd.conns() == []
+
+    # The same SYN whole is answered, and its connection is tracked.
+    rp.send(40001, LISTEN_PORT + 3, "S", seq=Y, mss=1460)
+    rp.wait_segment(lambda s: s.dport == 40001 and s.has("SA"), "the SYN+ACK")
+    assert [(c["remote"]["port"], c["state"]) for c in lwipd.conns()] == [(40001, "SYN_RCVD")]
+
+
+def test_a_flood_of_fragmented_syns_gets_no_answer(lwipd, start_rawpeer):
+    rp = start_rawpeer(lwipd)
+    lid = lwipd.listen(LISTEN_PORT, backlog=16)["id"]
+    before = counters(lwipd)
+    for sport in range(41000, 41200):
+        rp.send(sport, LISTEN_PORT, "S", seq=Y, mss=1460, fragsize=16)
+    wait_for(lambda: counters(lwipd)["rx_fragments"] - before["rx_fragments"] == 400,
+             "400 fragments counted")
+    settle()
+    assert rp.count(lambda s: s.has("SA")) == 0
+    assert lwipd.conns() == []
+    assert lwipd.listener(lid)["accepted"] == 0
+
+
+def test_overlapping_fragments_are_dropped(lwipd, start_rawpeer):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    before = counters(lwipd)
+    whole = bytes(IP(src=RAW_IP, dst="10.9.0.2", id=77) /
+                  TCP(sport=42000, dport=LISTEN_PORT, flags="S", seq=Y))
+    tcp = whole[20:]
+    first = IP(src=RAW_IP, dst="10.9.0.2", id=77, proto=6, flags="MF", frag=0) / tcp[:16]
+    overlap = IP(src=RAW_IP, dst="10.9.0.2", id=77, proto=6, frag=1) / tcp[8:]
+    for part in (first, overlap):
+        rp.send_frame(bytes(Ether(src=rp.mac, dst=rp.lwip_mac) / part))
+    wait_for(lambda: counters(lwipd)["rx_fragments"] - before["rx_fragments"] == 2,
+             "both fragments counted")
+    settle()
+    assert synacks_to(rp, 42000) == 0
+    assert lwipd.conns() == []
+
+
+def test_a_fragmented_fin_does_not_move_a_connection(lwipd, start_rawpeer):
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    rp.send(43000, LISTEN_PORT, "S", seq=Y, mss=1460)
+    _, synack = rp.wait_segment(lambda s: s.dport == 43000 and s.has("SA"), "the SYN+ACK")
+    rp.send(43000, LISTEN_PORT, "A", seq=Y + 1, ack=synack.seq + 1)
+    wait_for(lambda: [c["state"] for c in lwipd.conns()] == ["ESTABLISHED"], "ESTABLISHED")
+    cid = lwipd.conns()[0]["id"]
+
+    rp.send(43000, LISTEN_PORT, "FA", seq=Y + 1, ack=synack.seq + 1, payload=b"z" * 40,
+            fragsize=16)
+    settle()
+    assert lwipd.conn(cid)["state"] == "ESTABLISHED"
+    assert lwipd.conn(cid)["tcb"]["rcv_nxt"] == (Y + 1) % M     # lwIP's own view
+    assert rp.count(lambda s: s.dport == 43000 and s.ack == (Y + 42) % M) == 0
+    assert lwipd.conn(cid)["counters"]["bytes_in"] == 0
+
+    # Whole, the same FIN moves it, and lwIP acknowledges data and FIN.
+    rp.send(43000, LISTEN_PORT, "FA", seq=Y + 1, ack=synack.seq + 1, payload=b"z" * 40)
+    lwipd.wait_state(cid, "CLOSE_WAIT")
+    rp.wait_segment(lambda s: s.dport == 43000 and s.ack == (Y + 42) % M, "the ACK of the FIN")
+
+
+def test_frames_lwipd_does_not_serve_are_counted(lwipd, start_rawpeer):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    before = counters(lwipd)
+    eth = Ether(src=rp.mac, dst=rp.lwip_mac)
+    syn = IP(src=RAW_IP, dst="10.9.0.2") / TCP(sport=44000, dport=LISTEN_PORT, flags="S", seq=Y)
+
+    rp.send_frame(bytes(eth / IPv6(src="fe80::3", dst="fe80::2") /
+                        TCP(sport=44000, dport=LISTEN_PORT, flags="S")))
+    rp.send_frame(bytes(eth / syn)[:14 + 30])             # cut inside the TCP header
+    raw = bytearray(bytes(eth / syn))
+    raw[14 + 20 + 12] = 0x40                               # a TCP header of 16 bytes
+    rp.send_frame(bytes(raw))
+    raw = bytearray(bytes(eth / syn))
+    raw[14] = 0x44                                         # an IPv4 header of 16 bytes
+    rp.send_frame(bytes(raw))
+    wait_for(lambda: counters(lwipd)["rx_malformed"] - before["rx_malformed"] == 3,
+             "three malformed frames counted")
+    after = counters(lwipd)
+    assert after["rx_other"] > before["rx_other"], after
+    settle()
+    assert rp.count(lambda s: s.dport == 44000) == 0
+    assert lwipd.conns() == []
+    assert lwipd.get("/healthz").status == 200
