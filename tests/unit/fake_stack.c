@@ -241,9 +241,10 @@ void
 fake_accept(struct stack_listener *listener, struct stack_tcp *tcp)
 {
 	stack_lock();
+	/* As in the glue: lwIP's accept callback runs before the ESTABLISHED report. */
+	fake.hooks.accepted(listener->owner);
 	report(tcp, TCPINFO_ESTABLISHED, (struct tcpinfo_cause){ .kind = TCPINFO_CAUSE_RX,
 		.flags = TCPINFO_FLAG_ACK });
-	fake.hooks.accepted(listener->owner);
 	stack_unlock();
 }
 
