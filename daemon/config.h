@@ -70,6 +70,7 @@ struct config {
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;
+	bool lwip_raw;				/* no RFC 9293 drops before lwIP */
 	size_t fault_count;
 	struct config_fault faults[CONFIG_FAULTS_MAX];
 	enum log_level log_level;

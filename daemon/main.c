@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "config.h"
@@ -103,7 +106,7 @@ wait_for_stop(const sigset_t *signals, struct engine *engine, const char *where)
 }
 
 static int
-run(const struct config *cfg)
+run(const struct config *cfg, const struct fault_spec *faults)
 {
 	struct tap_device tap;
 	struct stack_config stack_cfg = {
@@ -111,6 +114,9 @@ run(const struct config *cfg)
 		.address = cfg->address,
 		.prefix = cfg->prefix,
 		.gateway = cfg->gateway,
+		.hold_max = cfg->fault_hold_max,
+		.hold_bytes = cfg->fault_hold_bytes,
+		.lwip_raw = cfg->lwip_raw,
 	};
 	struct engine_config engine_cfg = {
 		.address = cfg->address,
@@ -119,6 +125,9 @@ run(const struct config *cfg)
 		.retain_closed = cfg->retain_closed,
 		.recv_buffer = cfg->recv_buffer,
 		.timeline_max = cfg->timeline_max,
+		.max_fault_rules = cfg->max_fault_rules,
+		.faults = faults,
+		.fault_count = cfg->fault_count,
 	};
 	struct api_config api_cfg = {
 		.listen_addr = cfg->listen_addr,
@@ -142,6 +151,10 @@ run(const struct config *cfg)
 	else
 		default_mac(cfg, stack_cfg.mac);
 	snprintf(engine_cfg.ifname, sizeof(engine_cfg.ifname), "%s", cfg->tap_name);
+	/* Seeds for rules given none: a run's draws differ from the last one's unless a rule says. */
+	if (getrandom(&engine_cfg.fault_seed, sizeof(engine_cfg.fault_seed), 0) !=
+	    sizeof(engine_cfg.fault_seed))
+		engine_cfg.fault_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 
 	rc = notify_init();
 	if (rc < 0)
@@ -224,5 +237,5 @@ main(int argc, char **argv)
 	if (action == CONFIG_ACTION_CHECK)
 		return EXIT_SUCCESS;
 	log_set_level(cfg.log_level);
-	return run(&cfg);
+	return run(&cfg, fault_specs);
 }

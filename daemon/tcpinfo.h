@@ -80,7 +80,7 @@ enum tcpinfo_step {
 	TCPINFO_STEP_COUNT
 };
 
-/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4): a before b. */
+/* Sequence-space comparison, modulo 2^32 (RFC 9293 section 3.4). */
 static inline bool
 tcpinfo_seq_lt(uint32_t a, uint32_t b)
 {
@@ -99,6 +99,18 @@ struct tcpinfo_seq_mark {
  * it. A segment with no sequence space is never a retransmission.
  */
 bool tcpinfo_seq_resent(struct tcpinfo_seq_mark *mark, uint32_t seq, uint32_t seq_len);
+
+/* Why the daemon dropped an inbound segment before lwIP that no fault rule asked to drop. */
+enum tcpinfo_drop {
+	TCPINFO_DROP_NONE = 0,
+	TCPINFO_DROP_NO_ACK,	/* "rfc9293:no-ack": no ACK in a synchronized state (3.10.7.4) */
+	TCPINFO_DROP_SYN_FIN,	/* "rfc9293:syn-fin": no state accepts SYN with FIN */
+	TCPINFO_DROP_SYN_RST,	/* "rfc9293:syn-rst": nor SYN with RST */
+	TCPINFO_DROP_COUNT
+};
+
+/* Returns e.g. "rfc9293:no-ack", or NULL for TCPINFO_DROP_NONE. */
+const char *tcpinfo_drop_name(enum tcpinfo_drop drop);
 
 /* Returns e.g. "handshake-1", "teardown-2+3", "data", or NULL for TCPINFO_STEP_NONE. */
 const char *tcpinfo_step_name(enum tcpinfo_step step);

@@ -211,11 +211,13 @@ fake_segment(struct stack_tcp *tcp, bool outbound, uint8_t flags, uint32_t seq,
 	};
 
 	stack_lock();
-	FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.segment(tcp->owner, &segment));
+	FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.segment(fake.hooks.arg, tcp->owner, &segment));
 	if (!outbound) {
+		struct stack_rx_outcome outcome = { .accepted_bytes = len };
+
 		if (next != tcp->state)
 			report(tcp, next, (struct tcpinfo_cause){ .kind = TCPINFO_CAUSE_RX, .flags = flags });
-		FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.segment_done(tcp->owner));
+		FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.segment_done(tcp->owner, &outcome));
 	}
 	stack_unlock();
 }
