@@ -10,6 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * What stack.h lets a hook call back, enforced here so a test fails when
+ * the engine breaks the contract. Timers are left out: the engine cancels a
+ * wait's timer (stack_untimeout) when a hook wakes the wait.
+ */
+enum fake_allow {
+	FAKE_ALLOW_ANY = 0,		/* sendable, or no hook running */
+	FAKE_ALLOW_NO_END,		/* state_changed, not CLOSED: nothing that ends it */
+	FAKE_ALLOW_TCB,			/* state_changed(CLOSED): stack_tcp_tcb only */
+	FAKE_ALLOW_NONE			/* segment, segment_done, passive_*, accepted, received */
+};
+
 struct fake_timer {
 	uint64_t due_us;
 	void (*fn)(void *arg);
@@ -28,6 +40,7 @@ static struct {
 	struct stack_listener *listeners;
 	struct stack_tcp *last_tcp;
 	int fail_connect;
+	enum fake_allow allow;		/* for the hook running now */
 	uint16_t next_port;
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_port = 49152 };
 
@@ -37,12 +50,30 @@ assert_locked(void)
 	assert(fake.locked && pthread_equal(fake.holder, pthread_self()));
 }
 
+/* Asserts the lock, a live handle, and that the running hook may make a call of this kind. */
+static void
+assert_call(const struct stack_tcp *tcp, enum fake_allow needs)
+{
+	assert_locked();
+	assert(tcp == NULL || !tcp->dead);
+	assert(fake.allow <= needs && "stack.h does not let this hook make that call");
+}
+
 static void
 assert_usable(const struct stack_tcp *tcp)
 {
-	assert_locked();
-	assert(tcp != NULL && !tcp->dead);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_ANY);
 }
+
+/* Runs a hook with what it may call; hooks nest, as the glue's do. */
+#define FAKE_HOOK(allowed, call) do {				\
+	enum fake_allow saved_allow = fake.allow;		\
+								\
+	fake.allow = (allowed);					\
+	call;							\
+	fake.allow = saved_allow;				\
+} while (0)
 
 void
 fake_stack_reset(void)
@@ -156,7 +187,8 @@ report(struct stack_tcp *tcp, enum tcpinfo_state state, struct tcpinfo_cause cau
 	tcp->state = state;
 	if (state == TCPINFO_CLOSED)
 		tcp->has_tcb = false;
-	fake.hooks.state_changed(tcp->owner, state, cause);
+	FAKE_HOOK(state == TCPINFO_CLOSED ? FAKE_ALLOW_TCB : FAKE_ALLOW_NO_END,
+	    fake.hooks.state_changed(tcp->owner, state, cause));
 	if (state == TCPINFO_CLOSED)
 		tcp->dead = true;
 }
@@ -179,13 +211,13 @@ fake_segment(struct stack_tcp *tcp, bool outbound, uint8_t flags, uint32_t seq,
 	};
 
 	stack_lock();
-	fake.hooks.segment(fake.hooks.arg, tcp->owner, &segment);
+	FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.segment(fake.hooks.arg, tcp->owner, &segment));
 	if (!outbound) {
 		struct stack_rx_outcome outcome = { .accepted_bytes = len };
 
 		if (next != tcp->state)
 			report(tcp, next, (struct tcpinfo_cause){ .kind = TCPINFO_CAUSE_RX, .flags = flags });
-		fake.hooks.segment_done(tcp->owner, &outcome);
+		FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.segment_done(tcp->owner, &outcome));
 	}
 	stack_unlock();
 }
@@ -196,7 +228,7 @@ fake_receive(struct stack_tcp *tcp, const void *data, size_t len)
 	size_t taken;
 
 	stack_lock();
-	taken = fake.hooks.received(tcp->owner, data, len);
+	FAKE_HOOK(FAKE_ALLOW_NONE, taken = fake.hooks.received(tcp->owner, data, len));
 	if (taken < len) {
 		tcp->held = realloc(tcp->held, tcp->held_len + len - taken);
 		assert(tcp->held != NULL);
@@ -226,8 +258,8 @@ fake_passive_open(struct stack_listener *listener, uint32_t remote_ip, uint16_t 
 	tcp->remote_ip = remote_ip;
 	tcp->remote_port = remote_port;
 	tcp->local_port = listener->port;
-	tcp->owner = fake.hooks.passive_open(listener->owner, remote_ip, remote_port, listener->port,
-	    tcp);
+	FAKE_HOOK(FAKE_ALLOW_NONE, tcp->owner = fake.hooks.passive_open(listener->owner, remote_ip,
+	    remote_port, listener->port, tcp));
 	if (tcp->owner == NULL) {
 		tcp->dead = true;
 		tcp = NULL;
@@ -243,9 +275,10 @@ void
 fake_accept(struct stack_listener *listener, struct stack_tcp *tcp)
 {
 	stack_lock();
+	/* As in the glue: lwIP's accept callback runs before the ESTABLISHED report. */
+	FAKE_HOOK(FAKE_ALLOW_NONE, fake.hooks.accepted(listener->owner));
 	report(tcp, TCPINFO_ESTABLISHED, (struct tcpinfo_cause){ .kind = TCPINFO_CAUSE_RX,
 		.flags = TCPINFO_FLAG_ACK });
-	fake.hooks.accepted(listener->owner);
 	stack_unlock();
 }
 
@@ -312,7 +345,7 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port,
 	struct stack_tcp *tcp;
 	int rc = fake.fail_connect;
 
-	assert_locked();
+	assert_call(NULL, FAKE_ALLOW_ANY);
 	if (rc < 0) {
 		fake.fail_connect = 0;
 		return rc;
@@ -345,7 +378,10 @@ after_fin(enum tcpinfo_state state)
 int
 stack_tcp_close(struct stack_tcp *tcp, struct tcpinfo_cause cause)
 {
-	assert_usable(tcp);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_NO_END);
+	/* The glue goes on using a handle in SYN_SENT after its state hook. */
+	assert(!(fake.allow == FAKE_ALLOW_NO_END && tcp->state == TCPINFO_SYN_SENT));
 	if (tcp->state == TCPINFO_SYN_SENT) {
 		report(tcp, TCPINFO_CLOSED, cause);
 		return 0;
@@ -359,7 +395,8 @@ stack_tcp_close(struct stack_tcp *tcp, struct tcpinfo_cause cause)
 int
 stack_tcp_shutdown_write(struct stack_tcp *tcp, struct tcpinfo_cause cause)
 {
-	assert_usable(tcp);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_NO_END);
 	if (after_fin(tcp->state) == TCPINFO_CLOSED)
 		return -ENOTCONN;
 	report(tcp, after_fin(tcp->state), cause);
@@ -375,14 +412,16 @@ can_send(const struct stack_tcp *tcp)
 size_t
 stack_tcp_send_space(struct stack_tcp *tcp)
 {
-	assert_usable(tcp);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_NO_END);
 	return can_send(tcp) ? tcp->send_space : 0;
 }
 
 int
 stack_tcp_write(struct stack_tcp *tcp, const void *data, size_t len, size_t *written)
 {
-	assert_usable(tcp);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_NO_END);
 	if (!can_send(tcp))
 		return -ENOTCONN;
 	if (len > tcp->send_space)
@@ -399,7 +438,8 @@ stack_tcp_write(struct stack_tcp *tcp, const void *data, size_t len, size_t *wri
 void
 stack_tcp_flush(struct stack_tcp *tcp)
 {
-	assert_usable(tcp);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_NO_END);
 	tcp->flushes++;
 }
 
@@ -411,7 +451,8 @@ stack_tcp_deliver(struct stack_tcp *tcp)
 	assert_usable(tcp);
 	if (tcp->held_len == 0)
 		return;
-	taken = fake.hooks.received(tcp->owner, tcp->held, tcp->held_len);
+	FAKE_HOOK(FAKE_ALLOW_NONE, taken = fake.hooks.received(tcp->owner, tcp->held,
+	    tcp->held_len));
 	memmove(tcp->held, tcp->held + taken, tcp->held_len - taken);
 	tcp->held_len -= taken;
 }
@@ -419,7 +460,8 @@ stack_tcp_deliver(struct stack_tcp *tcp)
 bool
 stack_tcp_tcb(struct stack_tcp *tcp, struct stack_tcb *out)
 {
-	assert_usable(tcp);
+	assert(tcp != NULL);
+	assert_call(tcp, FAKE_ALLOW_TCB);
 	if (tcp->has_tcb)
 		*out = tcp->tcb;
 	return tcp->has_tcb;
@@ -430,7 +472,7 @@ stack_tcp_listen(void *owner, uint16_t port, uint32_t backlog, struct stack_list
 {
 	struct stack_listener *listener;
 
-	assert_locked();
+	assert_call(NULL, FAKE_ALLOW_ANY);
 	if (fake_listener(port) != NULL)
 		return -EADDRINUSE;
 	listener = calloc(1, sizeof(*listener));
@@ -448,7 +490,7 @@ stack_tcp_unlisten(struct stack_listener *listener)
 {
 	struct stack_listener **at = &fake.listeners;
 
-	assert_locked();
+	assert_call(NULL, FAKE_ALLOW_ANY);
 	while (*at != listener)
 		at = &(*at)->next_fake;
 	*at = listener->next_fake;

@@ -9,7 +9,9 @@
  * stack_timeout() callbacks fire only from fake_advance_ms(), and
  * fake_clock_us() is the clock to give the engine. Every stack_tcp_* call
  * asserts that the caller holds the lock, as lwIP's LWIP_ASSERT_CORE_LOCKED
- * does, and that the handle has not been reported CLOSED.
+ * does, that the handle has not been reported CLOSED, and that the hook
+ * running, if any, may make that call as stack.h states above each hook
+ * (timers aside; see enum fake_allow).
  */
 #ifndef LWIPD_FAKE_STACK_H
 #define LWIPD_FAKE_STACK_H

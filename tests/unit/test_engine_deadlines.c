@@ -4,10 +4,8 @@
 static void
 to_time_wait(struct engine *engine, uint64_t id, struct stack_tcp *tcp)
 {
-	struct engine_conn_view view;
-	bool acted;
 
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
+	unit_close(engine, id, ENGINE_CLOSE_GRACEFUL, NULL);
 	fake_segment(tcp, false, TCPINFO_FLAG_FIN | TCPINFO_FLAG_ACK, 5001, 1002, 0,
 	    TCPINFO_TIME_WAIT);
 }
@@ -62,13 +60,11 @@ static void
 fin_wait_2_after_a_close_times_out(void **unused)
 {
 	struct engine *engine = unit_start();
-	struct engine_conn_view view;
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open_established(engine, &tcp);
-	bool acted;
 
 	(void)unused;
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
+	unit_close(engine, id, ENGINE_CLOSE_GRACEFUL, NULL);
 	fake_segment(tcp, false, TCPINFO_FLAG_ACK, 5001, 1002, 0, TCPINFO_FIN_WAIT_2);
 	fake_advance_ms(19999);
 	assert_int_equal(unit_state(engine, id), TCPINFO_FIN_WAIT_2);
@@ -85,7 +81,6 @@ fin_wait_2_after_a_shutdown_waits_until_a_close(void **unused)
 	struct engine_conn_view view;
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open_established(engine, &tcp);
-	bool acted;
 
 	(void)unused;
 	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_WRITE, &view), 0);
@@ -93,7 +88,7 @@ fin_wait_2_after_a_shutdown_waits_until_a_close(void **unused)
 	fake_advance_ms(60000);
 	assert_int_equal(unit_state(engine, id), TCPINFO_FIN_WAIT_2);
 	/* A full close bounds the wait from now on. */
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
+	unit_close(engine, id, ENGINE_CLOSE_GRACEFUL, NULL);
 	fake_advance_ms(19999);
 	assert_int_equal(unit_state(engine, id), TCPINFO_FIN_WAIT_2);
 	fake_advance_ms(1);

@@ -19,7 +19,6 @@ active_open_through_time_wait_to_closed(void **unused)
 	static const enum tcpinfo_state path[] = { TCPINFO_SYN_SENT, TCPINFO_ESTABLISHED,
 		TCPINFO_FIN_WAIT_1, TCPINFO_FIN_WAIT_2, TCPINFO_TIME_WAIT, TCPINFO_CLOSED };
 	struct engine *engine = unit_start();
-	struct engine_conn_view view;
 	struct engine_stats stats;
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open_established(engine, &tcp);
@@ -28,9 +27,9 @@ active_open_through_time_wait_to_closed(void **unused)
 	(void)unused;
 	assert_int_equal(unit_state(engine, id), TCPINFO_ESTABLISHED);
 	assert_int_equal(unit_last_cause(engine, id).flags, TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK);
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
+	assert_int_equal(unit_close(engine, id, ENGINE_CLOSE_GRACEFUL, &acted),
+	    TCPINFO_FIN_WAIT_1);
 	assert_true(acted);
-	assert_int_equal(view.state, TCPINFO_FIN_WAIT_1);
 	assert_int_equal(unit_last_cause(engine, id).kind, TCPINFO_CAUSE_API_CLOSE);
 	fake_segment(tcp, false, TCPINFO_FLAG_ACK, 5001, 1002, 0, TCPINFO_FIN_WAIT_2);
 	fake_segment(tcp, false, TCPINFO_FLAG_FIN | TCPINFO_FLAG_ACK, 5001, 1002, 0,
@@ -57,7 +56,6 @@ passive_open_through_last_ack_to_closed(void **unused)
 	struct engine_conn_view view;
 	struct engine_stats stats;
 	struct stack_tcp *tcp;
-	bool acted;
 
 	(void)unused;
 	assert_int_equal(engine_listen(engine, 9000, 8, &listener), 0);
@@ -73,8 +71,7 @@ passive_open_through_last_ack_to_closed(void **unused)
 	assert_int_equal(view.local.port, 9000);
 	assert_int_equal(view.remote.port, 40000);
 	fake_segment(tcp, false, TCPINFO_FLAG_FIN | TCPINFO_FLAG_ACK, 7000, 1, 0, TCPINFO_CLOSE_WAIT);
-	assert_int_equal(engine_close(engine, 1, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
-	assert_int_equal(view.state, TCPINFO_LAST_ACK);
+	assert_int_equal(unit_close(engine, 1, ENGINE_CLOSE_GRACEFUL, NULL), TCPINFO_LAST_ACK);
 	fake_segment(tcp, false, TCPINFO_FLAG_ACK, 7001, 2, 0, TCPINFO_CLOSED);
 	assert_history(engine, 1, path, sizeof(path) / sizeof(path[0]));
 	engine_stats(engine, &stats);
@@ -93,11 +90,10 @@ abort_sends_rst_once(void **unused)
 	bool acted;
 
 	(void)unused;
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_ABORT, &view, &acted), 0);
+	assert_int_equal(unit_close(engine, id, ENGINE_CLOSE_ABORT, &acted), TCPINFO_CLOSED);
 	assert_true(acted);
-	assert_int_equal(view.state, TCPINFO_CLOSED);
 	assert_int_equal(unit_last_cause(engine, id).kind, TCPINFO_CAUSE_API_ABORT);
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_ABORT, &view, &acted), 0);
+	unit_close(engine, id, ENGINE_CLOSE_ABORT, &acted);
 	assert_false(acted);
 	assert_int_equal(engine_close(engine, 99, ENGINE_CLOSE_ABORT, &view, &acted), ENGINE_NOT_FOUND);
 	unit_end(engine);
@@ -107,16 +103,14 @@ static void
 close_in_syn_sent_drops_the_connection(void **unused)
 {
 	struct engine *engine = unit_start();
-	struct engine_conn_view view;
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open(engine, &tcp);
 	bool acted;
 
 	(void)unused;
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
+	assert_int_equal(unit_close(engine, id, ENGINE_CLOSE_GRACEFUL, &acted), TCPINFO_CLOSED);
 	assert_true(acted);
-	assert_int_equal(view.state, TCPINFO_CLOSED);
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_GRACEFUL, &view, &acted), 0);
+	unit_close(engine, id, ENGINE_CLOSE_GRACEFUL, &acted);
 	assert_false(acted);
 	unit_end(engine);
 }

@@ -37,8 +37,7 @@ wait_on_a_state_is_woken_when_reached(void **unused)
 	bool found;
 
 	(void)unused;
-	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
-	    &wakes, &waiter), 0);
+	waiter = unit_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, &wakes);
 	assert_int_equal(fake_timer_count(), 1);
 	unit_establish(tcp);
 	assert_int_equal(wakes, 1);
@@ -62,8 +61,7 @@ wait_on_a_state_times_out(void **unused)
 	bool found;
 
 	(void)unused;
-	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 300, unit_count_wake,
-	    &wakes, &waiter), 0);
+	waiter = unit_wait_state(engine, id, TCPINFO_ESTABLISHED, 300, &wakes);
 	fake_advance_ms(299);
 	assert_int_equal(wakes, 0);
 	fake_advance_ms(1);
@@ -82,15 +80,13 @@ wait_timeout_is_capped(void **unused)
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open(engine, &tcp);
 	int wakes = 0;
-	bool found;
 
 	(void)unused;
 	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, UINT32_MAX,
 	    unit_count_wake, &wakes, &waiter), 0);
 	fake_advance_ms(ENGINE_WAIT_TIMEOUT_MAX_MS);
 	assert_int_equal(wakes, 1);
-	assert_int_equal(engine_wait_finish(engine, waiter, NULL, NULL, &found),
-	    ENGINE_WAIT_TIMED_OUT);
+	assert_int_equal(unit_finish(engine, waiter), ENGINE_WAIT_TIMED_OUT);
 	unit_end(engine);
 }
 
@@ -99,25 +95,19 @@ wait_on_a_state_never_reached_is_unreachable(void **unused)
 {
 	struct engine *engine = unit_start();
 	struct engine_waiter *waiter, *late;
-	struct engine_conn_view view;
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open(engine, &tcp);
 	int wakes = 0;
-	bool acted, found;
 
 	(void)unused;
-	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
-	    &wakes, &waiter), 0);
-	assert_int_equal(engine_close(engine, id, ENGINE_CLOSE_ABORT, &view, &acted), 0);
+	waiter = unit_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, &wakes);
+	unit_close(engine, id, ENGINE_CLOSE_ABORT, NULL);
 	assert_int_equal(wakes, 1);
-	assert_int_equal(engine_wait_finish(engine, waiter, NULL, NULL, &found),
-	    ENGINE_WAIT_UNREACHABLE);
+	assert_int_equal(unit_finish(engine, waiter), ENGINE_WAIT_UNREACHABLE);
 	/* Registered on a closed connection: woken at once. */
-	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
-	    &wakes, &late), 0);
+	late = unit_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, &wakes);
 	assert_int_equal(wakes, 2);
-	assert_int_equal(engine_wait_finish(engine, late, NULL, NULL, &found),
-	    ENGINE_WAIT_UNREACHABLE);
+	assert_int_equal(unit_finish(engine, late), ENGINE_WAIT_UNREACHABLE);
 	assert_int_equal(fake_timer_count(), 0);
 	unit_end(engine);
 }
@@ -133,8 +123,7 @@ wait_cancelled_before_it_woke(void **unused)
 	bool found;
 
 	(void)unused;
-	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
-	    &wakes, &waiter), 0);
+	waiter = unit_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, &wakes);
 	assert_int_equal(engine_wait_finish(engine, waiter, NULL, NULL, &found),
 	    ENGINE_WAIT_TIMED_OUT);
 	assert_true(found);
@@ -212,20 +201,16 @@ stop_wakes_every_wait(void **unused)
 	struct stack_tcp *tcp;
 	uint64_t id = unit_open(engine, &tcp);
 	int wakes = 0;
-	bool found;
 
 	(void)unused;
 	assert_int_equal(engine_listen(engine, 9000, 8, &listener), 0);
-	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
-	    &wakes, &on_conn), 0);
+	on_conn = unit_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, &wakes);
 	assert_int_equal(engine_wait_accepted(engine, listener.id, 1, 5000, unit_count_wake, &wakes,
 	    &on_listener), 0);
 	engine_stop(engine);
 	assert_int_equal(wakes, 2);
-	assert_int_equal(engine_wait_finish(engine, on_conn, NULL, NULL, &found),
-	    ENGINE_WAIT_STOPPING);
-	assert_int_equal(engine_wait_finish(engine, on_listener, NULL, NULL, &found),
-	    ENGINE_WAIT_STOPPING);
+	assert_int_equal(unit_finish(engine, on_conn), ENGINE_WAIT_STOPPING);
+	assert_int_equal(unit_finish(engine, on_listener), ENGINE_WAIT_STOPPING);
 	assert_int_equal(engine_wait_state(engine, id, TCPINFO_ESTABLISHED, 5000, unit_count_wake,
 	    &wakes, &on_conn), ENGINE_STOPPING);
 	engine_free(engine);

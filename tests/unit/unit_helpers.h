@@ -117,11 +117,45 @@ unit_last_cause(struct engine *engine, uint64_t id)
 	return view.history[view.history_len - 1].cause;
 }
 
+/* Closes connection id and returns its state after the call; sets *acted unless NULL. */
+static inline enum tcpinfo_state
+unit_close(struct engine *engine, uint64_t id, enum engine_close_mode mode, bool *acted)
+{
+	struct engine_conn_view view;
+	bool did;
+
+	assert_int_equal(engine_close(engine, id, mode, &view, &did), ENGINE_OK);
+	if (acted != NULL)
+		*acted = did;
+	return view.state;
+}
+
 /* A wake callback that counts its calls in the int at arg. */
 static inline void
 unit_count_wake(void *arg)
 {
 	(*(int *)arg)++;
+}
+
+/* Waits for connection id to reach state, counting wakes in *wakes; NULL when it has already. */
+static inline struct engine_waiter *
+unit_wait_state(struct engine *engine, uint64_t id, enum tcpinfo_state state, uint32_t timeout_ms,
+    int *wakes)
+{
+	struct engine_waiter *waiter;
+
+	assert_int_equal(engine_wait_state(engine, id, state, timeout_ms, unit_count_wake, wakes,
+	    &waiter), ENGINE_OK);
+	return waiter;
+}
+
+/* Finishes a wait and returns its result, copying nothing. */
+static inline enum engine_wait_result
+unit_finish(struct engine *engine, struct engine_waiter *waiter)
+{
+	bool found;
+
+	return engine_wait_finish(engine, waiter, NULL, NULL, &found);
 }
 
 #endif
