@@ -41,6 +41,8 @@ static const struct route routes[] = {
 	    no_params, NULL, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH "/", "/timeline", "connection", "GET, HEAD",
 	    handlers_conn_timeline, timeline_params, NULL, NULL, NULL, NULL },
+	{ API_CONNECTIONS_PATH "/", "/capture", "connection", "GET, HEAD",
+	    handlers_conn_capture, no_params, NULL, NULL, NULL, NULL },
 	{ "/v1/events", NULL, NULL, "GET, HEAD", handlers_events, events_params, NULL, NULL,
 	    NULL, NULL },
 	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL, NULL },

@@ -213,6 +213,8 @@ static const struct number_option {
 	    CONFIG_RECV_BUFFER_MAX, CONFIG_RECV_BUFFER_DEFAULT, "" },
 	{ "timeline-max", offsetof(struct config, timeline_max), ENGINE_TIMELINE_MIN,
 	    ENGINE_TIMELINE_MAX, ENGINE_TIMELINE_DEFAULT, "" },
+	{ "snaplen", offsetof(struct config, snaplen), 0, ENGINE_SNAPLEN_MAX, ENGINE_SNAPLEN_DEFAULT,
+	    "" },
 	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,
 	    CONFIG_FAULT_RULES_DEFAULT, "" },
 	{ "fault-hold-max", offsetof(struct config, fault_hold_max), 1, CONFIG_FAULT_HOLD_MAX,
@@ -506,6 +508,8 @@ config_usage(FILE *out)
 	    "                       (default %u); the TCP window closes when it is full\n"
 	    "  --timeline-max N     events kept per connection's timeline: the first %u\n"
 	    "                       and the latest (default %u, %u to %u)\n"
+	    "  --snaplen N          payload bytes each timeline segment keeps of its frame,\n"
+	    "                       after its headers, for captures (default %u, at most %u)\n"
 	    "  --fault JSON         a fault rule, as POST /v1/faults takes it; repeatable\n"
 	    "                       (at most %d)\n"
 	    "  --max-fault-rules N  fault rules that may exist at once (default %u)\n"
@@ -524,7 +528,8 @@ config_usage(FILE *out)
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
-	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,
+	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, ENGINE_SNAPLEN_DEFAULT, ENGINE_SNAPLEN_MAX,
+	    CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,
 	    CONFIG_FAULT_HOLD_DEFAULT, CONFIG_FAULT_HOLD_BYTES_DEFAULT);
 }
 
@@ -543,6 +548,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "retain-closed", required_argument, NULL, 0 },
 		{ "recv-buffer", required_argument, NULL, 0 },
 		{ "timeline-max", required_argument, NULL, 0 },
+		{ "snaplen", required_argument, NULL, 0 },
 		{ "fault", required_argument, NULL, 0 },
 		{ "lwip-raw", no_argument, NULL, 0 },
 		{ "max-fault-rules", required_argument, NULL, 0 },

@@ -67,6 +67,7 @@ struct config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;
 	uint32_t timeline_max;
+	uint32_t snaplen;	/* payload bytes a timeline segment keeps of its frame */
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;

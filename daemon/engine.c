@@ -58,6 +58,15 @@ engine_now_us(const struct engine *engine)
 }
 
 static uint64_t
+wall_clock_us(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
+static uint64_t
 engine_clock(void *ctx)
 {
 	return engine_now_us(ctx);
@@ -129,7 +138,8 @@ engine_conn_new(struct engine *engine, enum engine_origin origin,
 		return NULL;
 	conn = conn_of(entry);
 	conn->engine = engine;
-	timeline_init(&conn->timeline, engine->cfg.timeline_max);
+	timeline_init(&conn->timeline, engine->cfg.timeline_max,
+	    ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen);
 	peerstate_init(&conn->peer);
 	conn->open_event = -1;
 	return conn;
@@ -353,6 +363,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	deadline_queue_init(&engine->fin_wait_2, (uint64_t)ENGINE_FIN_WAIT_2_TIMEOUT_MS * 1000u,
 	    engine_clock, expire_fin_wait_2, engine);
 	clock_gettime(CLOCK_MONOTONIC, &engine->started);
+	engine->started_unix_us = wall_clock_us();
 	engine->table = conntable_new(cfg->retain_closed, sizeof(struct conn));
 	if (engine->table == NULL) {
 		rc = -ENOMEM;

@@ -169,6 +169,7 @@ struct engine_config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 	uint32_t timeline_max;	/* events kept per connection's timeline */
+	uint32_t snaplen;	/* payload bytes kept of each segment's frame, after its headers */
 	/*
 	 * The engine's clock, in microseconds; NULL: CLOCK_MONOTONIC from the
 	 * start. A test injects its own to drive deadlines.
@@ -334,6 +335,15 @@ enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_
 #define ENGINE_TIMELINE_MIN 128
 #define ENGINE_TIMELINE_MAX 65536
 
+/*
+ * Each segment event keeps its frame's first bytes: the Ethernet, IPv4 and
+ * TCP headers with their options (at most ENGINE_FRAME_HEADERS_MAX) and up
+ * to --snaplen bytes of payload.
+ */
+#define ENGINE_FRAME_HEADERS_MAX (14 + 60 + 60)
+#define ENGINE_SNAPLEN_DEFAULT 128
+#define ENGINE_SNAPLEN_MAX 1500
+
 /* What a fault rule did to a segment. */
 struct engine_fault {
 	enum fault_action action;	/* FAULT_NONE: nothing */
@@ -368,6 +378,8 @@ struct engine_event {
 	enum tcpinfo_step step;
 	enum tcpinfo_drop drop;			/* dropped before lwIP by RFC 9293's rules */
 	struct engine_fault fault;		/* what a fault rule did to it, if one did */
+	uint32_t frame_len;			/* the whole frame's length; 0 when not kept */
+	uint32_t snap_len;			/* its first bytes kept (engine_capture) */
 	/* State events. */
 	enum tcpinfo_state from;
 	enum tcpinfo_state to;
@@ -379,10 +391,17 @@ struct engine_timeline {
 	size_t count;
 	struct engine_event *events;	/* malloc'd, count long, in order */
 	uint64_t dropped;		/* events left out between the head and the tail */
+	/* engine_capture only: event i's first snap_len bytes are at frames + i * frame_slot. */
+	uint8_t *frames;		/* malloc'd */
+	size_t frame_slot;
+	uint64_t epoch_us;		/* the wall clock, in µs since the epoch, at at_us 0 */
 };
 
 /* Copies a connection's timeline. Results: NOT_FOUND, NO_MEMORY. */
 enum engine_result engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out);
+
+/* The same with each segment's kept frame bytes, for a capture. */
+enum engine_result engine_capture(struct engine *engine, uint64_t id, struct engine_timeline *out);
 
 /* Frees what engine_timeline() copied. Accepts NULL. */
 void engine_timeline_free(struct engine_timeline *timeline);

@@ -91,6 +91,7 @@ struct engine {
 	struct faults *faults;
 	bool stopping;
 	struct timespec started;
+	uint64_t started_unix_us;	/* the wall clock at started, for captures */
 };
 
 static inline struct conn *

@@ -60,6 +60,14 @@ struct stack_segment {
 	enum tcpinfo_drop drop;	/* set by the glue before the hook: dropped by RFC 9293's rules */
 	bool released;		/* a held segment on its way at last */
 	bool copy;		/* the second of a duplicated segment */
+	/*
+	 * The frame, from its Ethernet header, valid during the hook only (a
+	 * held one's is the hold's copy); headers_len covers Ethernet, IPv4
+	 * and TCP with their options.
+	 */
+	const uint8_t *frame;
+	size_t frame_len;
+	size_t headers_len;
 };
 
 /* What lwIP made of an inbound segment, for counters that count only what it accepted. */

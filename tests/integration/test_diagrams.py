@@ -12,35 +12,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from helpers import PEER_PORT
-from kit import lwip_end, problem
+from kit import full_lifecycle, problem
 from timeline_check import get_timeline, segments
 
 CHROMIUM = "/usr/bin/chromium"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-def full_lifecycle(d, start_peer):
-    """An active open, data, and a four-segment close begun by lwIP."""
-    peer = start_peer(d.ns, PEER_PORT, "hold")
-    obj = d.open_conn()
-    cid = obj["id"]
-    obj = d.wait_state(cid, "ESTABLISHED")
-    peer.wait_event("ACCEPT", lwip_end(obj))
-    r = d.post("/v1/connections/%d/send" % cid, {"data": "hello"})
-    assert r.status == 202, r
-    peer.wait_event("DATA", lwip_end(obj))
-    r = d.delete("/v1/connections/%d" % cid)
-    assert r.status == 202, r
-    d.wait_state(cid, "FIN_WAIT_2")
-    peer.wait_event("EOF", lwip_end(obj))
-    peer.close_all()
-    d.wait_state(cid, "CLOSED")
-    return cid
-
-
 def test_svg_parses_and_a_browser_renders_it(lwipd, start_peer, tmp_path):
-    cid = full_lifecycle(lwipd, start_peer)
+    cid = full_lifecycle(lwipd, lwipd.ns, start_peer)
     r = lwipd.get("/v1/connections/%d/timeline?format=svg" % cid)
     assert r.status == 200, r
     assert r.headers["Content-Type"] == "image/svg+xml; charset=utf-8", r.headers
@@ -75,7 +55,7 @@ def test_svg_parses_and_a_browser_renders_it(lwipd, start_peer, tmp_path):
 
 
 def test_mermaid_has_participants_and_one_arrow_per_segment(lwipd, start_peer):
-    cid = full_lifecycle(lwipd, start_peer)
+    cid = full_lifecycle(lwipd, lwipd.ns, start_peer)
     r = lwipd.get("/v1/connections/%d/timeline?format=mermaid" % cid)
     assert r.status == 200, r
     assert r.headers["Content-Type"] == "text/plain; charset=utf-8", r.headers

@@ -1,0 +1,39 @@
+/*
+ * handlers_capture: the handlers of captures for Wireshark: a connection's
+ * frames as a pcapng file (/v1/connections/{id}/capture).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "api_internal.h"
+#include "capture_file.h"
+#include "errors.h"
+#include "pcapng.h"
+
+int
+handlers_conn_capture(const struct call *call, struct reply *reply, struct problem *err)
+{
+	struct errors_subject subject = { .noun = "connection", .id = call->id };
+	struct engine_timeline timeline;
+	struct engine_iface_view iface;
+	enum engine_result result;
+	uint8_t *file = NULL;
+	size_t len = 0;
+	int rc;
+
+	engine_interface(call->engine, &iface);
+	result = engine_capture(call->engine, call->id, &timeline);
+	if (result != ENGINE_OK)
+		return errors_engine(result, &subject, err);
+	rc = capture_file(&timeline, iface.name, &file, &len);
+	engine_timeline_free(&timeline);
+	if (rc != 0)
+		return errors_render_failed(err);
+	reply->status = MHD_HTTP_OK;
+	reply->text = (char *)file;
+	reply->text_len = len;
+	reply->content_type = PCAPNG_CONTENT_TYPE;
+	snprintf(reply->disposition, sizeof(reply->disposition),
+	    "attachment; filename=\"lwipd-conn-%" PRIu64 ".pcapng\"", call->id);
+	return 0;
+}
