@@ -86,7 +86,7 @@ struct reply {
 	size_t text_len;		/* 0: text is a string, strlen() tells */
 	const char *content_type;
 	char disposition[API_DISPOSITION_MAX];	/* Content-Disposition; empty for none */
-	struct MHD_Response *stream;	/* sent instead of body, as an event stream */
+	struct MHD_Response *stream;	/* sent instead of body, as content_type or an event stream */
 };
 
 /* Returns 0 with *reply filled, or a negative errno with *err filled. */
@@ -143,7 +143,7 @@ handler_fn handlers_conn_shutdown, handlers_conn_expire, handlers_conn_send, han
 handler_fn handlers_conn_timeline;
 
 /* handlers_capture.c */
-handler_fn handlers_conn_capture;
+handler_fn handlers_conn_capture, handlers_capture;
 
 /* handlers_listener.c */
 handler_fn handlers_listener_list, handlers_listener_listen, handlers_listener_get;

@@ -165,7 +165,7 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	}
 	if (reply.stream != NULL) {
 		result = queue_response(server, exchange, reply.status, reply.stream,
-		    "text/event-stream", NULL, NULL);
+		    reply.content_type != NULL ? reply.content_type : "text/event-stream", NULL, NULL);
 		if (result == MHD_YES) {
 			exchange->streaming = true;
 			begin_waiting(server);

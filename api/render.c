@@ -282,6 +282,13 @@ render_fault_stats(const struct engine_fault_stats *faults)
 	    "hold_overflows", clamp_u64(faults->hold_overflows));
 }
 
+static json_t *
+render_capture_stats(const struct engine_capture_stats *capture)
+{
+	return json_pack("{s:I, s:I}", "readers", clamp_u64(capture->readers),
+	    "readers_dropped", clamp_u64(capture->readers_dropped));
+}
+
 /* Only the edges taken: most of the 121 pairs are not edges of RFC 9293's diagram at all. */
 static json_t *
 render_transitions(const struct engine_stats *stats)
@@ -313,11 +320,12 @@ render_transitions(const struct engine_stats *stats)
 json_t *
 render_stats(const struct engine_stats *stats)
 {
-	return json_pack("{s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
 	    "tcp", render_tcp_stats(&stats->tcp),
 	    "transitions", render_transitions(stats),
 	    "interface", render_iface_counters(&stats->iface),
-	    "faults", render_fault_stats(&stats->faults));
+	    "faults", render_fault_stats(&stats->faults),
+	    "capture", render_capture_stats(&stats->capture));
 }
 
 json_t *

@@ -336,6 +336,7 @@ on_sendable(void *owner)
 static const struct stack_hooks engine_hooks = {
 	.state_changed = on_state_changed,
 	.segment = segments_on_segment,
+	.frame = capture_on_frame,
 	.segment_done = segments_on_done,
 	.passive_open = on_passive_open,
 	.passive_abandoned = on_passive_abandoned,
@@ -416,6 +417,7 @@ engine_stop(struct engine *engine)
 	}
 	listeners_stop(engine);
 	events_stop(engine);
+	capture_stop(engine);
 	deadline_queue_stop(&engine->time_wait);
 	deadline_queue_stop(&engine->fin_wait_2);
 	engine_unlock();

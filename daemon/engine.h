@@ -112,9 +112,16 @@ struct engine_fault_stats {
 	uint64_t hold_overflows;		/* segments a full hold let pass unharmed */
 };
 
+/* Live capture readers (GET /v1/capture). */
+struct engine_capture_stats {
+	uint64_t readers;		/* reading now */
+	uint64_t readers_dropped;	/* dropped for falling behind */
+};
+
 struct engine_stats {
 	struct engine_tcp_stats tcp;
 	struct engine_fault_stats faults;
+	struct engine_capture_stats capture;
 	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];	/* [from][to] */
 	struct engine_iface_counters iface;
 };
@@ -469,6 +476,48 @@ int engine_stream_read(struct engine *engine, struct engine_subscriber *subscrib
 
 /* Ends a subscription. Accepts NULL. */
 void engine_unsubscribe(struct engine *engine, struct engine_subscriber *subscriber);
+
+/*
+ * Live capture: every frame read from or written to the TAP, or only those
+ * of one connection, copied (its first ENGINE_FRAME_HEADERS_MAX + --snaplen
+ * bytes) into each reader's queue of ENGINE_CAPTURE_QUEUE frames. The
+ * stack never waits: a reader whose queue is full is dropped and counted
+ * (stats: capture_readers_dropped). wake(arg) and behind(arg) are called
+ * as for a subscriber: with the core lock held, only to signal; wake when a
+ * frame arrives for a reader that had read everything, or the daemon
+ * stops; behind once when the reader is dropped.
+ */
+#define ENGINE_CAPTURE_READERS_MAX 8
+#define ENGINE_CAPTURE_QUEUE 256
+
+struct engine_capture_frame {
+	uint64_t ts_us;			/* microseconds since the epoch */
+	uint32_t len;			/* the frame's length */
+	uint32_t captured;		/* bytes kept */
+	uint8_t bytes[ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX];
+};
+
+struct engine_capture_reader;
+
+/*
+ * Starts a reader of every frame (connection 0) or of one connection's.
+ * Returns 0, -ENOENT (no such connection), -ENOBUFS (ENGINE_CAPTURE_READERS_MAX
+ * readers already), -ENOMEM or -ESHUTDOWN; errno values, as for the event
+ * stream, whose one caller answers for itself.
+ */
+int engine_capture_open(struct engine *engine, uint64_t connection, engine_wake_fn wake,
+    engine_wake_fn behind, void *arg, struct engine_capture_reader **out);
+
+/*
+ * Copies up to max queued frames, oldest first. Returns the number copied
+ * (0: none yet, wake follows), -EOVERFLOW once the reader was dropped, or
+ * -ESHUTDOWN when the daemon is stopping.
+ */
+int engine_capture_read(struct engine *engine, struct engine_capture_reader *reader,
+    struct engine_capture_frame *out, size_t max);
+
+/* Ends a reader; no wake runs after it returns. Accepts NULL. */
+void engine_capture_close(struct engine *engine, struct engine_capture_reader *reader);
 
 /* Connections in the table, live and retained, by state. */
 void engine_count_by_state(struct engine *engine, uint64_t counts[TCPINFO_STATE_COUNT]);

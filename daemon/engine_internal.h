@@ -92,6 +92,9 @@ struct engine {
 	bool stopping;
 	struct timespec started;
 	uint64_t started_unix_us;	/* the wall clock at started, for captures */
+	struct engine_capture_reader *capture_readers;
+	size_t capture_reader_count;
+	uint64_t capture_dropped;	/* readers dropped for falling behind */
 };
 
 static inline struct conn *
@@ -120,6 +123,10 @@ engine_cause(enum tcpinfo_cause_kind kind)
 {
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
 }
+
+/* capture.c */
+void capture_on_frame(void *arg, const struct stack_frame *frame);
+void capture_stop(struct engine *engine);
 
 /* engine.c */
 uint64_t engine_now_us(const struct engine *engine);

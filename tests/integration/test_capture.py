@@ -1,14 +1,16 @@
 """Captures for Wireshark: GET /v1/connections/{id}/capture, a pcapng file
 of the connection's frames read back with tshark, byte for byte the same
 headers as tcpdump's capture of the wire, each packet commented with the
-stack's view; and the frames' payload cut at --snaplen."""
+stack's view; the frames' payload cut at --snaplen; and GET /v1/capture,
+every frame live, read by tshark from a pipe, its reader limit and the
+dropping of a reader that falls behind."""
 
 import json
 import subprocess
 import time
 
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT
-from kit import full_lifecycle
+from helpers import PEER_PORT, wait_for
+from kit import full_lifecycle, problem
 from timeline_check import get_timeline, segments
 
 
@@ -111,3 +113,86 @@ def test_capture_of_a_dropped_segment_says_so(lwipd, start_peer, tmp_path):
 def test_capture_of_unknown_connection_is_404(lwipd):
     r = lwipd.get("/v1/connections/424242/capture")
     assert r.status == 404, r
+
+
+def test_live_capture_read_by_tshark_from_a_pipe(lwipd, start_peer, tmp_path):
+    """GET /v1/capture streamed into tshark's stdin, as curl -sN ... |
+    wireshark -k -i - would: the whole connection's frames, and ARP's."""
+    url = "http://127.0.0.1:%d/v1/capture" % lwipd.port
+    out = tmp_path / "live.txt"
+    with open(out, "wb") as sink:
+        curl = subprocess.Popen(["curl", "-sN", url], stdout=subprocess.PIPE)
+        shark = subprocess.Popen(["tshark", "-l", "-i", "-", "-T", "fields", "-e", "frame.len",
+                                  "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.str",
+                                  "-e", "arp.opcode"],
+                                 stdin=curl.stdout, stdout=sink, stderr=subprocess.DEVNULL)
+        curl.stdout.close()
+        try:
+            wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
+                     "the capture reader to start")
+            cid = full_lifecycle(lwipd, lwipd.ns, start_peer, data="live")
+            lport = lwipd.conn(cid)["local"]["port"]
+            tl = get_timeline(lwipd, cid)
+
+            def seen():
+                rows = [l.split("\t") for l in out.read_text().splitlines()]
+                return [r for r in rows if len(r) >= 3 and r[1] and
+                        {int(r[1]), int(r[2])} == {lport, PEER_PORT}]
+            wait_for(lambda: len(seen()) >= len(segments(tl)),
+                     lambda: "tshark to show %d frames: %s" % (len(segments(tl)),
+                                                             out.read_text()))
+            assert len(seen()) == len(segments(tl)), out.read_text()
+            assert any(len(l.split("\t")) >= 5 and l.split("\t")[4]
+                       for l in out.read_text().splitlines()), "no ARP frame: " + out.read_text()
+        finally:
+            curl.terminate()
+            curl.wait(timeout=10)
+            shark.wait(timeout=30)
+    wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 0,
+             "the capture reader to end")
+
+
+def test_live_capture_of_one_connection_and_the_limits(lwipd, start_peer):
+    r = lwipd.get("/v1/capture?connection=424242")
+    assert r.status == 404, r
+    r = lwipd.get("/v1/capture?connection=x")
+    problem(r, 422, "connection")
+    streams = [subprocess.Popen(["curl", "-sN", "-o", "/dev/null",
+                                 "http://127.0.0.1:%d/v1/capture" % lwipd.port])
+               for _ in range(8)]
+    try:
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 8,
+                 "eight capture readers")
+        problem(lwipd.get("/v1/capture"), 503)
+    finally:
+        for s in streams:
+            s.terminate()
+            s.wait(timeout=10)
+
+
+def test_a_capture_reader_that_falls_behind_is_dropped(netns, start_daemon, start_peer):
+    """A client that reads nothing: once the socket's buffers are full its
+    queue fills, and it is dropped and counted."""
+    import socket
+    lwipd = start_daemon(netns, "--snaplen", "1500")
+    lwipd.ns = netns
+    sock = socket.create_connection(("127.0.0.1", lwipd.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /v1/capture HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
+                 "the capture reader to start")
+        peer = start_peer(lwipd.ns, PEER_PORT, "sink")
+        obj = lwipd.open_conn()
+        lwipd.wait_state(obj["id"], "ESTABLISHED")
+        r = lwipd.post("/v1/connections/%d/send" % obj["id"], {"size": 32 << 20})
+        assert r.status == 202, r
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers_dropped"] == 1,
+                 "the reader to be dropped", timeout=60)
+        metrics = lwipd.get("/metrics").body.decode()
+        assert "lwipd_capture_readers_dropped_total 1" in metrics
+        del peer
+    finally:
+        sock.close()
+    wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 0,
+             "the dropped reader to end")
