@@ -292,6 +292,9 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *or
 	} else if (strcmp(name, "lwip-raw") == 0) {
 		if (parse_bool(value, &cfg->lwip_raw) < 0)
 			return config_error(err, errlen, "%s: must be true or false; got '%.40s'", opt, value);
+	} else if (strcmp(name, "peer-trace") == 0) {
+		if (parse_bool(value, &cfg->peer_trace) < 0)
+			return config_error(err, errlen, "%s: must be true or false; got '%.40s'", opt, value);
 	} else if ((number = number_option(name)) != NULL) {
 		uint32_t *field = (uint32_t *)((char *)cfg + number->offset);
 
@@ -518,6 +521,9 @@ config_usage(FILE *out)
 	    "  --fault-hold-bytes N bytes of those segments (default %u)\n"
 	    "  --lwip-raw           hand lwIP the segments RFC 9293 says to drop, to show\n"
 	    "                       what lwIP 2.1.3 does with them (default: drop them)\n"
+	    "  --peer-trace         a lab feature: read the local kernel's TCP states from its\n"
+	    "                       sock:inet_sock_set_state tracepoint, beside the inferred\n"
+	    "                       ones (needs tracefs at /sys/kernel/tracing and root)\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
 	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
 	    "                       named as the flags above; flags override the file\n"
@@ -551,6 +557,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "snaplen", required_argument, NULL, 0 },
 		{ "fault", required_argument, NULL, 0 },
 		{ "lwip-raw", no_argument, NULL, 0 },
+		{ "peer-trace", no_argument, NULL, 0 },
 		{ "max-fault-rules", required_argument, NULL, 0 },
 		{ "fault-hold-max", required_argument, NULL, 0 },
 		{ "fault-hold-bytes", required_argument, NULL, 0 },

@@ -34,6 +34,7 @@
  * finishes its own bookkeeping before it calls the glue.
  */
 #include "engine_internal.h"
+#include "peertrace.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -194,6 +195,9 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->peer_history_len = conn->peer.history_len;
 	memcpy(out->peer_history, conn->peer.history,
 	    conn->peer.history_len * sizeof(conn->peer.history[0]));
+	out->kernel_history_len = conn->kernel_history_len;
+	memcpy(out->kernel_history, conn->kernel_history,
+	    conn->kernel_history_len * sizeof(out->kernel_history[0]));
 	if (entry->state == TCPINFO_TIME_WAIT && conn->deadline.queue == &engine->time_wait)
 		out->time_wait_remaining_ms = deadline_remaining_ms(&conn->deadline);
 }
@@ -387,6 +391,9 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	rc = stack_start(stack_cfg, &hooks);
 	if (rc < 0)
 		goto free_faults;
+	/* Without tracefs or the privilege it logs once, and the peer's state stays inferred. */
+	if (cfg->peer_trace)
+		peertrace_start(engine);
 	*out = engine;
 	return 0;
 
@@ -405,6 +412,8 @@ engine_stop(struct engine *engine)
 	struct conntable_entry *entry;
 	struct conn *conn;
 
+	/* Before the lock: the reader takes it for each batch of lines. */
+	peertrace_stop(engine);
 	engine_lock();
 	engine->stopping = true;
 	/* Keep every record while aborting, so the walk's next pointer stays valid. */

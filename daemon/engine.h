@@ -36,6 +36,19 @@ struct engine_tcb {
 	uint32_t nrtx;		/* retransmissions of the current segment */
 };
 
+/*
+ * A transition of the peer's socket as the local kernel reported it
+ * (--peer-trace), in RFC 9293's names: a CLOSE after FIN_WAIT_2 or CLOSING
+ * is the kernel's TIME_WAIT, which its tracepoint does not show.
+ */
+struct engine_kernel_transition {
+	enum tcpinfo_state from;
+	enum tcpinfo_state to;
+	uint64_t at_us;
+};
+
+#define ENGINE_KERNEL_HISTORY_MAX 16
+
 /* A copy of one connection, taken under the core lock. */
 struct engine_conn_view {
 	uint64_t id;
@@ -56,6 +69,9 @@ struct engine_conn_view {
 	enum tcpinfo_state peer_state;
 	size_t peer_history_len;
 	struct peerstate_entry peer_history[PEERSTATE_HISTORY_MAX];
+	/* The peer's transitions as the local kernel reported them (--peer-trace). */
+	size_t kernel_history_len;
+	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
 };
 
 /* A copy of one listener. */
@@ -177,6 +193,7 @@ struct engine_config {
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 	uint32_t timeline_max;	/* events kept per connection's timeline */
 	uint32_t snaplen;	/* payload bytes kept of each segment's frame, after its headers */
+	bool peer_trace;	/* read the kernel's TCP states (peertrace.h) */
 	/*
 	 * The engine's clock, in microseconds; NULL: CLOCK_MONOTONIC from the
 	 * start. A test injects its own to drive deadlines.

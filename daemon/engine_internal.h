@@ -50,6 +50,8 @@ struct conn {
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
 	bool open_rst;			/* and it is a RST that reached lwIP */
 	struct peerstate peer;		/* the peer's inferred state */
+	size_t kernel_history_len;	/* and its real one, with --peer-trace */
+	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
 	bool announced;			/* its creation went out on the event stream */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
 };
@@ -95,6 +97,7 @@ struct engine {
 	struct engine_capture_reader *capture_readers;
 	size_t capture_reader_count;
 	uint64_t capture_dropped;	/* readers dropped for falling behind */
+	struct peertrace *peertrace;	/* --peer-trace's reader, or NULL */
 };
 
 static inline struct conn *

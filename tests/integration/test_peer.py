@@ -3,13 +3,14 @@ real transitions from its sock:inet_sock_set_state tracepoint (ktrace.py,
 a tracefs instance of the test's own): an active open closed by lwIP, one
 closed by the peer, a simultaneous close, a refused open, an abort, and a
 passive open. The one rule: a kernel CLOSE right after FIN_WAIT_2 or
-CLOSING stands for TIME_WAIT (README "The peer's state")."""
+CLOSING stands for TIME_WAIT (README "The peer's state"). And the same
+through the daemon's own --peer-trace (peer_state_source "kernel")."""
 
 import pytest
 
 from helpers import PEER_PORT, wait_for
 from kit import established_active, lwip_end
-from ktrace import KernelTrace, parse, states_entered
+from ktrace import TRACEFS, KernelTrace, parse, states_entered
 
 LISTEN_PORT = 9000
 
@@ -121,6 +122,47 @@ def test_passive_open(lwipd, start_kclient, ktrace):
     client.do("close", "CLOSED")
     assert assert_same(lwipd, ktrace, cid, client.local_port) == [
         "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
+
+
+@pytest.mark.parametrize("origin", ["active", "passive"])
+def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, start_kclient,
+                                               origin):
+    """--peer-trace: the daemon reads the same tracepoint through its own
+    instance, and the kernel's transitions agree with the inferred ones."""
+    import os
+    d = start_daemon(netns, "--peer-trace")
+    d.ns = netns
+    instance = os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid)
+    assert os.path.isdir(instance), d.stderr()
+    if origin == "active":
+        peer = start_peer(netns, PEER_PORT, "hold")
+        obj = established_active(d, peer)
+        cid = obj["id"]
+        assert d.delete("/v1/connections/%d" % cid).status == 202
+        d.wait_state(cid, "FIN_WAIT_2")
+        peer.wait_event("EOF", lwip_end(obj))
+        peer.close_all()
+    else:
+        r = d.post("/v1/listeners", {"port": LISTEN_PORT, "backlog": 4})
+        client = start_kclient(netns)
+        assert d.get("/v1/listeners/%d?wait_accepted=1" % r.json()["id"]).status == 200
+        cid = [c for c in d.conns() if c["remote"]["port"] == client.local_port][0]["id"]
+        client.do("shutdown", "SHUTDOWN")
+        d.wait_state(cid, "CLOSE_WAIT")
+        assert d.delete("/v1/connections/%d" % cid).status == 202
+        client.do("eof", "EOF")
+        client.do("close", "CLOSED")
+    d.wait_state(cid, "CLOSED")
+
+    def kernel():
+        return [(t["from"], t["to"]) for t in d.conn(cid)["peer_kernel_history"]]
+    wait_for(lambda: states_entered(kernel()) == inferred(d, cid),
+             lambda: "kernel %s to equal inferred %s" % (kernel(), inferred(d, cid)), timeout=10)
+    obj = d.conn(cid)
+    assert obj["peer_state_source"] == "kernel", obj
+    assert kernel()[0][1] == ("SYN_RCVD" if origin == "active" else "SYN_SENT"), kernel()
+    assert d.terminate() == 0, d.stderr()
+    assert not os.path.exists(instance), "the daemon left its trace instance behind"
 
 
 def test_parse_a_trace_line():
