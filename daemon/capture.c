@@ -90,16 +90,9 @@ engine_capture_open(struct engine *engine, uint64_t connection, engine_wake_fn w
 	int rc = 0;
 
 	engine_lock();
-	switch (engine_admit(engine, engine->capture_reader_count, ENGINE_CAPTURE_READERS_MAX)) {
-	case ENGINE_OK:
-		break;
-	case ENGINE_STOPPING:
-		rc = -ESHUTDOWN;
+	rc = engine_admit_stream(engine, engine->capture_reader_count, ENGINE_CAPTURE_READERS_MAX);
+	if (rc != 0)
 		goto unlock;
-	default:
-		rc = -ENOBUFS;
-		goto unlock;
-	}
 	conn = connection != 0 ? engine_conn_find(engine, connection) : NULL;
 	if (connection != 0 && conn == NULL) {
 		rc = -ENOENT;

@@ -81,6 +81,19 @@ engine_admit(const struct engine *engine, size_t used, size_t max)
 	return used >= max ? ENGINE_LIMIT_REACHED : ENGINE_OK;
 }
 
+int
+engine_admit_stream(const struct engine *engine, size_t used, size_t max)
+{
+	switch (engine_admit(engine, used, max)) {
+	case ENGINE_OK:
+		return 0;
+	case ENGINE_STOPPING:
+		return -ESHUTDOWN;
+	default:
+		return -ENOBUFS;
+	}
+}
+
 enum engine_result
 engine_result_of(int stack_rc)
 {

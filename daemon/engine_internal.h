@@ -137,6 +137,8 @@ uint64_t engine_now_us(const struct engine *engine);
 struct conn *engine_conn_find(struct engine *engine, uint64_t id);
 /* Whether one more of something bounded may start: STOPPING, LIMIT_REACHED, or OK. */
 enum engine_result engine_admit(const struct engine *engine, size_t used, size_t max);
+/* The same for the streams, whose calls keep errno values: 0, -ESHUTDOWN or -ENOBUFS. */
+int engine_admit_stream(const struct engine *engine, size_t used, size_t max);
 /* The result a stack call's errno stands for (stack_tcp_connect, stack_tcp_listen). */
 enum engine_result engine_result_of(int stack_rc);
 void engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_view *out);

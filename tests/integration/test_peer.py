@@ -41,15 +41,21 @@ def assert_same(d, ktrace, cid, kernel_port):
     return inferred(d, cid)
 
 
-def test_active_open_closed_by_lwip(lwipd, start_peer, ktrace):
-    peer = start_peer(lwipd.ns, PEER_PORT, "hold")
-    obj = established_active(lwipd, peer)
+def open_and_close_first(d, ns, start_peer):
+    """lwIP opens to the kernel and closes first; the kernel closes after it."""
+    peer = start_peer(ns, PEER_PORT, "hold")
+    obj = established_active(d, peer)
     cid = obj["id"]
-    assert lwipd.delete("/v1/connections/%d" % cid).status == 202
-    lwipd.wait_state(cid, "FIN_WAIT_2")
+    assert d.delete("/v1/connections/%d" % cid).status == 202
+    d.wait_state(cid, "FIN_WAIT_2")
     peer.wait_event("EOF", lwip_end(obj))
     peer.close_all()
-    lwipd.wait_state(cid, "CLOSED")
+    d.wait_state(cid, "CLOSED")
+    return cid
+
+
+def test_active_open_closed_by_lwip(lwipd, start_peer, ktrace):
+    cid = open_and_close_first(lwipd, lwipd.ns, start_peer)
     assert assert_same(lwipd, ktrace, cid, PEER_PORT) == [
         "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
 
@@ -135,13 +141,7 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
     instance = os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid)
     assert os.path.isdir(instance), d.stderr()
     if origin == "active":
-        peer = start_peer(netns, PEER_PORT, "hold")
-        obj = established_active(d, peer)
-        cid = obj["id"]
-        assert d.delete("/v1/connections/%d" % cid).status == 202
-        d.wait_state(cid, "FIN_WAIT_2")
-        peer.wait_event("EOF", lwip_end(obj))
-        peer.close_all()
+        cid = open_and_close_first(d, netns, start_peer)
     else:
         r = d.post("/v1/listeners", {"port": LISTEN_PORT, "backlog": 4})
         client = start_kclient(netns)
