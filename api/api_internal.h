@@ -22,6 +22,7 @@
 #define API_QUERY_MAX 16
 /* The longest Location: a collection path, '/', and an id of up to 20 digits. */
 #define API_LOCATION_MAX 64
+#define API_DISPOSITION_MAX 96
 
 #define API_CONNECTIONS_PATH "/v1/connections"
 #define API_LISTENERS_PATH "/v1/listeners"
@@ -82,8 +83,10 @@ struct reply {
 	bool suspended;			/* nothing to send yet: a wait has begun */
 	char location[API_LOCATION_MAX];	/* empty for none */
 	char *text;			/* malloc'd: sent instead of body, as content_type */
+	size_t text_len;		/* 0: text is a string, strlen() tells */
 	const char *content_type;
-	struct MHD_Response *stream;	/* sent instead of body, as an event stream */
+	char disposition[API_DISPOSITION_MAX];	/* Content-Disposition; empty for none */
+	struct MHD_Response *stream;	/* sent instead of body, as content_type or an event stream */
 };
 
 /* Returns 0 with *reply filled, or a negative errno with *err filled. */
@@ -138,6 +141,9 @@ void waiting_abandon(struct api_server *server, struct exchange *exchange);
 handler_fn handlers_conn_list, handlers_conn_open, handlers_conn_get, handlers_conn_close;
 handler_fn handlers_conn_shutdown, handlers_conn_expire, handlers_conn_send, handlers_conn_data;
 handler_fn handlers_conn_timeline;
+
+/* handlers_capture.c */
+handler_fn handlers_conn_capture, handlers_capture;
 
 /* handlers_listener.c */
 handler_fn handlers_listener_list, handlers_listener_listen, handlers_listener_get;

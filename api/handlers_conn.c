@@ -195,32 +195,58 @@ handlers_conn_data(const struct call *call, struct reply *reply, struct problem 
 	return rc;
 }
 
+/* The Content-Type of each rendering but JSON. Mermaid has no registered type: text shows inline. */
+static const char *const timeline_types[] = {
+	[REQUEST_TIMELINE_TEXT] = "text/plain; charset=utf-8",
+	[REQUEST_TIMELINE_SVG] = "image/svg+xml; charset=utf-8",
+	[REQUEST_TIMELINE_MERMAID] = "text/plain; charset=utf-8",
+};
+
+/* Renders a timeline as text, SVG or Mermaid; NULL when that failed. */
+static char *
+timeline_render(const struct engine_timeline *timeline, enum request_timeline_format format)
+{
+	char *text = NULL;
+	size_t len;
+
+	switch (format) {
+	case REQUEST_TIMELINE_TEXT:
+		if (ladder_render(timeline, &text, &len) != 0)
+			return NULL;
+		return text;
+	case REQUEST_TIMELINE_SVG:
+		return ladder_svg(timeline, &len);
+	case REQUEST_TIMELINE_MERMAID:
+		return ladder_mermaid(timeline, &len);
+	case REQUEST_TIMELINE_JSON:
+		break;
+	}
+	return NULL;
+}
+
 int
 handlers_conn_timeline(const struct call *call, struct reply *reply, struct problem *err)
 {
-	const struct request_param *format = routes_param(call, "format");
+	const struct request_param *param = routes_param(call, "format");
+	enum request_timeline_format format = REQUEST_TIMELINE_JSON;
 	struct errors_subject subject = about(call);
 	struct engine_timeline timeline;
 	enum engine_result result;
-	bool as_text = false;
-	char *text = NULL;
-	size_t len;
 	int rc;
 
-	if (format != NULL) {
-		rc = request_parse_timeline_format(format->value, &as_text, err);
+	if (param != NULL) {
+		rc = request_parse_timeline_format(param->value, &format, err);
 		if (rc != 0)
 			return rc;
 	}
 	result = engine_timeline(call->engine, call->id, &timeline);
 	if (result != ENGINE_OK)
 		return errors_engine(result, &subject, err);
-	if (!as_text)
+	if (format == REQUEST_TIMELINE_JSON)
 		rc = routes_reply_json(reply, MHD_HTTP_OK, render_timeline(&timeline), err);
-	else if (ladder_render(&timeline, &text, &len) == 0)
-		rc = routes_reply_text(reply, text, "text/plain; charset=utf-8", err);
 	else
-		rc = errors_render_failed(err);
+		rc = routes_reply_text(reply, timeline_render(&timeline, format),
+		    timeline_types[format], err);
 	engine_timeline_free(&timeline);
 	return rc;
 }

@@ -105,6 +105,27 @@ queue_text(struct api_server *server, struct exchange *exchange, unsigned int st
 	return queue_response(server, exchange, status, response, content_type, allow, location);
 }
 
+/* Queues a handler's text reply, which may be binary and a download; see queue_response. */
+static enum MHD_Result
+queue_reply_text(struct api_server *server, struct exchange *exchange, struct reply *reply)
+{
+	size_t len = reply->text_len ? reply->text_len : strlen(reply->text);
+	struct MHD_Response *response;
+
+	response = MHD_create_response_from_buffer(len, reply->text, MHD_RESPMEM_MUST_FREE);
+	if (response == NULL) {
+		free(reply->text);
+		return MHD_NO;
+	}
+	if (reply->disposition[0] != '\0' && MHD_add_response_header(response,
+	    MHD_HTTP_HEADER_CONTENT_DISPOSITION, reply->disposition) != MHD_YES) {
+		MHD_destroy_response(response);
+		return MHD_NO;
+	}
+	return queue_response(server, exchange, reply->status, response, reply->content_type,
+	    NULL, NULL);
+}
+
 static enum MHD_Result
 queue_problem(struct api_server *server, struct exchange *exchange, const struct problem *err,
     const char *allow)
@@ -151,7 +172,7 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	}
 	if (reply.stream != NULL) {
 		result = queue_response(server, exchange, reply.status, reply.stream,
-		    "text/event-stream", NULL, NULL);
+		    reply.content_type != NULL ? reply.content_type : "text/event-stream", NULL, NULL);
 		if (result == MHD_YES) {
 			exchange->streaming = true;
 			begin_waiting(server);
@@ -159,8 +180,7 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 		return result;
 	}
 	if (reply.text != NULL)
-		return queue_text(server, exchange, reply.status, reply.text, reply.content_type,
-		    NULL, NULL);
+		return queue_reply_text(server, exchange, &reply);
 	text = render_text(reply.body);
 	json_decref(reply.body);
 	if (text == NULL) {

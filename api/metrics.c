@@ -231,6 +231,16 @@ put_faults(FILE *f, const struct engine_fault_stats *faults)
 }
 
 static void
+put_capture(FILE *f, const struct engine_capture_stats *capture)
+{
+	put_family(f, "lwipd_capture_readers", "gauge", "Clients reading GET /v1/capture.");
+	fprintf(f, "lwipd_capture_readers %" PRIu64 "\n", capture->readers);
+	put_family(f, "lwipd_capture_readers_dropped_total", "counter",
+	    "Live capture readers dropped for falling behind their queue.");
+	fprintf(f, "lwipd_capture_readers_dropped_total %" PRIu64 "\n", capture->readers_dropped);
+}
+
+static void
 put_sse(FILE *f, const struct metrics_input *in)
 {
 	put_family(f, "lwipd_sse_clients", "gauge", "Clients connected to GET /v1/events.");
@@ -258,6 +268,7 @@ metrics_render(const struct metrics_input *in, char **out, size_t *len)
 	put_counters(f, iface_counters, sizeof(iface_counters) / sizeof(iface_counters[0]),
 	    &in->stats.iface);
 	put_faults(f, &in->stats.faults);
+	put_capture(f, &in->stats.capture);
 	put_http(f, in);
 	put_sse(f, in);
 	/* A memory stream fails only when it cannot grow; the error sticks until fclose. */

@@ -63,6 +63,26 @@ render_peer_history(const struct engine_conn_view *conn)
 	return history;
 }
 
+/* The peer's transitions as the local kernel reported them (--peer-trace). */
+static json_t *
+render_kernel_history(const struct engine_conn_view *conn)
+{
+	json_t *history = json_array();
+
+	for (size_t i = 0; history != NULL && i < conn->kernel_history_len &&
+	    i < ENGINE_KERNEL_HISTORY_MAX; i++) {
+		const struct engine_kernel_transition *t = &conn->kernel_history[i];
+
+		if (json_array_append_new(history, json_pack("{s:s, s:s, s:I}",
+		    "from", tcpinfo_state_name(t->from), "to", tcpinfo_state_name(t->to),
+		    "at_us", clamp_u64(t->at_us))) != 0) {
+			json_decref(history);
+			history = NULL;
+		}
+	}
+	return history;
+}
+
 static json_t *
 render_history(const struct engine_conn_view *conn)
 {
@@ -145,8 +165,10 @@ render_connection(const struct engine_conn_view *conn)
 	    json_integer(clamp_u64(conn->recv_buffered))) != 0 ||
 	    json_object_set_new(obj, "peer_state",
 	    json_string(tcpinfo_state_name(conn->peer_state))) != 0 ||
-	    json_object_set_new(obj, "peer_state_source", json_string("inferred")) != 0 ||
-	    json_object_set_new(obj, "peer_history", render_peer_history(conn)) != 0)
+	    json_object_set_new(obj, "peer_state_source",
+	    json_string(conn->kernel_history_len > 0 ? "kernel" : "inferred")) != 0 ||
+	    json_object_set_new(obj, "peer_history", render_peer_history(conn)) != 0 ||
+	    json_object_set_new(obj, "peer_kernel_history", render_kernel_history(conn)) != 0)
 		goto fail;
 	return obj;
 fail:
@@ -282,6 +304,13 @@ render_fault_stats(const struct engine_fault_stats *faults)
 	    "hold_overflows", clamp_u64(faults->hold_overflows));
 }
 
+static json_t *
+render_capture_stats(const struct engine_capture_stats *capture)
+{
+	return json_pack("{s:I, s:I}", "readers", clamp_u64(capture->readers),
+	    "readers_dropped", clamp_u64(capture->readers_dropped));
+}
+
 /* Only the edges taken: most of the 121 pairs are not edges of RFC 9293's diagram at all. */
 static json_t *
 render_transitions(const struct engine_stats *stats)
@@ -313,11 +342,12 @@ render_transitions(const struct engine_stats *stats)
 json_t *
 render_stats(const struct engine_stats *stats)
 {
-	return json_pack("{s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
 	    "tcp", render_tcp_stats(&stats->tcp),
 	    "transitions", render_transitions(stats),
 	    "interface", render_iface_counters(&stats->iface),
-	    "faults", render_fault_stats(&stats->faults));
+	    "faults", render_fault_stats(&stats->faults),
+	    "capture", render_capture_stats(&stats->capture));
 }
 
 json_t *

@@ -136,8 +136,17 @@ int request_parse_state_wait(const struct request_param *wait_for,
 int request_parse_accepted_wait(const struct request_param *wait_accepted,
     const struct request_param *timeout_ms, struct request_wait *out, struct problem *err);
 
-/* Parses the value of ?format= on a timeline: "json" (*text = false) or "text". */
-int request_parse_timeline_format(const char *value, bool *text, struct problem *err);
+/* The renderings of a timeline, as ?format= names them. */
+enum request_timeline_format {
+	REQUEST_TIMELINE_JSON = 0,
+	REQUEST_TIMELINE_TEXT,
+	REQUEST_TIMELINE_SVG,
+	REQUEST_TIMELINE_MERMAID
+};
+
+/* Parses the value of ?format= on a timeline: "json", "text", "svg" or "mermaid". */
+int request_parse_timeline_format(const char *value, enum request_timeline_format *out,
+    struct problem *err);
 
 /* Parses the value of ?connection= on the event stream: a connection id. */
 int request_parse_connection_filter(const char *value, uint64_t *out, struct problem *err);

@@ -175,14 +175,24 @@ request_parse_accepted_wait(const struct request_param *wait_accepted,
 }
 
 int
-request_parse_timeline_format(const char *value, bool *text, struct problem *err)
+request_parse_timeline_format(const char *value, enum request_timeline_format *out,
+    struct problem *err)
 {
-	if (value != NULL && (strcmp(value, "json") == 0 || strcmp(value, "text") == 0)) {
-		*text = value[0] == 't';
-		return 0;
+	static const char *const names[] = {
+		[REQUEST_TIMELINE_JSON] = "json",
+		[REQUEST_TIMELINE_TEXT] = "text",
+		[REQUEST_TIMELINE_SVG] = "svg",
+		[REQUEST_TIMELINE_MERMAID] = "mermaid",
+	};
+
+	for (size_t i = 0; value != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			*out = (enum request_timeline_format)i;
+			return 0;
+		}
 	}
 	problem_set(err, PROBLEM_INVALID_FIELD, "format",
-	    "format must be 'json' or 'text', not '%.*s'",
+	    "format must be 'json', 'text', 'svg' or 'mermaid', not '%.*s'",
 	    JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
 	return -EINVAL;
 }

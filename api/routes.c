@@ -21,6 +21,7 @@ static const char *const get_params[] = { "wait_for", "timeout_ms", NULL };
 static const char *const listener_get_params[] = { "wait_accepted", "timeout_ms", NULL };
 static const char *const timeline_params[] = { "format", NULL };
 static const char *const events_params[] = { "connection", NULL };
+static const char *const capture_params[] = { "connection", NULL };
 
 static const struct route routes[] = {
 	{ "/healthz", NULL, NULL, "GET, HEAD", handlers_healthz, no_params, NULL, NULL, NULL, NULL },
@@ -41,7 +42,11 @@ static const struct route routes[] = {
 	    no_params, NULL, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH "/", "/timeline", "connection", "GET, HEAD",
 	    handlers_conn_timeline, timeline_params, NULL, NULL, NULL, NULL },
+	{ API_CONNECTIONS_PATH "/", "/capture", "connection", "GET, HEAD",
+	    handlers_conn_capture, no_params, NULL, NULL, NULL, NULL },
 	{ "/v1/events", NULL, NULL, "GET, HEAD", handlers_events, events_params, NULL, NULL,
+	    NULL, NULL },
+	{ "/v1/capture", NULL, NULL, "GET, HEAD", handlers_capture, capture_params, NULL, NULL,
 	    NULL, NULL },
 	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL, NULL },
 	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_listener_list, no_params,

@@ -213,6 +213,8 @@ static const struct number_option {
 	    CONFIG_RECV_BUFFER_MAX, CONFIG_RECV_BUFFER_DEFAULT, "" },
 	{ "timeline-max", offsetof(struct config, timeline_max), ENGINE_TIMELINE_MIN,
 	    ENGINE_TIMELINE_MAX, ENGINE_TIMELINE_DEFAULT, "" },
+	{ "snaplen", offsetof(struct config, snaplen), 0, ENGINE_SNAPLEN_MAX, ENGINE_SNAPLEN_DEFAULT,
+	    "" },
 	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,
 	    CONFIG_FAULT_RULES_DEFAULT, "" },
 	{ "fault-hold-max", offsetof(struct config, fault_hold_max), 1, CONFIG_FAULT_HOLD_MAX,
@@ -289,6 +291,9 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *or
 		cfg->fault_count++;
 	} else if (strcmp(name, "lwip-raw") == 0) {
 		if (parse_bool(value, &cfg->lwip_raw) < 0)
+			return config_error(err, errlen, "%s: must be true or false; got '%.40s'", opt, value);
+	} else if (strcmp(name, "peer-trace") == 0) {
+		if (parse_bool(value, &cfg->peer_trace) < 0)
 			return config_error(err, errlen, "%s: must be true or false; got '%.40s'", opt, value);
 	} else if ((number = number_option(name)) != NULL) {
 		uint32_t *field = (uint32_t *)((char *)cfg + number->offset);
@@ -506,6 +511,8 @@ config_usage(FILE *out)
 	    "                       (default %u); the TCP window closes when it is full\n"
 	    "  --timeline-max N     events kept per connection's timeline: the first %u\n"
 	    "                       and the latest (default %u, %u to %u)\n"
+	    "  --snaplen N          payload bytes each timeline segment keeps of its frame,\n"
+	    "                       after its headers, for captures (default %u, at most %u)\n"
 	    "  --fault JSON         a fault rule, as POST /v1/faults takes it; repeatable\n"
 	    "                       (at most %d)\n"
 	    "  --max-fault-rules N  fault rules that may exist at once (default %u)\n"
@@ -514,6 +521,9 @@ config_usage(FILE *out)
 	    "  --fault-hold-bytes N bytes of those segments (default %u)\n"
 	    "  --lwip-raw           hand lwIP the segments RFC 9293 says to drop, to show\n"
 	    "                       what lwIP 2.1.3 does with them (default: drop them)\n"
+	    "  --peer-trace         a lab feature: read the local kernel's TCP states from its\n"
+	    "                       sock:inet_sock_set_state tracepoint, beside the inferred\n"
+	    "                       ones (needs tracefs at /sys/kernel/tracing and root)\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
 	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
 	    "                       named as the flags above; flags override the file\n"
@@ -524,7 +534,8 @@ config_usage(FILE *out)
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
-	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,
+	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, ENGINE_SNAPLEN_DEFAULT, ENGINE_SNAPLEN_MAX,
+	    CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,
 	    CONFIG_FAULT_HOLD_DEFAULT, CONFIG_FAULT_HOLD_BYTES_DEFAULT);
 }
 
@@ -543,8 +554,10 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "retain-closed", required_argument, NULL, 0 },
 		{ "recv-buffer", required_argument, NULL, 0 },
 		{ "timeline-max", required_argument, NULL, 0 },
+		{ "snaplen", required_argument, NULL, 0 },
 		{ "fault", required_argument, NULL, 0 },
 		{ "lwip-raw", no_argument, NULL, 0 },
+		{ "peer-trace", no_argument, NULL, 0 },
 		{ "max-fault-rules", required_argument, NULL, 0 },
 		{ "fault-hold-max", required_argument, NULL, 0 },
 		{ "fault-hold-bytes", required_argument, NULL, 0 },

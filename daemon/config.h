@@ -67,10 +67,12 @@ struct config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;
 	uint32_t timeline_max;
+	uint32_t snaplen;	/* payload bytes a timeline segment keeps of its frame */
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;
 	bool lwip_raw;				/* no RFC 9293 drops before lwIP */
+	bool peer_trace;			/* read the kernel's TCP states (lab only) */
 	size_t fault_count;
 	struct config_fault faults[CONFIG_FAULTS_MAX];
 	enum log_level log_level;

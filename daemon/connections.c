@@ -274,10 +274,12 @@ unlock:
 	return rc;
 }
 
-enum engine_result
-engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
+/* Copies a connection's timeline, and its frames when with_frames. */
+static enum engine_result
+copy_timeline(struct engine *engine, uint64_t id, bool with_frames, struct engine_timeline *out)
 {
 	enum engine_result rc = ENGINE_OK;
+	struct timeline *timeline;
 	struct conn *conn;
 
 	memset(out, 0, sizeof(*out));
@@ -287,20 +289,41 @@ engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
+	timeline = &conn->timeline;
 	engine_conn_view(engine, conn, &out->conn);
-	if (conn->timeline.count > 0) {
-		out->events = malloc(conn->timeline.count * sizeof(*out->events));
-		if (out->events == NULL) {
-			rc = ENGINE_NO_MEMORY;
-			goto unlock;
+	out->epoch_us = engine->started_unix_us;
+	if (timeline->count > 0) {
+		out->events = malloc(timeline->count * sizeof(*out->events));
+		if (with_frames && timeline->frame_slot > 0) {
+			out->frames = malloc(timeline->count * timeline->frame_slot);
+			out->frame_slot = timeline->frame_slot;
 		}
-		timeline_copy(&conn->timeline, out->events);
+		if (out->events == NULL || (with_frames && out->frames == NULL)) {
+			rc = ENGINE_NO_MEMORY;
+			goto free_copy;
+		}
+		timeline_copy(timeline, out->events, with_frames ? out->frames : NULL);
 	}
-	out->count = conn->timeline.count;
-	out->dropped = conn->timeline.dropped;
+	out->count = timeline->count;
+	out->dropped = timeline->dropped;
+	goto unlock;
+free_copy:
+	engine_timeline_free(out);
 unlock:
 	engine_unlock();
 	return rc;
+}
+
+enum engine_result
+engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out)
+{
+	return copy_timeline(engine, id, false, out);
+}
+
+enum engine_result
+engine_capture(struct engine *engine, uint64_t id, struct engine_timeline *out)
+{
+	return copy_timeline(engine, id, true, out);
 }
 
 void
@@ -309,6 +332,8 @@ engine_timeline_free(struct engine_timeline *timeline)
 	if (timeline == NULL)
 		return;
 	free(timeline->events);
+	free(timeline->frames);
 	timeline->events = NULL;
+	timeline->frames = NULL;
 	timeline->count = 0;
 }

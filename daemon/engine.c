@@ -34,6 +34,7 @@
  * finishes its own bookkeeping before it calls the glue.
  */
 #include "engine_internal.h"
+#include "peertrace.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +59,15 @@ engine_now_us(const struct engine *engine)
 }
 
 static uint64_t
+wall_clock_us(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
+}
+
+static uint64_t
 engine_clock(void *ctx)
 {
 	return engine_now_us(ctx);
@@ -69,6 +79,19 @@ engine_admit(const struct engine *engine, size_t used, size_t max)
 	if (engine->stopping)
 		return ENGINE_STOPPING;
 	return used >= max ? ENGINE_LIMIT_REACHED : ENGINE_OK;
+}
+
+int
+engine_admit_stream(const struct engine *engine, size_t used, size_t max)
+{
+	switch (engine_admit(engine, used, max)) {
+	case ENGINE_OK:
+		return 0;
+	case ENGINE_STOPPING:
+		return -ESHUTDOWN;
+	default:
+		return -ENOBUFS;
+	}
 }
 
 enum engine_result
@@ -131,7 +154,8 @@ engine_conn_new(struct engine *engine, enum engine_origin origin,
 		return NULL;
 	conn = conn_of(entry);
 	conn->engine = engine;
-	timeline_init(&conn->timeline, engine->cfg.timeline_max);
+	timeline_init(&conn->timeline, engine->cfg.timeline_max,
+	    ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen);
 	peerstate_init(&conn->peer);
 	conn->open_event = -1;
 	return conn;
@@ -186,6 +210,9 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->peer_history_len = conn->peer.history_len;
 	memcpy(out->peer_history, conn->peer.history,
 	    conn->peer.history_len * sizeof(conn->peer.history[0]));
+	out->kernel_history_len = conn->kernel_history_len;
+	memcpy(out->kernel_history, conn->kernel_history,
+	    conn->kernel_history_len * sizeof(out->kernel_history[0]));
 	if (entry->state == TCPINFO_TIME_WAIT && conn->deadline.queue == &engine->time_wait)
 		out->time_wait_remaining_ms = deadline_remaining_ms(&conn->deadline);
 }
@@ -328,6 +355,7 @@ on_sendable(void *owner)
 static const struct stack_hooks engine_hooks = {
 	.state_changed = on_state_changed,
 	.segment = segments_on_segment,
+	.frame = capture_on_frame,
 	.segment_done = segments_on_done,
 	.passive_open = on_passive_open,
 	.passive_abandoned = on_passive_abandoned,
@@ -355,6 +383,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	deadline_queue_init(&engine->fin_wait_2, (uint64_t)ENGINE_FIN_WAIT_2_TIMEOUT_MS * 1000u,
 	    engine_clock, expire_fin_wait_2, engine);
 	clock_gettime(CLOCK_MONOTONIC, &engine->started);
+	engine->started_unix_us = wall_clock_us();
 	engine->table = conntable_new(cfg->retain_closed, sizeof(struct conn));
 	if (engine->table == NULL) {
 		rc = -ENOMEM;
@@ -377,6 +406,9 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	rc = stack_start(stack_cfg, &hooks);
 	if (rc < 0)
 		goto free_faults;
+	/* Without tracefs or the privilege it logs once, and the peer's state stays inferred. */
+	if (cfg->peer_trace)
+		peertrace_start(engine);
 	*out = engine;
 	return 0;
 
@@ -395,6 +427,8 @@ engine_stop(struct engine *engine)
 	struct conntable_entry *entry;
 	struct conn *conn;
 
+	/* Before the lock: the reader takes it for each batch of lines. */
+	peertrace_stop(engine);
 	engine_lock();
 	engine->stopping = true;
 	/* Keep every record while aborting, so the walk's next pointer stays valid. */
@@ -410,6 +444,7 @@ engine_stop(struct engine *engine)
 	}
 	listeners_stop(engine);
 	events_stop(engine);
+	capture_stop(engine);
 	deadline_queue_stop(&engine->time_wait);
 	deadline_queue_stop(&engine->fin_wait_2);
 	engine_unlock();

@@ -36,6 +36,19 @@ struct engine_tcb {
 	uint32_t nrtx;		/* retransmissions of the current segment */
 };
 
+/*
+ * A transition of the peer's socket as the local kernel reported it
+ * (--peer-trace), in RFC 9293's names: a CLOSE after FIN_WAIT_2 or CLOSING
+ * is the kernel's TIME_WAIT, which its tracepoint does not show.
+ */
+struct engine_kernel_transition {
+	enum tcpinfo_state from;
+	enum tcpinfo_state to;
+	uint64_t at_us;
+};
+
+#define ENGINE_KERNEL_HISTORY_MAX 16
+
 /* A copy of one connection, taken under the core lock. */
 struct engine_conn_view {
 	uint64_t id;
@@ -56,6 +69,9 @@ struct engine_conn_view {
 	enum tcpinfo_state peer_state;
 	size_t peer_history_len;
 	struct peerstate_entry peer_history[PEERSTATE_HISTORY_MAX];
+	/* The peer's transitions as the local kernel reported them (--peer-trace). */
+	size_t kernel_history_len;
+	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
 };
 
 /* A copy of one listener. */
@@ -112,9 +128,16 @@ struct engine_fault_stats {
 	uint64_t hold_overflows;		/* segments a full hold let pass unharmed */
 };
 
+/* Live capture readers (GET /v1/capture). */
+struct engine_capture_stats {
+	uint64_t readers;		/* reading now */
+	uint64_t readers_dropped;	/* dropped for falling behind */
+};
+
 struct engine_stats {
 	struct engine_tcp_stats tcp;
 	struct engine_fault_stats faults;
+	struct engine_capture_stats capture;
 	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];	/* [from][to] */
 	struct engine_iface_counters iface;
 };
@@ -170,6 +193,8 @@ struct engine_config {
 	uint32_t retain_closed;
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 	uint32_t timeline_max;	/* events kept per connection's timeline */
+	uint32_t snaplen;	/* payload bytes kept of each segment's frame, after its headers */
+	bool peer_trace;	/* read the kernel's TCP states (peertrace.h) */
 	/*
 	 * The engine's clock, in microseconds; NULL: CLOCK_MONOTONIC from the
 	 * start. A test injects its own to drive deadlines.
@@ -335,6 +360,15 @@ enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_
 #define ENGINE_TIMELINE_MIN 128
 #define ENGINE_TIMELINE_MAX 65536
 
+/*
+ * Each segment event keeps its frame's first bytes: the Ethernet, IPv4 and
+ * TCP headers with their options (at most ENGINE_FRAME_HEADERS_MAX) and up
+ * to --snaplen bytes of payload.
+ */
+#define ENGINE_FRAME_HEADERS_MAX (14 + 60 + 60)
+#define ENGINE_SNAPLEN_DEFAULT 128
+#define ENGINE_SNAPLEN_MAX 1500
+
 /* What a fault rule did to a segment. */
 struct engine_fault {
 	enum fault_action action;	/* FAULT_NONE: nothing */
@@ -369,6 +403,8 @@ struct engine_event {
 	enum tcpinfo_step step;
 	enum tcpinfo_drop drop;			/* dropped before lwIP by RFC 9293's rules */
 	struct engine_fault fault;		/* what a fault rule did to it, if one did */
+	uint32_t frame_len;			/* the whole frame's length; 0 when not kept */
+	uint32_t snap_len;			/* its first bytes kept (engine_capture) */
 	/* State events. */
 	enum tcpinfo_state from;
 	enum tcpinfo_state to;
@@ -380,10 +416,17 @@ struct engine_timeline {
 	size_t count;
 	struct engine_event *events;	/* malloc'd, count long, in order */
 	uint64_t dropped;		/* events left out between the head and the tail */
+	/* engine_capture only: event i's first snap_len bytes are at frames + i * frame_slot. */
+	uint8_t *frames;		/* malloc'd */
+	size_t frame_slot;
+	uint64_t epoch_us;		/* the wall clock, in µs since the epoch, at at_us 0 */
 };
 
 /* Copies a connection's timeline. Results: NOT_FOUND, NO_MEMORY. */
 enum engine_result engine_timeline(struct engine *engine, uint64_t id, struct engine_timeline *out);
+
+/* The same with each segment's kept frame bytes, for a capture. */
+enum engine_result engine_capture(struct engine *engine, uint64_t id, struct engine_timeline *out);
 
 /* Frees what engine_timeline() copied. Accepts NULL. */
 void engine_timeline_free(struct engine_timeline *timeline);
@@ -451,6 +494,48 @@ int engine_stream_read(struct engine *engine, struct engine_subscriber *subscrib
 
 /* Ends a subscription. Accepts NULL. */
 void engine_unsubscribe(struct engine *engine, struct engine_subscriber *subscriber);
+
+/*
+ * Live capture: every frame read from or written to the TAP, or only those
+ * of one connection, copied (its first ENGINE_FRAME_HEADERS_MAX + --snaplen
+ * bytes) into each reader's queue of ENGINE_CAPTURE_QUEUE frames. The
+ * stack never waits: a reader whose queue is full is dropped and counted
+ * (stats: capture_readers_dropped). wake(arg) and behind(arg) are called
+ * as for a subscriber: with the core lock held, only to signal; wake when a
+ * frame arrives for a reader that had read everything, or the daemon
+ * stops; behind once when the reader is dropped.
+ */
+#define ENGINE_CAPTURE_READERS_MAX 8
+#define ENGINE_CAPTURE_QUEUE 256
+
+struct engine_capture_frame {
+	uint64_t ts_us;			/* microseconds since the epoch */
+	uint32_t len;			/* the frame's length */
+	uint32_t captured;		/* bytes kept */
+	uint8_t bytes[ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX];
+};
+
+struct engine_capture_reader;
+
+/*
+ * Starts a reader of every frame (connection 0) or of one connection's.
+ * Returns 0, -ENOENT (no such connection), -ENOBUFS (ENGINE_CAPTURE_READERS_MAX
+ * readers already), -ENOMEM or -ESHUTDOWN; errno values, as for the event
+ * stream, whose one caller answers for itself.
+ */
+int engine_capture_open(struct engine *engine, uint64_t connection, engine_wake_fn wake,
+    engine_wake_fn behind, void *arg, struct engine_capture_reader **out);
+
+/*
+ * Copies up to max queued frames, oldest first. Returns the number copied
+ * (0: none yet, wake follows), -EOVERFLOW once the reader was dropped, or
+ * -ESHUTDOWN when the daemon is stopping.
+ */
+int engine_capture_read(struct engine *engine, struct engine_capture_reader *reader,
+    struct engine_capture_frame *out, size_t max);
+
+/* Ends a reader; no wake runs after it returns. Accepts NULL. */
+void engine_capture_close(struct engine *engine, struct engine_capture_reader *reader);
 
 /* Connections in the table, live and retained, by state. */
 void engine_count_by_state(struct engine *engine, uint64_t counts[TCPINFO_STATE_COUNT]);

@@ -50,6 +50,8 @@ struct conn {
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
 	bool open_rst;			/* and it is a RST that reached lwIP */
 	struct peerstate peer;		/* the peer's inferred state */
+	size_t kernel_history_len;	/* and its real one, with --peer-trace */
+	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
 	bool announced;			/* its creation went out on the event stream */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
 };
@@ -91,6 +93,11 @@ struct engine {
 	struct faults *faults;
 	bool stopping;
 	struct timespec started;
+	uint64_t started_unix_us;	/* the wall clock at started, for captures */
+	struct engine_capture_reader *capture_readers;
+	size_t capture_reader_count;
+	uint64_t capture_dropped;	/* readers dropped for falling behind */
+	struct peertrace *peertrace;	/* --peer-trace's reader, or NULL */
 };
 
 static inline struct conn *
@@ -120,12 +127,18 @@ engine_cause(enum tcpinfo_cause_kind kind)
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
 }
 
+/* capture.c */
+void capture_on_frame(void *arg, const struct stack_frame *frame);
+void capture_stop(struct engine *engine);
+
 /* engine.c */
 uint64_t engine_now_us(const struct engine *engine);
 /* The connection with that id, live or retained, or NULL. */
 struct conn *engine_conn_find(struct engine *engine, uint64_t id);
 /* Whether one more of something bounded may start: STOPPING, LIMIT_REACHED, or OK. */
 enum engine_result engine_admit(const struct engine *engine, size_t used, size_t max);
+/* The same for the streams, whose calls keep errno values: 0, -ESHUTDOWN or -ENOBUFS. */
+int engine_admit_stream(const struct engine *engine, size_t used, size_t max);
 /* The result a stack call's errno stands for (stack_tcp_connect, stack_tcp_listen). */
 enum engine_result engine_result_of(int stack_rc);
 void engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_view *out);

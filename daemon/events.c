@@ -124,16 +124,9 @@ engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
 	int rc = 0;
 
 	engine_lock();
-	switch (engine_admit(engine, events->subscriber_count, ENGINE_SUBSCRIBERS_MAX)) {
-	case ENGINE_OK:
-		break;
-	case ENGINE_STOPPING:
-		rc = -ESHUTDOWN;
+	rc = engine_admit_stream(engine, events->subscriber_count, ENGINE_SUBSCRIBERS_MAX);
+	if (rc != 0)
 		goto unlock;
-	default:
-		rc = -ENOBUFS;
-		goto unlock;
-	}
 	subscriber = calloc(1, sizeof(*subscriber));
 	if (subscriber == NULL) {
 		rc = -ENOMEM;

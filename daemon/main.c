@@ -137,6 +137,8 @@ run(const struct config *cfg, const struct fault_spec *faults)
 		.retain_closed = cfg->retain_closed,
 		.recv_buffer = cfg->recv_buffer,
 		.timeline_max = cfg->timeline_max,
+		.snaplen = cfg->snaplen,
+		.peer_trace = cfg->peer_trace,
 		.max_fault_rules = cfg->max_fault_rules,
 		.faults = faults,
 		.fault_count = cfg->fault_count,

@@ -118,6 +118,15 @@ decide(struct engine *engine, struct conn *conn, struct stack_segment *segment)
 	segment->fault = faults_decide(engine->faults, &seen, fault_news, &ctx);
 }
 
+/* The bytes of the frame kept: all its headers, then up to --snaplen of payload. */
+static size_t
+snapshot_len(const struct engine *engine, const struct stack_segment *segment)
+{
+	size_t len = segment->headers_len + engine->cfg.snaplen;
+
+	return len < segment->frame_len ? len : segment->frame_len;
+}
+
 /* Records the segment in its connection's timeline and counters, with the peer's state. */
 static void
 record(struct engine *engine, struct conn *conn, const struct stack_segment *segment)
@@ -149,6 +158,9 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 		conn->entry.counters.rst_in_ignored += !!(segment->flags & TCPINFO_FLAG_RST);
 	engine->retrans_segs += conn->entry.counters.retransmits - before;
 	number = timeline_append(&conn->timeline, &event);
+	if (segment->frame != NULL)
+		timeline_keep_frame(&conn->timeline, number, segment->frame,
+		    snapshot_len(engine, segment), segment->frame_len);
 	if (!segment->outbound) {
 		/* Until lwIP is done with it, its state changes are this segment's, and the record stays. */
 		conn->open_event = number;

@@ -52,6 +52,10 @@ engine_stats(struct engine *engine, struct engine_stats *out)
 		.hold_overflows = totals.hold_overflows,
 	};
 	faults_applied(engine->faults, out->faults.applied);
+	out->capture = (struct engine_capture_stats){
+		.readers = engine->capture_reader_count,
+		.readers_dropped = engine->capture_dropped,
+	};
 	engine_unlock();
 	out->iface = iface.counters;
 }

@@ -6,9 +6,10 @@
 #define TIMELINE_FIRST_CAPACITY 16
 
 void
-timeline_init(struct timeline *timeline, size_t cap)
+timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot)
 {
 	memset(timeline, 0, sizeof(*timeline));
+	timeline->frame_slot = frame_slot;
 	timeline->cap = cap > ENGINE_TIMELINE_HEAD ? cap : ENGINE_TIMELINE_HEAD + 1;
 }
 
@@ -18,7 +19,9 @@ timeline_free(struct timeline *timeline)
 	if (timeline == NULL)
 		return;
 	free(timeline->events);
+	free(timeline->frames);
 	timeline->events = NULL;
+	timeline->frames = NULL;
 	timeline->capacity = 0;
 	timeline->count = 0;
 }
@@ -51,9 +54,20 @@ timeline_append(struct timeline *timeline, const struct engine_event *event)
 			return -1;
 		}
 		timeline->events = grown;
+		if (timeline->frame_slot > 0) {
+			uint8_t *frames = realloc(timeline->frames, capacity * timeline->frame_slot);
+
+			/* The events are grown already: keep them, with no room for frames yet. */
+			if (frames == NULL) {
+				timeline->dropped++;
+				return -1;
+			}
+			timeline->frames = frames;
+		}
 		timeline->capacity = capacity;
 	}
 	timeline->events[timeline_slot(timeline, n)] = *event;
+	timeline->events[timeline_slot(timeline, n)].snap_len = 0;
 	timeline->appended++;
 	if (timeline->count < timeline->cap)
 		timeline->count++;
@@ -77,16 +91,38 @@ timeline_get(struct timeline *timeline, int64_t number)
 }
 
 void
-timeline_copy(const struct timeline *timeline, struct engine_event *out)
+timeline_keep_frame(struct timeline *timeline, int64_t number, const uint8_t *frame, size_t len,
+    size_t frame_len)
+{
+	struct engine_event *event = timeline_get(timeline, number);
+	size_t kept = len < timeline->frame_slot ? len : timeline->frame_slot;
+
+	if (event == NULL || frame == NULL)
+		return;
+	event->frame_len = (uint32_t)frame_len;
+	event->snap_len = (uint32_t)kept;
+	if (kept > 0)
+		memcpy(timeline->frames + timeline_slot(timeline, (uint64_t)number) *
+		    timeline->frame_slot, frame, kept);
+}
+
+void
+timeline_copy(const struct timeline *timeline, struct engine_event *out, uint8_t *frames)
 {
 	size_t head = timeline->count < ENGINE_TIMELINE_HEAD ? timeline->count : ENGINE_TIMELINE_HEAD;
 	uint64_t tail_first = timeline->appended - (timeline->count - head);
-
+	size_t slot = timeline->frame_slot;
 	size_t i = head;
 
 	memcpy(out, timeline->events, head * sizeof(*out));
-	for (uint64_t n = tail_first; n < timeline->appended; n++)
-		out[i++] = timeline->events[timeline_slot(timeline, n)];
+	if (frames != NULL && slot > 0)
+		memcpy(frames, timeline->frames, head * slot);
+	for (uint64_t n = tail_first; n < timeline->appended; n++, i++) {
+		out[i] = timeline->events[timeline_slot(timeline, n)];
+		if (frames != NULL && slot > 0)
+			memcpy(frames + i * slot, timeline->frames + timeline_slot(timeline, n) * slot,
+			    slot);
+	}
 }
 
 static enum tcpinfo_step

@@ -17,9 +17,15 @@
  * A timeline keeps its first ENGINE_TIMELINE_HEAD events and then the most
  * recent ones in a ring, up to cap in all. Storage grows as events come, so
  * a short connection costs little.
+ *
+ * Each event may keep its frame's first bytes in a slot of frame_slot
+ * bytes, in a side array parallel to the events: grown, ringed and freed
+ * with them, so a timeline costs at most cap * (sizeof(event) + frame_slot).
  */
 struct timeline {
 	struct engine_event *events;
+	uint8_t *frames;	/* capacity slots of frame_slot bytes; NULL when frame_slot is 0 */
+	size_t frame_slot;
 	size_t capacity;	/* allocated */
 	size_t count;		/* stored, at most cap */
 	size_t cap;
@@ -42,7 +48,8 @@ struct timeline_steps {
 	uint32_t isn[2];
 };
 
-void timeline_init(struct timeline *timeline, size_t cap);
+/* frame_slot: the bytes of a frame an event keeps (0: none). */
+void timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot);
 
 /* Frees the events. Accepts NULL. */
 void timeline_free(struct timeline *timeline);
@@ -53,11 +60,23 @@ void timeline_free(struct timeline *timeline);
  */
 int64_t timeline_append(struct timeline *timeline, const struct engine_event *event);
 
+/*
+ * Keeps the first len bytes of event number's frame, frame_len bytes long
+ * in all, or as many as its slot holds. Sets the event's snap_len and
+ * frame_len; nothing when the event was dropped.
+ */
+void timeline_keep_frame(struct timeline *timeline, int64_t number, const uint8_t *frame,
+    size_t len, size_t frame_len);
+
 /* The stored event with that number, or NULL when it was dropped. */
 struct engine_event *timeline_get(struct timeline *timeline, int64_t number);
 
-/* Copies the stored events in order into out, which holds timeline->count. */
-void timeline_copy(const struct timeline *timeline, struct engine_event *out);
+/*
+ * Copies the stored events in order into out, which holds timeline->count,
+ * and, when frames is not NULL, their frames' slots into it
+ * (timeline->count * timeline->frame_slot bytes).
+ */
+void timeline_copy(const struct timeline *timeline, struct engine_event *out, uint8_t *frames);
 
 /* Fills a segment event's sequence numbers relative to the ISNs, noting an ISN its SYN shows. */
 void timeline_relative(struct timeline_steps *steps, struct engine_event *segment);

@@ -107,6 +107,9 @@ frame_parse_tcp(const uint8_t *frame, size_t len, struct frame_tcp *out)
 	out->window = read16(tcp + 14);
 	out->payload_len = (uint32_t)(ip_total_len - ip_header_len - tcp_header_len);
 	out->checksum_ok = tcp_checksum(ip, tcp, ip_total_len - ip_header_len) == 0;
+	out->frame = frame;
+	out->frame_len = len;
+	out->headers_len = FRAME_ETH_HEADER_LEN + ip_header_len + tcp_header_len;
 	return 0;
 }
 

@@ -24,6 +24,9 @@ struct frame_tcp {
 	uint16_t window;	/* as on the wire, unscaled */
 	uint32_t payload_len;
 	bool checksum_ok;	/* the TCP checksum over the pseudo-header verifies */
+	const uint8_t *frame;	/* the parsed frame, and its length with any padding */
+	size_t frame_len;
+	size_t headers_len;	/* Ethernet, IPv4 and TCP, with their options */
 };
 
 /* What a frame from the TAP is, for the gate in front of lwIP. */

@@ -46,11 +46,27 @@ static struct {
 	.stop_fd = -1,
 };
 
+/* Reports a frame to the live capture; tcp is its parse, or NULL when it is not TCP. */
+static void
+captured(bool outbound, const uint8_t *frame, size_t len, const struct frame_tcp *tcp)
+{
+	struct stack_frame report = { .outbound = outbound, .bytes = frame, .len = len };
+
+	if (tcp != NULL) {
+		report.tcp = true;
+		report.remote_ip = outbound ? tcp->dst_ip : tcp->src_ip;
+		report.local_port = outbound ? tcp->src_port : tcp->dst_port;
+		report.remote_port = outbound ? tcp->dst_port : tcp->src_port;
+	}
+	stack_state.hooks.frame(stack_state.hooks.arg, &report);
+}
+
 /* Writes one frame to the TAP and counts it. */
 err_t
 tapnetif_write(const uint8_t *frame, size_t len)
 {
 	ssize_t written = write(tap.tap_fd, frame, len);
+	struct frame_tcp tcp;
 
 	if (written != (ssize_t)len) {
 		log_debug("TAP write of %zu bytes failed: %s", len,
@@ -59,6 +75,8 @@ tapnetif_write(const uint8_t *frame, size_t len)
 	}
 	stack_state.iface.tx_frames++;
 	stack_state.iface.tx_bytes += len;
+	if (stack_state.capturing)
+		captured(true, frame, len, frame_parse_tcp(frame, len, &tcp) == 0 ? &tcp : NULL);
 	return ERR_OK;
 }
 
@@ -150,6 +168,8 @@ input_frame(const uint8_t *frame, size_t len)
 	stack_state.iface.rx_frames++;
 	stack_state.iface.rx_bytes += len;
 	kind = frame_classify(frame, len, &seg);
+	if (stack_state.capturing)
+		captured(false, frame, len, kind == FRAME_TCP ? &seg : NULL);
 	if (!gate_admits(kind))
 		return;
 	if (kind == FRAME_TCP)

@@ -164,6 +164,12 @@ stack_healthy(void)
 }
 
 void
+stack_capture_frames(bool on)
+{
+	stack_state.capturing = on;
+}
+
+void
 stack_tcp_totals(struct stack_tcp_totals *out)
 {
 	LWIP_ASSERT_CORE_LOCKED();

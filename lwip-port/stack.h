@@ -60,6 +60,25 @@ struct stack_segment {
 	enum tcpinfo_drop drop;	/* set by the glue before the hook: dropped by RFC 9293's rules */
 	bool released;		/* a held segment on its way at last */
 	bool copy;		/* the second of a duplicated segment */
+	/*
+	 * The frame, from its Ethernet header, valid during the hook only (a
+	 * held one's is the hold's copy); headers_len covers Ethernet, IPv4
+	 * and TCP with their options.
+	 */
+	const uint8_t *frame;
+	size_t frame_len;
+	size_t headers_len;
+};
+
+/* A frame on the TAP, for live capture; the 4-tuple is lwIP's view of a TCP one. */
+struct stack_frame {
+	bool outbound;
+	const uint8_t *bytes;	/* from the Ethernet header; valid during the hook only */
+	size_t len;
+	bool tcp;		/* an IPv4 TCP segment whose headers parse */
+	uint32_t remote_ip;	/* network byte order */
+	uint16_t local_port;
+	uint16_t remote_port;
 };
 
 /* What lwIP made of an inbound segment, for counters that count only what it accepted. */
@@ -129,6 +148,12 @@ struct stack_hooks {
 	 * May call no stack_* function.
 	 */
 	void (*passive_abandoned)(void *owner);
+	/*
+	 * A frame was read from the TAP (before the gate) or written to it,
+	 * reported only while stack_capture_frames(true) is in force; arg is
+	 * the hooks' arg. May call no stack_* function.
+	 */
+	void (*frame)(void *arg, const struct stack_frame *frame);
 	/*
 	 * A listener's connection completed its handshake. Runs inside lwIP's
 	 * accept callback, before the ESTABLISHED report; may call no stack_*
@@ -233,6 +258,9 @@ bool stack_healthy(void);
 void stack_iface_info(struct stack_iface_info *out);
 
 void stack_tcp_totals(struct stack_tcp_totals *out);
+
+/* Turns the frame hook on or off: frames are parsed for it only while it is on. */
+void stack_capture_frames(bool on);
 
 /*
  * Starts an active open from local_port (0: a free ephemeral port) and sets

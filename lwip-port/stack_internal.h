@@ -30,6 +30,7 @@ struct stack_state {
 	struct stack_iface_info iface;
 	struct stack_tcp_totals totals;	/* tcpglue.c and faultpath.c count */
 	bool lwip_raw;			/* no RFC 9293 drops before lwIP */
+	bool capturing;			/* the frame hook is on */
 };
 
 extern struct stack_state stack_state;

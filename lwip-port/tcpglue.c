@@ -251,6 +251,9 @@ glue_report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbo
 	report->payload_len = seg->payload_len;
 	report->local_port = outbound ? seg->src_port : seg->dst_port;
 	report->remote_port = outbound ? seg->dst_port : seg->src_port;
+	report->frame = seg->frame;
+	report->frame_len = seg->frame_len;
+	report->headers_len = seg->headers_len;
 	if (t == NULL || (outbound && report->released)) {
 		stack_state.hooks.segment(stack_state.hooks.arg, t != NULL ? t->owner : NULL, report);
 		return;

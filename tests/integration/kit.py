@@ -146,6 +146,24 @@ def established_active(d, peer, **kw):
     return obj
 
 
+def full_lifecycle(d, ns, start_peer, data="hello"):
+    """An active open to a holding peer.py, data, and a four-segment close
+    begun by lwIP, down to CLOSED; returns the connection's id."""
+    peer = start_peer(ns, PEER_PORT, "hold")
+    obj = established_active(d, peer)
+    cid = obj["id"]
+    r = d.post("/v1/connections/%d/send" % cid, {"data": data})
+    assert r.status == 202, r
+    peer.wait_event("DATA", lwip_end(obj))
+    r = d.delete("/v1/connections/%d" % cid)
+    assert r.status == 202, r
+    d.wait_state(cid, "FIN_WAIT_2")
+    peer.wait_event("EOF", lwip_end(obj))
+    peer.close_all()
+    d.wait_state(cid, "CLOSED")
+    return cid
+
+
 def find_passive(d, kport, lid=None):
     """The passive connection whose remote end is the kernel's port kport."""
     def found():

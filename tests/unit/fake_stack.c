@@ -338,6 +338,13 @@ stack_tcp_totals(struct stack_tcp_totals *out)
 	*out = (struct stack_tcp_totals){ .in_segs = 0 };
 }
 
+void
+stack_capture_frames(bool on)
+{
+	assert_locked();
+	(void)on;
+}
+
 int
 stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port,
     uint16_t local_port, struct stack_tcp **out, uint16_t *chosen_port)

@@ -78,7 +78,7 @@ fill_connection(struct engine_conn_view *conn)
 	"\"counters\":{\"segs_in\":1,\"segs_out\":2,\"bytes_in\":3,\"bytes_out\":4," \
 	"\"retransmits\":5,\"rst_in\":6,\"rst_in_ignored\":0,\"rst_out\":7}," \
 	"\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9," \
-	"\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}"
+	"\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[],\"peer_kernel_history\":[]}"
 
 static void
 test_connection_object(void **state)
@@ -127,7 +127,7 @@ test_connection_passive_and_causes(void **state)
 	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
 	    "\"retransmits\":0,\"rst_in\":0,\"rst_in_ignored\":0,\"rst_out\":0},"
 	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0,"
-	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}");
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[],\"peer_kernel_history\":[]}");
 }
 
 #define CONNECTION_42_HEAD_TIME_WAIT \
@@ -151,14 +151,14 @@ test_connection_time_wait(void **state)
 	assert_json(render_connection(&conn),
 	    CONNECTION_42_HEAD_TIME_WAIT "\"time_wait_remaining_ms\":1999,"
 	    "\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9,"
-	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}");
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[],\"peer_kernel_history\":[]}");
 	/* Zero is still shown: TIME_WAIT ends at the next timer tick. */
 	conn.time_wait_remaining_ms = 0;
 	conn.has_tcb = false;
 	assert_json(render_connection(&conn),
 	    CONNECTION_42_HEAD_TIME_WAIT "\"time_wait_remaining_ms\":0,"
 	    "\"tcb\":null,\"send_queued\":8,\"recv_buffered\":9,"
-	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}");
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[],\"peer_kernel_history\":[]}");
 }
 
 static void
@@ -276,7 +276,7 @@ test_connection_list(void **state)
 	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
 	    "\"retransmits\":0,\"rst_in\":0,\"rst_in_ignored\":0,\"rst_out\":0},"
 	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0,"
-	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}]}");
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[],\"peer_kernel_history\":[]}]}");
 }
 
 static void
@@ -398,7 +398,8 @@ test_stats_object(void **state)
 	    "\"CLOSE_WAIT->LAST_ACK\":9223372036854775807,\"TIME_WAIT->CLOSED\":2},"
 	    "\"interface\":{\"rx_frames\":11,\"tx_frames\":12,\"rx_bytes\":13,"
 	    "\"tx_bytes\":14,\"rx_dropped\":15,\"rx_fragments\":16,\"rx_malformed\":17,\"rx_other\":18},"
-	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0}}");
+	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0},"
+	    "\"capture\":{\"readers\":0,\"readers_dropped\":0}}");
 }
 
 static void
@@ -415,7 +416,8 @@ test_stats_no_transitions(void **state)
 	    "\"transitions\":{},"
 	    "\"interface\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
 	    "\"tx_bytes\":0,\"rx_dropped\":0,\"rx_fragments\":0,\"rx_malformed\":0,\"rx_other\":0},"
-	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0}}");
+	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0},"
+	    "\"capture\":{\"readers\":0,\"readers_dropped\":0}}");
 }
 
 static void

@@ -975,20 +975,25 @@ test_close_mode(void **state)
 static void
 test_timeline_format(void **state)
 {
+	enum request_timeline_format format = REQUEST_TIMELINE_TEXT;
 	struct problem err;
-	bool text = true;
 
 	(void)state;
-	assert_int_equal(request_parse_timeline_format("json", &text, &err), 0);
-	assert_false(text);
-	assert_int_equal(request_parse_timeline_format("text", &text, &err), 0);
-	assert_true(text);
-	assert_int_equal(request_parse_timeline_format("TEXT", &text, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format("json", &format, &err), 0);
+	assert_int_equal(format, REQUEST_TIMELINE_JSON);
+	assert_int_equal(request_parse_timeline_format("text", &format, &err), 0);
+	assert_int_equal(format, REQUEST_TIMELINE_TEXT);
+	assert_int_equal(request_parse_timeline_format("svg", &format, &err), 0);
+	assert_int_equal(format, REQUEST_TIMELINE_SVG);
+	assert_int_equal(request_parse_timeline_format("mermaid", &format, &err), 0);
+	assert_int_equal(format, REQUEST_TIMELINE_MERMAID);
+	assert_int_equal(request_parse_timeline_format("TEXT", &format, &err), -EINVAL);
 	assert_int_equal(problem_status(&err), 422);
 	assert_string_equal(err.field, "format");
-	assert_int_equal(request_parse_timeline_format("", &text, &err), -EINVAL);
-	assert_int_equal(request_parse_timeline_format("texts", &text, &err), -EINVAL);
-	assert_int_equal(request_parse_timeline_format(NULL, &text, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format("", &format, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format("texts", &format, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format("png", &format, &err), -EINVAL);
+	assert_int_equal(request_parse_timeline_format(NULL, &format, &err), -EINVAL);
 	assert_string_equal(err.field, "format");
 }
 

@@ -168,7 +168,7 @@ keeps_the_head_and_the_latest(void **unused)
 	const size_t cap = 128, total = 500;
 
 	(void)unused;
-	timeline_init(&timeline, cap);
+	timeline_init(&timeline, cap, 0);
 	for (size_t i = 0; i < total; i++) {
 		struct engine_event e = { .kind = ENGINE_EVENT_STATE, .at_us = i };
 
@@ -178,7 +178,7 @@ keeps_the_head_and_the_latest(void **unused)
 	assert_int_equal(timeline.dropped, total - cap);
 	copy = malloc(cap * sizeof(*copy));
 	assert_non_null(copy);
-	timeline_copy(&timeline, copy);
+	timeline_copy(&timeline, copy, NULL);
 	for (size_t i = 0; i < ENGINE_TIMELINE_HEAD; i++)
 		assert_int_equal(copy[i].at_us, i);
 	for (size_t i = ENGINE_TIMELINE_HEAD; i < cap; i++)
@@ -200,18 +200,55 @@ short_timelines_grow_in_order(void **unused)
 	struct engine_event copy[40];
 
 	(void)unused;
-	timeline_init(&timeline, 256);
+	timeline_init(&timeline, 256, 0);
 	for (size_t i = 0; i < 40; i++)
 		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
 	assert_int_equal(timeline.count, 40);
 	assert_int_equal(timeline.dropped, 0);
 	assert_true(timeline.capacity < 256);
-	timeline_copy(&timeline, copy);
+	timeline_copy(&timeline, copy, NULL);
 	for (size_t i = 0; i < 40; i++)
 		assert_int_equal(copy[i].at_us, i);
 	assert_int_equal(timeline_get(&timeline, 39)->at_us, 39);
 	timeline_free(&timeline);
 	timeline_free(NULL);
+}
+
+/* Frames ring with their events, cut to the slot; the copy keeps them in event order. */
+static void
+frames_go_with_their_events(void **unused)
+{
+	const size_t cap = 128, total = 300, slot = 8;
+	struct timeline timeline;
+	struct engine_event *copy;
+	uint8_t frame[12], *frames;
+
+	(void)unused;
+	timeline_init(&timeline, cap, slot);
+	for (size_t i = 0; i < total; i++) {
+		int64_t n = timeline_append(&timeline, &(struct engine_event){ .at_us = i });
+
+		memset(frame, (int)(i & 0xff), sizeof(frame));
+		timeline_keep_frame(&timeline, n, frame, i % 2 ? sizeof(frame) : 3, 1500);
+	}
+	copy = malloc(cap * sizeof(*copy));
+	frames = malloc(cap * slot);
+	assert_non_null(copy);
+	assert_non_null(frames);
+	timeline_copy(&timeline, copy, frames);
+	for (size_t i = 0; i < cap; i++) {
+		uint64_t n = copy[i].at_us;
+
+		assert_int_equal(copy[i].frame_len, 1500);
+		assert_int_equal(copy[i].snap_len, n % 2 ? slot : 3);
+		for (size_t k = 0; k < copy[i].snap_len; k++)
+			assert_int_equal(frames[i * slot + k], n & 0xff);
+	}
+	/* A dropped event keeps nothing. */
+	timeline_keep_frame(&timeline, 100, frame, sizeof(frame), sizeof(frame));
+	free(frames);
+	free(copy);
+	timeline_free(&timeline);
 }
 
 int
@@ -226,6 +263,7 @@ main(void)
 		cmocka_unit_test(relative_numbers_follow_each_sides_isn),
 		cmocka_unit_test(keeps_the_head_and_the_latest),
 		cmocka_unit_test(short_timelines_grow_in_order),
+		cmocka_unit_test(frames_go_with_their_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

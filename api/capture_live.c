@@ -1,0 +1,223 @@
+/*
+ * capture_live: GET /v1/capture, every frame on the interface (or one
+ * connection's) streamed live as pcapng: the section and interface blocks
+ * once, then one Enhanced Packet Block per frame.
+ *
+ * DESIGN
+ *
+ * Like the event stream (sse.c): libmicrohttpd's content reader copies a
+ * batch of frames out of the engine's reader queue (under the core lock,
+ * for the copy only), encodes them into the stream's own buffer and hands
+ * that out; the socket is written with no lock held. With nothing queued
+ * the reader suspends its request, and the engine's wake resumes it; the
+ * two meet under the stream's own lock (lockorder.h: after the core lock),
+ * so a wake between the read that found nothing and the suspend is not
+ * lost. The engine drops a reader that falls behind and calls its behind
+ * callback, which shuts the socket down, so even a client that stopped
+ * reading ends; engine_stop wakes every reader before api_stop, and a
+ * woken reader then ends its stream.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "capture_live.h"
+#include "lockorder.h"
+#include "log.h"
+#include "pcapng.h"
+
+/* Frames copied out of the engine at a time. */
+#define CAPTURE_BATCH 16
+/* One block: its fixed fields (32 bytes) and a padded frame. */
+#define CAPTURE_BLOCK_MAX (32 + sizeof(((struct engine_capture_frame *)0)->bytes) + 4)
+/* What libmicrohttpd asks the reader for at most. */
+#define CAPTURE_READ_SIZE 16384
+
+struct capture_stream {
+	struct engine *engine;
+	struct MHD_Connection *connection;
+	struct engine_capture_reader *reader;
+	pthread_mutex_t lock;		/* guards the three flags */
+	bool suspended;			/* the reader suspended the request; a wake resumes it */
+	bool woken;			/* a wake came while not suspended */
+	size_t len;			/* encoded bytes in out */
+	size_t sent;			/* of which libmicrohttpd has taken these */
+	struct engine_capture_frame frames[CAPTURE_BATCH];
+	uint8_t out[CAPTURE_BATCH * CAPTURE_BLOCK_MAX];
+};
+
+static void
+stream_lock(struct capture_stream *stream)
+{
+	lockorder_acquire(LOCKORDER_CAPTURE_STREAM);
+	pthread_mutex_lock(&stream->lock);
+}
+
+static void
+stream_unlock(struct capture_stream *stream)
+{
+	pthread_mutex_unlock(&stream->lock);
+	lockorder_release(LOCKORDER_CAPTURE_STREAM);
+}
+
+/* The engine's wake callback: runs with the core lock held, on any thread. */
+static void
+wake_stream(void *arg)
+{
+	struct capture_stream *stream = arg;
+
+	stream_lock(stream);
+	if (stream->suspended) {
+		stream->suspended = false;
+		MHD_resume_connection(stream->connection);
+	} else {
+		stream->woken = true;
+	}
+	stream_unlock(stream);
+}
+
+/* The engine dropped the reader: end the request even if its client reads no more. */
+static void
+stream_behind(void *arg)
+{
+	struct capture_stream *stream = arg;
+	const union MHD_ConnectionInfo *info;
+
+	log_warnx("api: dropping a capture reader that fell behind");
+	info = MHD_get_connection_info(stream->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info != NULL)
+		shutdown(info->connect_fd, SHUT_RDWR);
+	wake_stream(stream);
+}
+
+/* Encodes the next batch of frames. Returns how many (0: none yet), or a negative errno. */
+static int
+stream_fill(struct capture_stream *stream)
+{
+	int count = engine_capture_read(stream->engine, stream->reader, stream->frames,
+	    CAPTURE_BATCH);
+	size_t n;
+
+	if (count <= 0)
+		return count;
+	stream->len = 0;
+	stream->sent = 0;
+	for (int i = 0; i < count; i++) {
+		const struct engine_capture_frame *frame = &stream->frames[i];
+		struct pcapng_packet packet = {
+			.ts_us = frame->ts_us,
+			.data = frame->bytes,
+			.captured = frame->captured,
+			.original = frame->len,
+		};
+
+		if (pcapng_packet(&packet, stream->out + stream->len,
+		    sizeof(stream->out) - stream->len, &n) != 0)
+			return -ENOSPC;
+		stream->len += n;
+	}
+	return count;
+}
+
+/* Suspends the request until the next wake: 1 when suspended, 0 when a wake came meanwhile. */
+static int
+stream_suspend(struct capture_stream *stream)
+{
+	int rc = 1;
+
+	stream_lock(stream);
+	if (stream->woken) {
+		stream->woken = false;
+		rc = 0;
+	} else {
+		stream->suspended = true;
+		MHD_suspend_connection(stream->connection);
+	}
+	stream_unlock(stream);
+	return rc;
+}
+
+/* libmicrohttpd's content reader; returning 0 is allowed only because the request is suspended. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct capture_stream *stream = cls;
+	size_t n;
+	int rc;
+
+	(void)pos;
+	while (stream->sent == stream->len) {
+		rc = stream_fill(stream);
+		if (rc < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (rc > 0)
+			break;
+		if (stream_suspend(stream) == 1)
+			return 0;
+	}
+	n = stream->len - stream->sent;
+	if (n > max)
+		n = max;
+	memcpy(buf, stream->out + stream->sent, n);
+	stream->sent += n;
+	return (ssize_t)n;
+}
+
+/* Called by libmicrohttpd when it destroys the response. */
+static void
+stream_free(void *cls)
+{
+	struct capture_stream *stream = cls;
+
+	/* After this no wake runs or will run, so the stream may go. */
+	engine_capture_close(stream->engine, stream->reader);
+	pthread_mutex_destroy(&stream->lock);
+	free(stream);
+}
+
+int
+capture_live_response(struct engine *engine, struct MHD_Connection *connection,
+    const char *ifname, uint64_t conn_id, struct MHD_Response **out)
+{
+	struct pcapng_interface iface = {
+		.name = ifname,
+		.snaplen = ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX,
+	};
+	struct MHD_Response *response;
+	struct capture_stream *stream;
+	int rc;
+
+	stream = calloc(1, sizeof(*stream));
+	if (stream == NULL)
+		return -ENOMEM;
+	stream->engine = engine;
+	stream->connection = connection;
+	rc = pcapng_header(&iface, stream->out, sizeof(stream->out), &stream->len);
+	if (rc != 0)
+		goto free_stream;
+	rc = -pthread_mutex_init(&stream->lock, NULL);
+	if (rc != 0)
+		goto free_stream;
+	rc = engine_capture_open(engine, conn_id, wake_stream, stream_behind, stream,
+	    &stream->reader);
+	if (rc != 0)
+		goto destroy_lock;
+	response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CAPTURE_READ_SIZE,
+	    stream_read, stream, stream_free);
+	if (response == NULL) {
+		rc = -ENOMEM;
+		goto close_reader;
+	}
+	*out = response;
+	return 0;
+close_reader:
+	engine_capture_close(engine, stream->reader);
+destroy_lock:
+	pthread_mutex_destroy(&stream->lock);
+free_stream:
+	free(stream);
+	return rc;
+}

@@ -1,0 +1,173 @@
+/*
+ * capture: live readers of every frame on the interface, for
+ * GET /v1/capture. The glue hands each frame read from or written to the
+ * TAP to the frame hook, with the core lock held; each reader gets a copy
+ * of its first bytes in a queue of its own.
+ *
+ * DESIGN
+ *
+ * The stack never waits for a reader: a frame goes into each reader's
+ * bounded queue (ENGINE_CAPTURE_QUEUE frames of at most
+ * ENGINE_FRAME_HEADERS_MAX + --snaplen bytes), and a reader whose queue is
+ * full is dropped and counted: it learns it at its next read, and its
+ * behind callback lets the API end its request even if its client stopped
+ * reading. Frames are the TAP's own, before the gate and the fault path
+ * inbound and as written outbound, so a frame the gate or a fault rule
+ * drops inbound is there, and an outbound one a rule drops is not (it
+ * never reached the wire). The glue parses frames for the hook only while
+ * a reader exists (stack_capture_frames).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utlist.h>
+
+#include "engine_internal.h"
+
+struct engine_capture_reader {
+	uint64_t connection;		/* 0: every frame */
+	struct engine_endpoint local, remote;
+	engine_wake_fn wake, behind;
+	void *arg;
+	bool waiting;			/* read everything: wake on the next frame */
+	bool overflowed;
+	size_t head, count;		/* the queue, a ring */
+	struct engine_capture_frame queue[ENGINE_CAPTURE_QUEUE];
+	struct engine_capture_reader *prev, *next;
+};
+
+/* Whether a frame belongs to the reader's connection: its 4-tuple, either way. */
+static bool
+wanted(const struct engine_capture_reader *reader, const struct stack_frame *frame)
+{
+	if (reader->connection == 0)
+		return true;
+	return frame->tcp && frame->remote_ip == reader->remote.ip &&
+	    frame->local_port == reader->local.port && frame->remote_port == reader->remote.port;
+}
+
+/* The stack's frame hook. Calls nothing in the glue. */
+void
+capture_on_frame(void *arg, const struct stack_frame *frame)
+{
+	struct engine *engine = arg;
+	struct engine_capture_reader *reader;
+	uint64_t ts_us = engine->started_unix_us + engine_now_us(engine);
+	size_t keep = ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen;
+
+	if (keep > frame->len)
+		keep = frame->len;
+	DL_FOREACH(engine->capture_readers, reader) {
+		struct engine_capture_frame *slot;
+
+		if (reader->overflowed || !wanted(reader, frame))
+			continue;
+		if (reader->count == ENGINE_CAPTURE_QUEUE) {
+			reader->overflowed = true;
+			engine->capture_dropped++;
+			reader->behind(reader->arg);
+			continue;
+		}
+		slot = &reader->queue[(reader->head + reader->count++) % ENGINE_CAPTURE_QUEUE];
+		slot->ts_us = ts_us;
+		slot->len = (uint32_t)frame->len;
+		slot->captured = (uint32_t)keep;
+		memcpy(slot->bytes, frame->bytes, keep);
+		if (reader->waiting) {
+			reader->waiting = false;
+			reader->wake(reader->arg);
+		}
+	}
+}
+
+int
+engine_capture_open(struct engine *engine, uint64_t connection, engine_wake_fn wake,
+    engine_wake_fn behind, void *arg, struct engine_capture_reader **out)
+{
+	struct engine_capture_reader *reader = NULL;
+	struct conn *conn;
+	int rc = 0;
+
+	engine_lock();
+	rc = engine_admit_stream(engine, engine->capture_reader_count, ENGINE_CAPTURE_READERS_MAX);
+	if (rc != 0)
+		goto unlock;
+	conn = connection != 0 ? engine_conn_find(engine, connection) : NULL;
+	if (connection != 0 && conn == NULL) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	reader = calloc(1, sizeof(*reader));
+	if (reader == NULL) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+	reader->connection = connection;
+	if (conn != NULL) {
+		reader->local = conn->entry.local;
+		reader->remote = conn->entry.remote;
+	}
+	reader->wake = wake;
+	reader->behind = behind;
+	reader->arg = arg;
+	reader->waiting = true;
+	DL_APPEND(engine->capture_readers, reader);
+	if (engine->capture_reader_count++ == 0)
+		stack_capture_frames(true);
+	*out = reader;
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+int
+engine_capture_read(struct engine *engine, struct engine_capture_reader *reader,
+    struct engine_capture_frame *out, size_t max)
+{
+	size_t n = 0;
+	int rc;
+
+	engine_lock();
+	if (engine->stopping) {
+		rc = -ESHUTDOWN;
+		goto unlock;
+	}
+	if (reader->overflowed) {
+		rc = -EOVERFLOW;
+		goto unlock;
+	}
+	for (; n < max && reader->count > 0; n++) {
+		out[n] = reader->queue[reader->head];
+		reader->head = (reader->head + 1) % ENGINE_CAPTURE_QUEUE;
+		reader->count--;
+	}
+	reader->waiting = reader->count == 0;
+	rc = (int)n;
+unlock:
+	engine_unlock();
+	return rc;
+}
+
+void
+engine_capture_close(struct engine *engine, struct engine_capture_reader *reader)
+{
+	if (reader == NULL)
+		return;
+	engine_lock();
+	DL_DELETE(engine->capture_readers, reader);
+	if (--engine->capture_reader_count == 0)
+		stack_capture_frames(false);
+	engine_unlock();
+	free(reader);
+}
+
+/* For engine_stop: every reader hears that the daemon stops. Calls nothing in the glue. */
+void
+capture_stop(struct engine *engine)
+{
+	struct engine_capture_reader *reader;
+
+	DL_FOREACH(engine->capture_readers, reader)
+		reader->wake(reader->arg);
+}

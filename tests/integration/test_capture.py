@@ -1,0 +1,198 @@
+"""Captures for Wireshark: GET /v1/connections/{id}/capture, a pcapng file
+of the connection's frames read back with tshark, byte for byte the same
+headers as tcpdump's capture of the wire, each packet commented with the
+stack's view; the frames' payload cut at --snaplen; and GET /v1/capture,
+every frame live, read by tshark from a pipe, its reader limit and the
+dropping of a reader that falls behind."""
+
+import json
+import subprocess
+import time
+
+from helpers import PEER_PORT, wait_for
+from kit import full_lifecycle, problem
+from timeline_check import get_timeline, segments
+
+
+def tshark(path):
+    """Each frame of a capture: its raw bytes, lengths, comment and time."""
+    p = subprocess.run(["tshark", "-r", str(path), "-x", "-T", "json"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    out = []
+    for pkt in json.loads(p.stdout or b"[]"):
+        layers = pkt["_source"]["layers"]
+        frame = layers["frame"]
+        comment = frame.get("frame.comment")
+        if comment is None:
+            comment = layers.get("pkt_comment", {}).get("frame.comment")
+        out.append({
+            "raw": bytes.fromhex(layers["frame_raw"][0]),
+            "len": int(frame["frame.len"]),
+            "cap_len": int(frame["frame.cap_len"]),
+            "time": float(frame["frame.time_epoch"]),
+            "comment": comment,
+            "ip": layers.get("ip", {}),
+            "tcp": layers.get("tcp", {}),
+        })
+    return out
+
+
+def headers_len(frame):
+    return 14 + int(frame["ip"]["ip.hdr_len"]) + int(frame["tcp"]["tcp.hdr_len"])
+
+
+def of_conn(frames, lport):
+    return [f for f in frames if f["tcp"] and
+            {int(f["tcp"]["tcp.srcport"]), int(f["tcp"]["tcp.dstport"])} == {lport, PEER_PORT}]
+
+
+def comment_of(e):
+    text = "lwIP %s -> %s, peer %s -> %s, step %s" % (
+        e["state_before"], e["state_after"], e["peer_state_before"], e["peer_state_after"],
+        e.get("step") or "none")
+    if e.get("fault"):
+        text += ", fault %s rule %d" % (e["fault"]["action"], e["fault"]["rule"])
+    return text
+
+
+def test_capture_matches_the_wire_and_tells_the_states(netns, start_daemon, start_peer,
+                                                      start_capture, tmp_path):
+    d = start_daemon(netns, "--snaplen", "3")
+    cap = start_capture(netns)
+    started = time.time()
+    cid = full_lifecycle(d, netns, start_peer, data="hello, wireshark")
+    tl = get_timeline(d, cid)
+    tsegs = segments(tl)
+    lport = tl["connection"]["local"]["port"]
+
+    r = d.get("/v1/connections/%d/capture" % cid)
+    assert r.status == 200, r
+    assert r.headers["Content-Type"] == "application/x-pcapng", r.headers
+    assert r.headers["Content-Disposition"] == \
+        'attachment; filename="lwipd-conn-%d.pcapng"' % cid, r.headers
+    ours = tmp_path / "conn.pcapng"
+    ours.write_bytes(r.body)
+
+    cap.stop_when(lambda s: len([p for p in s]) >= len(tsegs), "the connection's segments")
+    wire = of_conn(tshark(cap.path), lport)
+    mine = tshark(ours)
+    assert len(mine) == len(tsegs) == len(wire), (len(mine), len(tsegs), len(wire))
+    for i, (m, w, e) in enumerate(zip(mine, wire, tsegs)):
+        n = headers_len(w)
+        assert m["raw"][:n] == w["raw"][:n], "frame %d headers differ:\n%s\n%s" % (
+            i, m["raw"][:n].hex(), w["raw"][:n].hex())
+        assert m["len"] == w["len"], (i, m["len"], w["len"])
+        # Every header, then at most --snaplen (3) bytes of payload.
+        assert m["cap_len"] == min(w["len"], n + 3), (i, m["cap_len"], n)
+        assert m["raw"] == w["raw"][:m["cap_len"]], i
+        assert m["comment"] == comment_of(e), (i, m["comment"], e)
+        assert started - 5 < m["time"] < time.time() + 5, (m["time"], started)
+    assert mine[0]["comment"].startswith("lwIP CLOSED -> SYN_SENT, peer "), mine[0]
+    assert "step teardown-4" in mine[-1]["comment"], mine[-1]
+
+
+def test_capture_of_a_dropped_segment_says_so(lwipd, start_peer, tmp_path):
+    peer = start_peer(lwipd.ns, PEER_PORT, "hold")
+    r = lwipd.post("/v1/faults", {"dir": "out", "match": {"step": "handshake-3"},
+                                  "action": "drop"})
+    assert r.status == 201, r
+    rule = r.json()["id"]
+    obj = lwipd.open_conn()
+    lwipd.wait_state(obj["id"], "ESTABLISHED")
+    r = lwipd.get("/v1/connections/%d/capture" % obj["id"])
+    assert r.status == 200, r
+    path = tmp_path / "c.pcapng"
+    path.write_bytes(r.body)
+    comments = [f["comment"] for f in tshark(path)]
+    assert any(c.endswith("step handshake-3, fault drop rule %d" % rule) for c in comments), \
+        comments
+    del peer
+
+
+def test_capture_of_unknown_connection_is_404(lwipd):
+    r = lwipd.get("/v1/connections/424242/capture")
+    assert r.status == 404, r
+
+
+def test_live_capture_read_by_tshark_from_a_pipe(lwipd, start_peer, tmp_path):
+    """GET /v1/capture streamed into tshark's stdin, as curl -sN ... |
+    wireshark -k -i - would: the whole connection's frames, and ARP's."""
+    url = "http://127.0.0.1:%d/v1/capture" % lwipd.port
+    out = tmp_path / "live.txt"
+    with open(out, "wb") as sink:
+        curl = subprocess.Popen(["curl", "-sN", url], stdout=subprocess.PIPE)
+        shark = subprocess.Popen(["tshark", "-l", "-i", "-", "-T", "fields", "-e", "frame.len",
+                                  "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags.str",
+                                  "-e", "arp.opcode"],
+                                 stdin=curl.stdout, stdout=sink, stderr=subprocess.DEVNULL)
+        curl.stdout.close()
+        try:
+            wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
+                     "the capture reader to start")
+            cid = full_lifecycle(lwipd, lwipd.ns, start_peer, data="live")
+            lport = lwipd.conn(cid)["local"]["port"]
+            tl = get_timeline(lwipd, cid)
+
+            def seen():
+                rows = [l.split("\t") for l in out.read_text().splitlines()]
+                return [r for r in rows if len(r) >= 3 and r[1] and
+                        {int(r[1]), int(r[2])} == {lport, PEER_PORT}]
+            wait_for(lambda: len(seen()) >= len(segments(tl)),
+                     lambda: "tshark to show %d frames: %s" % (len(segments(tl)),
+                                                             out.read_text()))
+            assert len(seen()) == len(segments(tl)), out.read_text()
+            assert any(len(l.split("\t")) >= 5 and l.split("\t")[4]
+                       for l in out.read_text().splitlines()), "no ARP frame: " + out.read_text()
+        finally:
+            curl.terminate()
+            curl.wait(timeout=10)
+            shark.wait(timeout=30)
+    wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 0,
+             "the capture reader to end")
+
+
+def test_live_capture_of_one_connection_and_the_limits(lwipd, start_peer):
+    r = lwipd.get("/v1/capture?connection=424242")
+    assert r.status == 404, r
+    r = lwipd.get("/v1/capture?connection=x")
+    problem(r, 422, "connection")
+    streams = [subprocess.Popen(["curl", "-sN", "-o", "/dev/null",
+                                 "http://127.0.0.1:%d/v1/capture" % lwipd.port])
+               for _ in range(8)]
+    try:
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 8,
+                 "eight capture readers")
+        problem(lwipd.get("/v1/capture"), 503)
+    finally:
+        for s in streams:
+            s.terminate()
+            s.wait(timeout=10)
+
+
+def test_a_capture_reader_that_falls_behind_is_dropped(netns, start_daemon, start_peer):
+    """A client that reads nothing: once the socket's buffers are full its
+    queue fills, and it is dropped and counted."""
+    import socket
+    lwipd = start_daemon(netns, "--snaplen", "1500")
+    lwipd.ns = netns
+    sock = socket.create_connection(("127.0.0.1", lwipd.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /v1/capture HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
+                 "the capture reader to start")
+        peer = start_peer(lwipd.ns, PEER_PORT, "sink")
+        obj = lwipd.open_conn()
+        lwipd.wait_state(obj["id"], "ESTABLISHED")
+        r = lwipd.post("/v1/connections/%d/send" % obj["id"], {"size": 32 << 20})
+        assert r.status == 202, r
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers_dropped"] == 1,
+                 "the reader to be dropped", timeout=60)
+        metrics = lwipd.get("/metrics").body.decode()
+        assert "lwipd_capture_readers_dropped_total 1" in metrics
+        del peer
+    finally:
+        sock.close()
+    wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 0,
+             "the dropped reader to end")
