@@ -337,8 +337,10 @@ def out_of_order(events):
     return False
 
 
-def test_delayed_and_reordered_data_arrives_intact(lwipd, start_peer):
-    peer = start_peer(lwipd.ns, PEER_PORT, "echo")
+def test_delayed_and_reordered_data_arrives_intact(netns, start_daemon, start_peer):
+    # A timeline long enough to keep every segment of the transfer.
+    lwipd = start_daemon(netns, "--timeline-max", "65536")
+    peer = start_peer(netns, PEER_PORT, "echo")
     obj = established_active(lwipd, peer)
     add_fault(lwipd, {"dir": "out", "match": {"connection": obj["id"], "data": True},
                       "action": "reorder", "skip": 3, "count": 4})
