@@ -68,6 +68,7 @@ struct call {
 	struct MHD_Connection *connection;
 	const struct route *route;
 	uint64_t id;			/* for paths with an id */
+	bool head;			/* a HEAD: answered like GET, with nothing changed */
 	const struct query *query;
 	const struct request_body *body;
 	struct exchange *exchange;
@@ -92,8 +93,8 @@ struct route {
 	const char *path;		/* the whole path, or the part before the id */
 	const char *after_id;		/* NULL when the path has no id; else what follows it */
 	const char *noun;		/* what the id names, for a 404 */
-	const char *allow;		/* the Allow header of a 405 */
-	handler_fn *get;		/* also answers HEAD; NULL for none */
+	const char *allow;		/* the Allow header of a 405; names HEAD where get answers it */
+	handler_fn *get;		/* NULL for none */
 	const char *const *get_params;
 	const char *change_method;	/* POST or DELETE, or NULL */
 	handler_fn *change;

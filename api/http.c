@@ -246,16 +246,18 @@ request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 
 /*
  * Decodes %HH escapes in the path and in query names and values, but leaves
- * a string holding "%00" as it is: decoded, the NUL would cut the C string
- * short, so "/v1/connections/1%00x" would act on connection 1 and
- * "?mode=abort%00x" would abort.
+ * a string holding "%00" or "%2F" as it is. Decoded, the NUL would cut the C
+ * string short, so "/v1/connections/1%00x" would act on connection 1 and
+ * "?mode=abort%00x" would abort; and an encoded slash is data, not a
+ * separator, so "/v1/connections/47%2Fsend" must not reach the send route.
+ * Kept encoded, both match no route and no parameter value, and are refused.
  */
 static size_t
-unescape_except_nul(void *cls, struct MHD_Connection *connection, char *text)
+unescape_safe(void *cls, struct MHD_Connection *connection, char *text)
 {
 	(void)cls;
 	(void)connection;
-	if (strstr(text, "%00") != NULL)
+	if (strstr(text, "%00") != NULL || strcasestr(text, "%2f") != NULL)
 		return strlen(text);
 	return MHD_http_unescape(text);
 }
@@ -363,7 +365,7 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_except_nul, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_safe, NULL,
 	    MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		/* libmicrohttpd has logged the reason; errno holds it when a system call failed. */

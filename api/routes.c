@@ -20,6 +20,7 @@ static const char *const close_params[] = { "mode", NULL };
 static const char *const get_params[] = { "wait_for", "timeout_ms", NULL };
 static const char *const listener_get_params[] = { "wait_accepted", "timeout_ms", NULL };
 static const char *const timeline_params[] = { "format", NULL };
+static const char *const data_params[] = { "peek", NULL };
 static const char *const events_params[] = { "connection", NULL };
 
 static const struct route routes[] = {
@@ -38,10 +39,10 @@ static const struct route routes[] = {
 	{ API_CONNECTIONS_PATH "/", "/send", "connection", "POST", NULL, NULL,
 	    MHD_HTTP_METHOD_POST, handlers_conn_send, no_params },
 	{ API_CONNECTIONS_PATH "/", "/data", "connection", "GET, HEAD", handlers_conn_data,
-	    no_params, NULL, NULL, NULL },
+	    data_params, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH "/", "/timeline", "connection", "GET, HEAD",
 	    handlers_conn_timeline, timeline_params, NULL, NULL, NULL },
-	{ "/v1/events", NULL, NULL, "GET, HEAD", handlers_events, events_params, NULL, NULL,
+	{ "/v1/events", NULL, NULL, "GET", handlers_events, events_params, NULL, NULL,
 	    NULL },
 	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL },
 	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_listener_list, no_params,
@@ -194,8 +195,10 @@ routes_dispatch(struct api_server *server, struct MHD_Connection *connection, co
 		    ROUTES_PATH_QUOTE_MAX, url, strlen(url) > ROUTES_PATH_QUOTE_MAX ? "..." : "");
 		return -ENOENT;
 	}
+	call.head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	/* A stream has no headers-only form, so its route leaves HEAD out of Allow. */
 	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
+	    (call.head && strstr(route->allow, MHD_HTTP_METHOD_HEAD) != NULL))) {
 		handle = route->get;
 		params = route->get_params;
 	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {

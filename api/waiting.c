@@ -133,6 +133,13 @@ waiting_get(const struct call *call, const struct request_wait *wait, bool for_l
 		rc = wait_end(call, &subject, &result);
 	else
 		rc = subject_get(call, &subject);
+	/* A deleted listener is gone by the time its waiter is collected. */
+	if (rc == ENGINE_NOT_FOUND && for_listener && result == ENGINE_WAIT_UNREACHABLE) {
+		problem_set(err, PROBLEM_TIMEOUT, NULL,
+		    "listener %" PRIu64 " stopped listening before accepting %" PRIu64
+		    " connections", call->id, wait->accepted);
+		return -ETIMEDOUT;
+	}
 	if (rc != ENGINE_OK)
 		return errors_engine(rc, &about, err);
 	switch (result) {
