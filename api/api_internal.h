@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "problem.h"
 #include "request.h"
+#include "token.h"
 
 /* More parameters than any route accepts; see collect_param in routes.c for why this is safe. */
 #define API_QUERY_MAX 16
@@ -27,13 +28,17 @@
 #define API_LISTENERS_PATH "/v1/listeners"
 
 struct sse_hub;
+struct gate;
 
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct engine *engine;
+	struct gate *gate;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;		/* signalled when waiting drops to 0 */
 	unsigned int waiting;		/* requests that began a wait or a stream, not completed */
+	unsigned int max_waiters;
+	struct token token;		/* len 0: none required */
 	struct sse_hub *hub;
 	struct metrics_http http;	/* libmicrohttpd's thread only */
 };
@@ -101,8 +106,14 @@ struct route {
 	const char *const *change_params;
 };
 
+/* http.c */
+/* Returns 0 when a request may begin a wait or a stream, or -EBUSY with a 503 in *err. */
+int http_may_wait(const struct api_server *server, struct problem *err);
+
 /* routes.c */
 const struct route *routes_find(const char *path, uint64_t *id);
+/* The route of /healthz, which needs no token. */
+const struct route *routes_healthz(void);
 /* A route's row in the metrics table; routes_count() is the row for paths with no route. */
 size_t routes_index(const struct route *route);
 size_t routes_count(void);

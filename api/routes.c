@@ -61,6 +61,12 @@ routes_index(const struct route *route)
 	return route != NULL ? (size_t)(route - routes) : ROUTES_COUNT;
 }
 
+const struct route *
+routes_healthz(void)
+{
+	return &routes[0];
+}
+
 size_t
 routes_count(void)
 {

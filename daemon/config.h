@@ -45,6 +45,17 @@
 #define CONFIG_FAULT_HOLD_BYTES_MIN 65536u
 #define CONFIG_FAULT_HOLD_BYTES_MAX (256u << 20)
 
+/* The HTTP API's limits: connections in all, from one address, their idle timeout, and waits. */
+#define CONFIG_HTTP_MAX_CLIENTS_DEFAULT 256u
+#define CONFIG_HTTP_MAX_CLIENTS_MIN 16u
+#define CONFIG_HTTP_MAX_CLIENTS_MAX 4096u
+#define CONFIG_HTTP_MAX_PER_CLIENT_DEFAULT 128u
+/* Above the event stream's 15 s heartbeat, so an idle stream is never timed out. */
+#define CONFIG_HTTP_TIMEOUT_S_DEFAULT 30u
+#define CONFIG_HTTP_TIMEOUT_S_MIN 20u
+#define CONFIG_HTTP_TIMEOUT_S_MAX 3600u
+#define CONFIG_MAX_WAITERS_DEFAULT 192u
+
 /* Where an option was given: "--fault", or "FILE:LINE: fault". */
 #define CONFIG_ORIGIN_MAX 216
 
@@ -70,6 +81,11 @@ struct config {
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;
+	uint32_t http_max_clients;
+	uint32_t http_max_per_client;
+	uint32_t http_timeout_s;
+	uint32_t max_waiters;
+	char api_token_file[CONFIG_VALUE_MAX + 1];	/* empty: none */
 	size_t fault_count;
 	struct config_fault faults[CONFIG_FAULTS_MAX];
 	enum log_level log_level;
