@@ -119,6 +119,14 @@ size_t routes_index(const struct route *route);
 size_t routes_count(void);
 /* Writes the pattern of route i, e.g. "/v1/connections/{id}/send". */
 void routes_label(size_t i, char *buf, size_t len);
+/*
+ * Finds the handler of method on route (NULL: no route at path) and checks
+ * the query against the handler's parameters: the part of a request that
+ * needs nothing from libmicrohttpd, so that the fuzz harness runs it too.
+ * Returns 0, or -ENOENT (404), -EPERM (405, *allow set) or -EINVAL (422).
+ */
+int routes_check(const struct route *route, const char *path, const char *method,
+    const struct query *query, handler_fn **handle, const char **allow, struct problem *err);
 /* Checks the method and the query parameters, and runs the route's handler. */
 int routes_dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
     const char *method, struct exchange *exchange, struct reply *reply, const char **allow,

@@ -176,6 +176,36 @@ collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *v
 }
 
 int
+routes_check(const struct route *route, const char *path, const char *method,
+    const struct query *query, handler_fn **handle, const char **allow, struct problem *err)
+{
+	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	const char *const *params;
+
+	if (route == NULL) {
+		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%.*s%s'",
+		    ROUTES_PATH_QUOTE_MAX, path, strlen(path) > ROUTES_PATH_QUOTE_MAX ? "..." : "");
+		return -ENOENT;
+	}
+	/* A stream has no headers-only form, so its route leaves HEAD out of Allow. */
+	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    (head && strstr(route->allow, MHD_HTTP_METHOD_HEAD) != NULL))) {
+		*handle = route->get;
+		params = route->get_params;
+	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
+		*handle = route->change;
+		params = route->change_params;
+	} else {
+		*allow = route->allow;
+		problem_set(err, PROBLEM_METHOD_NOT_ALLOWED, NULL,
+		    "method %.*s is not allowed here; use one of %s",
+		    ROUTES_METHOD_QUOTE_MAX, method, route->allow);
+		return -EPERM;
+	}
+	return request_check_query(query->params, query->count, params, err);
+}
+
+int
 routes_dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
     const char *method, struct exchange *exchange, struct reply *reply, const char **allow,
     struct problem *err)
@@ -187,38 +217,16 @@ routes_dispatch(struct api_server *server, struct MHD_Connection *connection, co
 		.connection = connection,
 		.route = exchange->route,
 		.id = exchange->id,
+		.head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,
 		.query = &query,
 		.body = &exchange->body,
 		.exchange = exchange,
 	};
-	const struct route *route = exchange->route;
-	const char *const *params;
-	handler_fn *handle;
+	handler_fn *handle = NULL;
 	int rc;
 
-	if (route == NULL) {
-		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%.*s%s'",
-		    ROUTES_PATH_QUOTE_MAX, url, strlen(url) > ROUTES_PATH_QUOTE_MAX ? "..." : "");
-		return -ENOENT;
-	}
-	call.head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-	/* A stream has no headers-only form, so its route leaves HEAD out of Allow. */
-	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	    (call.head && strstr(route->allow, MHD_HTTP_METHOD_HEAD) != NULL))) {
-		handle = route->get;
-		params = route->get_params;
-	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
-		handle = route->change;
-		params = route->change_params;
-	} else {
-		*allow = route->allow;
-		problem_set(err, PROBLEM_METHOD_NOT_ALLOWED, NULL,
-		    "method %.*s is not allowed here; use one of %s",
-		    ROUTES_METHOD_QUOTE_MAX, method, route->allow);
-		return -EPERM;
-	}
 	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, &query);
-	rc = request_check_query(query.params, query.count, params, err);
+	rc = routes_check(exchange->route, url, method, &query, &handle, allow, err);
 	if (rc != 0)
 		return rc;
 	return handle(&call, reply, err);
