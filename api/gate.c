@@ -93,6 +93,7 @@ struct gate {
 	struct pollfd *polls;
 	char *peek;			/* HTTPHEAD_PEEK_MAX bytes */
 	uint64_t accept_paused_until;
+	uint64_t next_tick;
 };
 
 static uint64_t
@@ -367,13 +368,13 @@ expire_slots(struct gate *gate, uint64_t now)
 static nfds_t
 poll_setup(struct gate *gate, uint64_t now, int *timeout)
 {
-	uint64_t next = UINT64_MAX;
+	uint64_t next = gate->cfg.tick != NULL ? gate->next_tick : UINT64_MAX;
 	nfds_t n = 0;
 
 	gate->polls[n++] = (struct pollfd){ .fd = gate->wake_fd, .events = POLLIN };
 	gate->polls[n++] = (struct pollfd){
 		.fd = now >= gate->accept_paused_until ? gate->listen_fd : -1, .events = POLLIN };
-	if (now < gate->accept_paused_until)
+	if (now < gate->accept_paused_until && gate->accept_paused_until < next)
 		next = gate->accept_paused_until;
 	for (size_t i = 0; i < gate->slot_cap; i++) {
 		struct gate_slot *s = &gate->slots[i];
@@ -416,6 +417,7 @@ static void *
 gate_run(void *arg)
 {
 	struct gate *gate = arg;
+	uint64_t now;
 	int timeout;
 	nfds_t n;
 
@@ -436,7 +438,12 @@ gate_run(void *arg)
 			if (ev != 0 && gate->slots[i].fd >= 0 && gate->slots[i].fd == gate->polls[i + 2].fd)
 				slot_read(gate, &gate->slots[i], (ev & (POLLRDHUP | POLLHUP | POLLERR)) != 0);
 		}
-		expire_slots(gate, now_ms());
+		now = now_ms();
+		expire_slots(gate, now);
+		if (gate->cfg.tick != NULL && now >= gate->next_tick) {
+			gate->cfg.tick(gate->cfg.tick_arg);
+			gate->next_tick = now + GATE_TICK_MS;
+		}
 	}
 	answer_all_stopping(gate);
 	return NULL;

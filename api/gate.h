@@ -12,10 +12,15 @@
 /* Connections kept beyond max_clients (and max_per_client) for GET /healthz and /metrics. */
 #define GATE_RESERVE 8
 
+/* How often the gate's thread calls its tick. */
+#define GATE_TICK_MS 200
+
 struct gate_config {
 	unsigned int max_clients;	/* handed over at once, besides the reserve */
 	unsigned int max_per_client;	/* the same, from one address */
 	unsigned int timeout_s;		/* for a request head to arrive whole */
+	void (*tick)(void *arg);	/* NULL, or called every GATE_TICK_MS on the gate's thread */
+	void *tick_arg;
 };
 
 /*

@@ -288,6 +288,15 @@ connection_notified(void *cls, struct MHD_Connection *connection, void **socket_
 		gate_closed(server->gate, info->client_addr);
 }
 
+/* The gate's tick: frees the slots of streams whose clients hung up while they were idle. */
+static void
+sweep_streams(void *arg)
+{
+	struct api_server *server = arg;
+
+	sse_hub_sweep(server->hub);
+}
+
 /* The gate's hand-over: libmicrohttpd owns fd from here, also when it refuses it. */
 static int
 admit_connection(void *arg, int fd, const struct sockaddr *addr, socklen_t addr_len)
@@ -405,8 +414,9 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 {
 	struct gate_config gate_cfg = {
 		.max_clients = cfg->max_clients,
-		.max_per_client = cfg->max_per_client,
+		.max_per_client = cfg->max_per_client != 0 ? cfg->max_per_client : cfg->max_clients / 2,
 		.timeout_s = cfg->timeout_s,
+		.tick = sweep_streams,
 	};
 	char address[INET6_ADDRSTRLEN + sizeof("[]:65535")];
 	struct api_server *server;
@@ -419,7 +429,8 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	if (server == NULL)
 		return -ENOMEM;
 	server->engine = engine;
-	server->max_waiters = cfg->max_waiters;
+	server->max_waiters = cfg->max_waiters != 0 ? cfg->max_waiters : cfg->max_clients / 4 * 3;
+	gate_cfg.tick_arg = server;
 	rc = sync_init(server);
 	if (rc != 0) {
 		free(server);

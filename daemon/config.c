@@ -208,13 +208,13 @@ static const struct number_option {
 	    CONFIG_FAULT_HOLD_BYTES_MAX, CONFIG_FAULT_HOLD_BYTES_DEFAULT, "" },
 	{ "http-max-clients", offsetof(struct config, http_max_clients), CONFIG_HTTP_MAX_CLIENTS_MIN,
 	    CONFIG_HTTP_MAX_CLIENTS_MAX, CONFIG_HTTP_MAX_CLIENTS_DEFAULT, "" },
-	{ "http-max-per-client", offsetof(struct config, http_max_per_client), 1,
-	    CONFIG_HTTP_MAX_CLIENTS_MAX, CONFIG_HTTP_MAX_PER_CLIENT_DEFAULT, "" },
+	{ "http-max-per-client", offsetof(struct config, http_max_per_client), 0,
+	    CONFIG_HTTP_MAX_CLIENTS_MAX, 0, "" },
 	{ "http-timeout-s", offsetof(struct config, http_timeout_s), CONFIG_HTTP_TIMEOUT_S_MIN,
 	    CONFIG_HTTP_TIMEOUT_S_MAX, CONFIG_HTTP_TIMEOUT_S_DEFAULT,
 	    ", above the event stream's 15 s heartbeat" },
-	{ "max-waiters", offsetof(struct config, max_waiters), 1, CONFIG_HTTP_MAX_CLIENTS_MAX - 1,
-	    CONFIG_MAX_WAITERS_DEFAULT, "" },
+	{ "max-waiters", offsetof(struct config, max_waiters), 0, CONFIG_HTTP_MAX_CLIENTS_MAX - 1,
+	    0, "" },
 };
 
 static const struct number_option *
@@ -492,7 +492,7 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 		return config_error(err, errlen,
 		    "--listen: an address other than loopback needs --api-token-file, "
 		    "as the API drives the stack");
-	if (cfg->max_waiters >= cfg->http_max_clients)
+	if (cfg->max_waiters != 0 && cfg->max_waiters >= cfg->http_max_clients)
 		return config_error(err, errlen,
 		    "--max-waiters: must be below --http-max-clients (%u), so that other requests "
 		    "keep slots", cfg->http_max_clients);
@@ -524,11 +524,13 @@ config_usage(FILE *out)
 	    "  --api-token-file FILE  bearer token the API requires (at least 16 bytes)\n"
 	    "  --http-max-clients N API connections at once (default %u, %u to %u), plus a\n"
 	    "                       few kept for /healthz and /metrics\n"
-	    "  --http-max-per-client N  API connections from one address (default %u)\n"
+	    "  --http-max-per-client N  API connections from one address (default 0:\n"
+	    "                       half of --http-max-clients)\n"
 	    "  --http-timeout-s N   close an idle or half-sent API request after N s\n"
 	    "                       (default %u, %u to %u)\n"
 	    "  --max-waiters N      requests waiting at once (?wait_for=, ?wait_accepted=,\n"
-	    "                       event streams); below --http-max-clients (default %u)\n"
+	    "                       event streams), below --http-max-clients (default 0:\n"
+	    "                       three quarters of it)\n"
 	    "  --msl-ms N           maximum segment lifetime; TIME_WAIT lasts 2 x N ms\n"
 	    "                       (default %u, at most %u)\n"
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
@@ -551,8 +553,7 @@ config_usage(FILE *out)
 	    "\n"
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
 	    CONFIG_HTTP_MAX_CLIENTS_DEFAULT, CONFIG_HTTP_MAX_CLIENTS_MIN, CONFIG_HTTP_MAX_CLIENTS_MAX,
-	    CONFIG_HTTP_MAX_PER_CLIENT_DEFAULT, CONFIG_HTTP_TIMEOUT_S_DEFAULT,
-	    CONFIG_HTTP_TIMEOUT_S_MIN, CONFIG_HTTP_TIMEOUT_S_MAX, CONFIG_MAX_WAITERS_DEFAULT,
+	    CONFIG_HTTP_TIMEOUT_S_DEFAULT, CONFIG_HTTP_TIMEOUT_S_MIN, CONFIG_HTTP_TIMEOUT_S_MAX,
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
 	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,

@@ -45,16 +45,18 @@
 #define CONFIG_FAULT_HOLD_BYTES_MIN 65536u
 #define CONFIG_FAULT_HOLD_BYTES_MAX (256u << 20)
 
-/* The HTTP API's limits: connections in all, from one address, their idle timeout, and waits. */
+/*
+ * The HTTP API's limits: connections in all, from one address, their idle
+ * timeout, and waits. 0 for --http-max-per-client or --max-waiters lets the
+ * API derive them from --http-max-clients (a half and three quarters).
+ */
 #define CONFIG_HTTP_MAX_CLIENTS_DEFAULT 256u
 #define CONFIG_HTTP_MAX_CLIENTS_MIN 16u
 #define CONFIG_HTTP_MAX_CLIENTS_MAX 4096u
-#define CONFIG_HTTP_MAX_PER_CLIENT_DEFAULT 128u
 /* Above the event stream's 15 s heartbeat, so an idle stream is never timed out. */
 #define CONFIG_HTTP_TIMEOUT_S_DEFAULT 30u
 #define CONFIG_HTTP_TIMEOUT_S_MIN 20u
 #define CONFIG_HTTP_TIMEOUT_S_MAX 3600u
-#define CONFIG_MAX_WAITERS_DEFAULT 192u
 
 /* Where an option was given: "--fault", or "FILE:LINE: fault". */
 #define CONFIG_ORIGIN_MAX 216
