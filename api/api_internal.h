@@ -26,6 +26,7 @@
 
 #define API_CONNECTIONS_PATH "/v1/connections"
 #define API_LISTENERS_PATH "/v1/listeners"
+#define API_FAULTS_PATH "/v1/faults"
 
 struct sse_hub;
 struct gate;
@@ -104,6 +105,7 @@ struct route {
 	const char *change_method;	/* POST or DELETE, or NULL */
 	handler_fn *change;
 	const char *const *change_params;
+	handler_fn *remove;		/* DELETE beside a POST (change_params apply), or NULL */
 };
 
 /* http.c */
@@ -160,6 +162,10 @@ handler_fn handlers_conn_timeline;
 /* handlers_listener.c */
 handler_fn handlers_listener_list, handlers_listener_listen, handlers_listener_get;
 handler_fn handlers_listener_unlisten;
+
+/* handlers_fault.c */
+handler_fn handlers_fault_list, handlers_fault_create, handlers_fault_clear;
+handler_fn handlers_fault_get, handlers_fault_remove;
 
 /* handlers_observe.c */
 handler_fn handlers_healthz, handlers_interface, handlers_stats, handlers_events, handlers_metrics;

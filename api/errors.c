@@ -54,6 +54,14 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 	case ENGINE_STOPPING:
 		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "the daemon is stopping");
 		return -ESHUTDOWN;
+	case ENGINE_LINK_DOWN:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+		    "the TAP device failed or was deleted: the link is down and the daemon is exiting");
+		return -ENETDOWN;
+	case ENGINE_RULES_FULL:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+		    "fault rule limit reached: remove a rule, or raise the limit with --max-fault-rules");
+		return -ENOBUFS;
 	case ENGINE_OK:
 	default:
 		log_warnx("api: unexpected engine result %d", (int)result);

@@ -16,12 +16,13 @@ enum errors_op {
 	ERRORS_OP_OTHER = 0,
 	ERRORS_OP_OPEN,			/* POST /v1/connections */
 	ERRORS_OP_LISTEN,		/* POST /v1/listeners */
-	ERRORS_OP_SUBSCRIBE		/* GET /v1/events */
+	ERRORS_OP_SUBSCRIBE,		/* GET /v1/events */
+	ERRORS_OP_FAULT			/* POST /v1/faults */
 };
 
 struct errors_subject {
 	enum errors_op op;
-	const char *noun;		/* NOT_FOUND: "connection" or "listener" */
+	const char *noun;		/* NOT_FOUND: "connection", "listener" or "fault rule" */
 	uint64_t id;
 	uint16_t port;			/* PORT_IN_USE: the port asked for */
 	const char *refusal;		/* WRONG_STATE: what could not be done */

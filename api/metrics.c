@@ -56,6 +56,8 @@ static const struct counter tcp_counters[] = {
 	    "TCP segments retransmitted (tcpRetransSegs)."),
 	TCP("in_errs_total", in_errs, "counter", "TCP segments received in error (tcpInErrs)."),
 	TCP("out_rsts_total", out_rsts, "counter", "TCP segments sent with RST (tcpOutRsts)."),
+	TCP("in_rfc_drops_total", in_rfc_drops, "counter",
+	    "TCP segments dropped before lwIP because RFC 9293 rejects them and lwIP 2.1.3 would not."),
 	TCP("curr_estab", curr_estab, "gauge",
 	    "Connections in ESTABLISHED or CLOSE_WAIT now (tcpCurrEstab)."),
 };
@@ -204,6 +206,30 @@ put_http(FILE *f, const struct metrics_input *in)
 	}
 }
 
+#define FAULTS(name, field, type, help) \
+	{ "lwipd_faults_" name, help, offsetof(struct engine_fault_stats, field), type }
+
+static const struct counter fault_counters[] = {
+	FAULTS("rules", rules, "gauge", "Fault rules that exist, active and spent."),
+	FAULTS("held", held, "gauge", "Segments held by delay and reorder rules now."),
+	FAULTS("held_bytes", held_bytes, "gauge", "Bytes of the segments held now."),
+	FAULTS("hold_overflows_total", hold_overflows, "counter",
+	    "Segments a full hold let pass unharmed (--fault-hold-max, --fault-hold-bytes)."),
+};
+
+static void
+put_faults(FILE *f, const struct engine_fault_stats *faults)
+{
+	put_counters(f, fault_counters, sizeof(fault_counters) / sizeof(fault_counters[0]), faults);
+	put_family(f, "lwipd_faults_applied_total", "counter",
+	    "Segments fault rules acted on, by action.");
+	for (int a = FAULT_NONE + 1; a < FAULT_ACTION_COUNT; a++) {
+		fputs("lwipd_faults_applied_total{action=\"", f);
+		put_label_value(f, faults_action_name((enum fault_action)a));
+		fprintf(f, "\"} %" PRIu64 "\n", faults->applied[a]);
+	}
+}
+
 static void
 put_sse(FILE *f, const struct metrics_input *in)
 {
@@ -231,6 +257,7 @@ metrics_render(const struct metrics_input *in, char **out, size_t *len)
 	put_transitions(f, &in->stats);
 	put_counters(f, iface_counters, sizeof(iface_counters) / sizeof(iface_counters[0]),
 	    &in->stats.iface);
+	put_faults(f, &in->stats.faults);
 	put_http(f, in);
 	put_sse(f, in);
 	/* A memory stream fails only when it cannot grow; the error sticks until fclose. */

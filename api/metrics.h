@@ -21,7 +21,7 @@ enum metrics_method {
 };
 
 /* Routes the table can count, "other" (no route) included. */
-#define METRICS_ROUTE_MAX 16
+#define METRICS_ROUTE_MAX 24
 /* The statuses the API answers, plus one for any other. */
 #define METRICS_STATUS_COUNT 14
 

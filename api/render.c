@@ -41,6 +41,29 @@ render_history_entry(const struct engine_history_entry *entry)
 }
 
 static json_t *
+render_peer_history(const struct engine_conn_view *conn)
+{
+	char cause[PEERSTATE_CAUSE_MAX];
+	json_t *history;
+
+	history = json_array();
+	if (history == NULL)
+		return NULL;
+	for (size_t i = 0; i < conn->peer_history_len && i < PEERSTATE_HISTORY_MAX; i++) {
+		const struct peerstate_entry *e = &conn->peer_history[i];
+
+		if (json_array_append_new(history, json_pack("{s:s, s:I, s:s}",
+		    "state", tcpinfo_state_name(e->state),
+		    "at_us", clamp_u64(e->at_us),
+		    "cause", peerstate_cause_format(e->cause, cause, sizeof(cause)))) != 0) {
+			json_decref(history);
+			return NULL;
+		}
+	}
+	return history;
+}
+
+static json_t *
 render_history(const struct engine_conn_view *conn)
 {
 	size_t len = conn->history_len < ENGINE_HISTORY_MAX ? conn->history_len : ENGINE_HISTORY_MAX;
@@ -62,13 +85,14 @@ render_history(const struct engine_conn_view *conn)
 static json_t *
 render_conn_counters(const struct engine_counters *c)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "segs_in", clamp_u64(c->segs_in),
 	    "segs_out", clamp_u64(c->segs_out),
 	    "bytes_in", clamp_u64(c->bytes_in),
 	    "bytes_out", clamp_u64(c->bytes_out),
 	    "retransmits", clamp_u64(c->retransmits),
 	    "rst_in", clamp_u64(c->rst_in),
+	    "rst_in_ignored", clamp_u64(c->rst_in_ignored),
 	    "rst_out", clamp_u64(c->rst_out));
 }
 
@@ -118,7 +142,11 @@ render_connection(const struct engine_conn_view *conn)
 	    json_object_set_new(obj, "send_queued",
 	    json_integer(clamp_u64(conn->send_queued))) != 0 ||
 	    json_object_set_new(obj, "recv_buffered",
-	    json_integer(clamp_u64(conn->recv_buffered))) != 0)
+	    json_integer(clamp_u64(conn->recv_buffered))) != 0 ||
+	    json_object_set_new(obj, "peer_state",
+	    json_string(tcpinfo_state_name(conn->peer_state))) != 0 ||
+	    json_object_set_new(obj, "peer_state_source", json_string("inferred")) != 0 ||
+	    json_object_set_new(obj, "peer_history", render_peer_history(conn)) != 0)
 		goto fail;
 	return obj;
 fail:
@@ -220,7 +248,7 @@ render_listener_list(const struct engine_listener_view *listeners, size_t count)
 static json_t *
 render_tcp_stats(const struct engine_tcp_stats *tcp)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "active_opens", clamp_u64(tcp->active_opens),
 	    "passive_opens", clamp_u64(tcp->passive_opens),
 	    "attempt_fails", clamp_u64(tcp->attempt_fails),
@@ -230,7 +258,28 @@ render_tcp_stats(const struct engine_tcp_stats *tcp)
 	    "out_segs", clamp_u64(tcp->out_segs),
 	    "retrans_segs", clamp_u64(tcp->retrans_segs),
 	    "in_errs", clamp_u64(tcp->in_errs),
+	    "in_rfc_drops", clamp_u64(tcp->in_rfc_drops),
 	    "out_rsts", clamp_u64(tcp->out_rsts));
+}
+
+static json_t *
+render_fault_stats(const struct engine_fault_stats *faults)
+{
+	json_t *applied = json_object();
+
+	for (int a = FAULT_NONE + 1; applied != NULL && a < FAULT_ACTION_COUNT; a++) {
+		if (json_object_set_new(applied, faults_action_name((enum fault_action)a),
+		    json_integer(clamp_u64(faults->applied[a]))) != 0) {
+			json_decref(applied);
+			applied = NULL;
+		}
+	}
+	return json_pack("{s:I, s:o, s:I, s:I, s:I}",
+	    "rules", clamp_u64(faults->rules),
+	    "applied", applied,
+	    "held", clamp_u64(faults->held),
+	    "held_bytes", clamp_u64(faults->held_bytes),
+	    "hold_overflows", clamp_u64(faults->hold_overflows));
 }
 
 /* Only the edges taken: most of the 121 pairs are not edges of RFC 9293's diagram at all. */
@@ -264,10 +313,11 @@ render_transitions(const struct engine_stats *stats)
 json_t *
 render_stats(const struct engine_stats *stats)
 {
-	return json_pack("{s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o}",
 	    "tcp", render_tcp_stats(&stats->tcp),
 	    "transitions", render_transitions(stats),
-	    "interface", render_iface_counters(&stats->iface));
+	    "interface", render_iface_counters(&stats->iface),
+	    "faults", render_fault_stats(&stats->faults));
 }
 
 json_t *
@@ -294,11 +344,37 @@ render_relative(bool known, uint32_t value)
 	return known ? json_integer((json_int_t)value) : json_null();
 }
 
+/* What a fault rule did to a segment: null, or {"rule","action"} with the delay or hold it had. */
+static json_t *
+render_fault(const struct engine_fault *fault)
+{
+	json_t *obj;
+	int rc = 0;
+
+	if (fault->action == FAULT_NONE)
+		return json_null();
+	obj = json_pack("{s:I, s:s}", "rule", clamp_u64(fault->rule),
+	    "action", faults_action_name(fault->action));
+	if (obj == NULL)
+		return NULL;
+	if (fault->action == FAULT_DELAY)
+		rc |= json_object_set_new(obj, "delay_ms", json_integer(fault->hold_ms));
+	if (fault->action == FAULT_REORDER)
+		rc |= json_object_set_new(obj, "hold_ms", json_integer(fault->hold_ms));
+	if (fault->copy)
+		rc |= json_object_set_new(obj, "copy", json_true());
+	if (rc != 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
 static json_t *
 render_event(const struct engine_event *event)
 {
 	char text[TCPINFO_TEXT_MAX];
-	const char *step;
+	const char *step, *drop;
 
 	if (event->kind == ENGINE_EVENT_STATE)
 		return json_pack("{s:s, s:I, s:s, s:s, s:s}",
@@ -310,7 +386,8 @@ render_event(const struct engine_event *event)
 	if (event->kind != ENGINE_EVENT_SEGMENT)
 		return NULL;
 	step = tcpinfo_step_name(event->step);
-	return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:s, s:s, s:o}",
+	drop = tcpinfo_drop_name(event->drop);
+	return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
 	    "kind", "segment",
 	    "at_us", clamp_u64(event->at_us),
 	    "dir", event->outbound ? "out" : "in",
@@ -323,7 +400,11 @@ render_event(const struct engine_event *event)
 	    "wnd", (int)event->wnd,
 	    "state_before", tcpinfo_state_name(event->state_before),
 	    "state_after", tcpinfo_state_name(event->state_after),
-	    "step", step != NULL ? json_string(step) : json_null());
+	    "peer_state_before", tcpinfo_state_name(event->peer_state_before),
+	    "peer_state_after", tcpinfo_state_name(event->peer_state_after),
+	    "step", step != NULL ? json_string(step) : json_null(),
+	    "fault", render_fault(&event->fault),
+	    "dropped", drop != NULL ? json_string(drop) : json_null());
 }
 
 json_t *
@@ -359,6 +440,9 @@ render_stream_event_name(enum engine_stream_kind kind)
 	case ENGINE_STREAM_LISTENER_CREATED:
 	case ENGINE_STREAM_LISTENER_REMOVED:
 		return "listener";
+	case ENGINE_STREAM_FAULT_FIRED:
+	case ENGINE_STREAM_FAULT_SPENT:
+		return "fault";
 	}
 	return NULL;
 }
@@ -392,6 +476,15 @@ render_stream_event(const struct engine_stream_event *event)
 		    "id", clamp_u64(event->id),
 		    "action", action,
 		    "port", (int)event->port,
+		    "at_us", clamp_u64(event->at_us));
+	case ENGINE_STREAM_FAULT_FIRED:
+	case ENGINE_STREAM_FAULT_SPENT:
+		return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}",
+		    "rule", clamp_u64(event->rule),
+		    "event", event->kind == ENGINE_STREAM_FAULT_FIRED ? "fired" : "spent",
+		    "action", faults_action_name(event->action),
+		    "dir", event->outbound ? "out" : "in",
+		    "connection", event->id != 0 ? json_integer(clamp_u64(event->id)) : json_null(),
 		    "at_us", clamp_u64(event->at_us));
 	}
 	return NULL;

@@ -24,31 +24,35 @@ static const char *const data_params[] = { "peek", NULL };
 static const char *const events_params[] = { "connection", NULL };
 
 static const struct route routes[] = {
-	{ "/healthz", NULL, NULL, "GET, HEAD", handlers_healthz, no_params, NULL, NULL, NULL },
+	{ "/healthz", NULL, NULL, "GET, HEAD", handlers_healthz, no_params, NULL, NULL, NULL, NULL },
 	{ "/v1/interface", NULL, NULL, "GET, HEAD", handlers_interface, no_params, NULL, NULL,
-	    NULL },
-	{ "/v1/stats", NULL, NULL, "GET, HEAD", handlers_stats, no_params, NULL, NULL, NULL },
+	    NULL, NULL },
+	{ "/v1/stats", NULL, NULL, "GET, HEAD", handlers_stats, no_params, NULL, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_conn_list, list_params,
-	    MHD_HTTP_METHOD_POST, handlers_conn_open, no_params },
+	    MHD_HTTP_METHOD_POST, handlers_conn_open, no_params, NULL },
 	{ API_CONNECTIONS_PATH "/", "", "connection", "GET, HEAD, DELETE", handlers_conn_get,
-	    get_params, MHD_HTTP_METHOD_DELETE, handlers_conn_close, close_params },
+	    get_params, MHD_HTTP_METHOD_DELETE, handlers_conn_close, close_params, NULL },
 	{ API_CONNECTIONS_PATH "/", "/shutdown", "connection", "POST", NULL, NULL,
-	    MHD_HTTP_METHOD_POST, handlers_conn_shutdown, no_params },
+	    MHD_HTTP_METHOD_POST, handlers_conn_shutdown, no_params, NULL },
 	{ API_CONNECTIONS_PATH "/", "/expire", "connection", "POST", NULL, NULL,
-	    MHD_HTTP_METHOD_POST, handlers_conn_expire, no_params },
+	    MHD_HTTP_METHOD_POST, handlers_conn_expire, no_params, NULL },
 	{ API_CONNECTIONS_PATH "/", "/send", "connection", "POST", NULL, NULL,
-	    MHD_HTTP_METHOD_POST, handlers_conn_send, no_params },
+	    MHD_HTTP_METHOD_POST, handlers_conn_send, no_params, NULL },
 	{ API_CONNECTIONS_PATH "/", "/data", "connection", "GET, HEAD", handlers_conn_data,
-	    data_params, NULL, NULL, NULL },
+	    data_params, NULL, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH "/", "/timeline", "connection", "GET, HEAD",
-	    handlers_conn_timeline, timeline_params, NULL, NULL, NULL },
+	    handlers_conn_timeline, timeline_params, NULL, NULL, NULL, NULL },
 	{ "/v1/events", NULL, NULL, "GET", handlers_events, events_params, NULL, NULL,
-	    NULL },
-	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL },
+	    NULL, NULL },
+	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL, NULL },
 	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_listener_list, no_params,
-	    MHD_HTTP_METHOD_POST, handlers_listener_listen, no_params },
+	    MHD_HTTP_METHOD_POST, handlers_listener_listen, no_params, NULL },
 	{ API_LISTENERS_PATH "/", "", "listener", "GET, HEAD, DELETE", handlers_listener_get,
-	    listener_get_params, MHD_HTTP_METHOD_DELETE, handlers_listener_unlisten, no_params },
+	    listener_get_params, MHD_HTTP_METHOD_DELETE, handlers_listener_unlisten, no_params, NULL },
+	{ API_FAULTS_PATH, NULL, NULL, "GET, HEAD, POST, DELETE", handlers_fault_list, no_params,
+	    MHD_HTTP_METHOD_POST, handlers_fault_create, no_params, handlers_fault_clear },
+	{ API_FAULTS_PATH "/", "", "fault rule", "GET, HEAD, DELETE", handlers_fault_get,
+	    no_params, MHD_HTTP_METHOD_DELETE, handlers_fault_remove, no_params, NULL },
 };
 
 #define ROUTES_COUNT (sizeof(routes) / sizeof(routes[0]))
@@ -194,6 +198,9 @@ routes_check(const struct route *route, const char *path, const char *method,
 		params = route->get_params;
 	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
 		*handle = route->change;
+		params = route->change_params;
+	} else if (route->remove != NULL && strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
+		*handle = route->remove;
 		params = route->change_params;
 	} else {
 		*allow = route->allow;

@@ -45,6 +45,19 @@ parse_uint(const char *text, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+/* "true" or "false" (also "yes"/"no", "1"/"0", as systemd writes them). */
+static int
+parse_bool(const char *text, bool *out)
+{
+	if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 || strcmp(text, "1") == 0)
+		*out = true;
+	else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 || strcmp(text, "0") == 0)
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 /* A strict dotted quad; inet_pton already refuses octal and short forms. */
 static int
 parse_ipv4(const char *text, uint32_t *out)
@@ -287,6 +300,9 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *or
 			snprintf(cfg->faults[cfg->fault_count].origin, CONFIG_ORIGIN_MAX, "%.180s: %.32s",
 			    origin, opt);
 		cfg->fault_count++;
+	} else if (strcmp(name, "lwip-raw") == 0) {
+		if (parse_bool(value, &cfg->lwip_raw) < 0)
+			return config_error(err, errlen, "%s: must be true or false; got '%.40s'", opt, value);
 	} else if ((number = number_option(name)) != NULL) {
 		uint32_t *field = (uint32_t *)((char *)cfg + number->offset);
 
@@ -544,6 +560,8 @@ config_usage(FILE *out)
 	    "  --fault-hold-max N   segments that delay and reorder rules may hold at once\n"
 	    "                       (default %u)\n"
 	    "  --fault-hold-bytes N bytes of those segments (default %u)\n"
+	    "  --lwip-raw           hand lwIP the segments RFC 9293 says to drop, to show\n"
+	    "                       what lwIP 2.1.3 does with them (default: drop them)\n"
 	    "  --log-level LEVEL    error, warn, info or debug (default info)\n"
 	    "  --config FILE        read options from FILE, one 'key = value' a line, keys\n"
 	    "                       named as the flags above; flags override the file\n"
@@ -576,6 +594,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "recv-buffer", required_argument, NULL, 0 },
 		{ "timeline-max", required_argument, NULL, 0 },
 		{ "fault", required_argument, NULL, 0 },
+		{ "lwip-raw", no_argument, NULL, 0 },
 		{ "max-fault-rules", required_argument, NULL, 0 },
 		{ "fault-hold-max", required_argument, NULL, 0 },
 		{ "fault-hold-bytes", required_argument, NULL, 0 },
@@ -629,7 +648,9 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		return rc;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, ":", options, &index)) != -1) {
-		if (opt == 0 && (rc = config_set(cfg, options[index].name, optarg, err, errlen)) < 0)
+		/* A flag without a value, such as --lwip-raw, turns its option on. */
+		if (opt == 0 && (rc = config_set(cfg, options[index].name,
+		    optarg != NULL ? optarg : "true", err, errlen)) < 0)
 			return rc;
 	}
 	return config_check(cfg, err, errlen);

@@ -88,6 +88,7 @@ struct config {
 	uint32_t http_timeout_s;
 	uint32_t max_waiters;
 	char api_token_file[CONFIG_VALUE_MAX + 1];	/* empty: none */
+	bool lwip_raw;				/* no RFC 9293 drops before lwIP */
 	size_t fault_count;
 	struct config_fault faults[CONFIG_FAULTS_MAX];
 	enum log_level log_level;

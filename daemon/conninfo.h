@@ -33,10 +33,11 @@ struct engine_history_entry {
 struct engine_counters {
 	uint64_t segs_in;
 	uint64_t segs_out;
-	uint64_t bytes_in;	/* TCP payload bytes */
+	uint64_t bytes_in;	/* payload lwIP accepted in sequence */
 	uint64_t bytes_out;
 	uint64_t retransmits;
-	uint64_t rst_in;
+	uint64_t rst_in;	/* RSTs that ended the connection */
+	uint64_t rst_in_ignored;	/* RSTs lwIP did not act on (out of window, or dropped before it) */
 	uint64_t rst_out;
 };
 

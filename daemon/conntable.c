@@ -142,9 +142,8 @@ conntable_record_segment(struct conntable_entry *entry, bool outbound, uint8_t f
 	uint32_t seq_len = payload_len + !!(flags & TCPINFO_FLAG_SYN) + !!(flags & TCPINFO_FLAG_FIN);
 
 	if (!outbound) {
+		/* What lwIP accepted of it is counted once lwIP has handled it. */
 		c->segs_in++;
-		c->bytes_in += payload_len;
-		c->rst_in += !!(flags & TCPINFO_FLAG_RST);
 		return;
 	}
 	c->segs_out++;

@@ -85,6 +85,8 @@ engine_result_of(int stack_rc)
 		return ENGINE_PORT_IN_USE;
 	case -EADDRNOTAVAIL:
 		return ENGINE_NO_PORT;
+	case -ENETDOWN:
+		return ENGINE_LINK_DOWN;
 	default:
 		return ENGINE_NO_MEMORY;
 	}
@@ -130,6 +132,7 @@ engine_conn_new(struct engine *engine, enum engine_origin origin,
 	conn = conn_of(entry);
 	conn->engine = engine;
 	timeline_init(&conn->timeline, engine->cfg.timeline_max);
+	peerstate_init(&conn->peer);
 	conn->open_event = -1;
 	return conn;
 }
@@ -179,6 +182,10 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->tcb = conn->tcb;
 	out->send_queued = conn->send.queued;
 	out->recv_buffered = conn->recv.len;
+	out->peer_state = conn->peer.state;
+	out->peer_history_len = conn->peer.history_len;
+	memcpy(out->peer_history, conn->peer.history,
+	    conn->peer.history_len * sizeof(conn->peer.history[0]));
 	if (entry->state == TCPINFO_TIME_WAIT && conn->deadline.queue == &engine->time_wait)
 		out->time_wait_remaining_ms = deadline_remaining_ms(&conn->deadline);
 }
@@ -269,51 +276,6 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 }
 
 /* Calls nothing in the glue. */
-static void
-on_segment(void *owner, const struct stack_segment *segment)
-{
-	struct conn *conn = owner;
-	struct engine *engine = conn->engine;
-	uint64_t before = conn->entry.counters.retransmits;
-	struct engine_event event = {
-		.kind = ENGINE_EVENT_SEGMENT,
-		.at_us = engine_now_us(engine),
-		.outbound = segment->outbound,
-		.flags = segment->flags,
-		.seq = segment->seq,
-		.ack = segment->ack,
-		.len = segment->payload_len,
-		.wnd = segment->window,
-		.state_before = segment->state_before,
-		.state_after = segment->state_after,
-	};
-	int64_t number;
-
-	conntable_record_segment(&conn->entry, segment->outbound, segment->flags, segment->seq,
-	    segment->payload_len);
-	engine->retrans_segs += conn->entry.counters.retransmits - before;
-	timeline_label(&conn->steps, &event);
-	number = timeline_append(&conn->timeline, &event);
-	if (!segment->outbound) {
-		/* Until lwIP is done with it, its state changes are this segment's, and the record stays. */
-		conn->open_event = number;
-		conntable_pin(engine->table, &conn->entry);
-	}
-}
-
-/* Calls nothing in the glue. */
-static void
-on_segment_done(void *owner)
-{
-	struct conn *conn = owner;
-	struct engine *engine = conn->engine;
-
-	conn->open_event = -1;
-	conntable_pin(engine->table, NULL);
-	conntable_prune(engine->table);
-}
-
-/* Calls nothing in the glue. */
 static void *
 on_passive_open(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
     uint16_t local_port, struct stack_tcp *tcp)
@@ -365,8 +327,8 @@ on_sendable(void *owner)
 
 static const struct stack_hooks engine_hooks = {
 	.state_changed = on_state_changed,
-	.segment = on_segment,
-	.segment_done = on_segment_done,
+	.segment = segments_on_segment,
+	.segment_done = segments_on_done,
 	.passive_open = on_passive_open,
 	.passive_abandoned = on_passive_abandoned,
 	.accepted = listeners_on_accepted,
@@ -378,6 +340,7 @@ int
 engine_start(const struct engine_config *cfg, const struct stack_config *stack_cfg,
     struct engine **out)
 {
+	struct stack_hooks hooks = engine_hooks;
 	struct engine *engine;
 	int rc;
 
@@ -398,12 +361,27 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 		goto free_engine;
 	}
 	conntable_set_destructor(engine->table, conn_destroy);
-	rc = stack_start(stack_cfg, &engine_hooks);
-	if (rc < 0)
+	engine->faults = faults_new(cfg->max_fault_rules, cfg->fault_seed);
+	if (engine->faults == NULL) {
+		rc = -ENOMEM;
 		goto free_table;
+	}
+	for (size_t i = 0; i < cfg->fault_count; i++) {
+		struct fault_rule_view rule;
+
+		rc = faults_add(engine->faults, &cfg->faults[i], &rule);
+		if (rc < 0)
+			goto free_faults;
+	}
+	hooks.arg = engine;
+	rc = stack_start(stack_cfg, &hooks);
+	if (rc < 0)
+		goto free_faults;
 	*out = engine;
 	return 0;
 
+free_faults:
+	faults_free(engine->faults);
 free_table:
 	conntable_free(engine->table);
 free_engine:
@@ -421,9 +399,12 @@ engine_stop(struct engine *engine)
 	engine->stopping = true;
 	/* Keep every record while aborting, so the walk's next pointer stays valid. */
 	conntable_set_retain(engine->table, UINT32_MAX);
+	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry))
+		waits_wake_all(&conn_of(entry)->waiters, ENGINE_WAIT_STOPPING);
+	/* Every PCB at once, cheaply; then those still waiting for ARP. */
+	stack_tcp_abort_all(engine_cause(TCPINFO_CAUSE_DAEMON_STOP));
 	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry)) {
 		conn = conn_of(entry);
-		waits_wake_all(&conn->waiters, ENGINE_WAIT_STOPPING);
 		if (conn->tcp != NULL)
 			stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_DAEMON_STOP));
 	}
@@ -442,5 +423,6 @@ engine_free(struct engine *engine)
 	listeners_free(engine);
 	conntable_free(engine->table);
 	events_free(&engine->events);
+	faults_free(engine->faults);
 	free(engine);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "faults.h"
+#include "peerstate.h"
 #include "conninfo.h"
 #include "tcpinfo.h"
 
@@ -51,6 +52,10 @@ struct engine_conn_view {
 	struct engine_tcb tcb;	/* the latest one, kept after the connection closes */
 	uint64_t send_queued;	/* bytes accepted by /send and not yet given to lwIP */
 	uint64_t recv_buffered;	/* bytes waiting in the receive buffer */
+	/* The peer's state, inferred from the segments, and how it got there. */
+	enum tcpinfo_state peer_state;
+	size_t peer_history_len;
+	struct peerstate_entry peer_history[PEERSTATE_HISTORY_MAX];
 };
 
 /* A copy of one listener. */
@@ -94,11 +99,22 @@ struct engine_tcp_stats {
 	uint64_t out_segs;	/* segments sent, retransmissions excluded */
 	uint64_t retrans_segs;
 	uint64_t in_errs;	/* received with a bad checksum or a malformed header */
+	uint64_t in_rfc_drops;	/* dropped before lwIP: RFC 9293 rejects them, lwIP would not */
 	uint64_t out_rsts;	/* segments sent with RST */
+};
+
+/* What fault rules did, and what they hold now. */
+struct engine_fault_stats {
+	uint64_t rules;				/* rules that exist, active and spent */
+	uint64_t applied[FAULT_ACTION_COUNT];	/* segments acted on, by action */
+	uint64_t held;				/* segments held by delay and reorder now */
+	uint64_t held_bytes;
+	uint64_t hold_overflows;		/* segments a full hold let pass unharmed */
 };
 
 struct engine_stats {
 	struct engine_tcp_stats tcp;
+	struct engine_fault_stats faults;
 	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];	/* [from][to] */
 	struct engine_iface_counters iface;
 };
@@ -137,7 +153,9 @@ enum engine_result {
 	ENGINE_PORT_IN_USE,		/* the local port is taken */
 	ENGINE_NO_PORT,			/* no ephemeral port is free towards that endpoint */
 	ENGINE_NO_MEMORY,
-	ENGINE_STOPPING			/* the daemon is stopping */
+	ENGINE_STOPPING,		/* the daemon is stopping */
+	ENGINE_RULES_FULL,		/* as many fault rules as --max-fault-rules allows exist */
+	ENGINE_LINK_DOWN		/* the TAP device failed or is gone */
 };
 
 struct engine;
@@ -158,6 +176,10 @@ struct engine_config {
 	 */
 	uint64_t (*clock_us)(void *arg);
 	void *clock_arg;
+	uint32_t max_fault_rules;
+	uint64_t fault_seed;	/* makes the seeds of rules given none */
+	const struct fault_spec *faults;	/* rules in place from the start */
+	size_t fault_count;
 };
 
 /*
@@ -348,6 +370,7 @@ struct engine_event {
 	enum tcpinfo_state peer_state_before;	/* the peer's, as inferred from the segments */
 	enum tcpinfo_state peer_state_after;
 	enum tcpinfo_step step;
+	enum tcpinfo_drop drop;			/* dropped before lwIP by RFC 9293's rules */
 	struct engine_fault fault;		/* what a fault rule did to it, if one did */
 	/* State events. */
 	enum tcpinfo_state from;
@@ -382,7 +405,9 @@ enum engine_stream_kind {
 	ENGINE_STREAM_CONN_CREATED,
 	ENGINE_STREAM_CONN_REMOVED,	/* dropped from the table (retention) */
 	ENGINE_STREAM_LISTENER_CREATED,
-	ENGINE_STREAM_LISTENER_REMOVED
+	ENGINE_STREAM_LISTENER_REMOVED,
+	ENGINE_STREAM_FAULT_FIRED,	/* a fault rule acted on a segment */
+	ENGINE_STREAM_FAULT_SPENT	/* a fault rule acted for the last time */
 };
 
 struct engine_stream_event {
@@ -395,6 +420,9 @@ struct engine_stream_event {
 	enum tcpinfo_state from;	/* state changes */
 	enum tcpinfo_state to;
 	struct tcpinfo_cause cause;
+	uint64_t rule;			/* fault events: the rule; id is its segment's connection, or 0 */
+	enum fault_action action;
+	bool outbound;
 };
 
 struct engine_subscriber;
@@ -429,5 +457,28 @@ void engine_unsubscribe(struct engine *engine, struct engine_subscriber *subscri
 
 /* Connections in the table, live and retained, by state. */
 void engine_count_by_state(struct engine *engine, uint64_t counts[TCPINFO_STATE_COUNT]);
+
+/*
+ * Fault rules (faults.h): they act on the segments between lwIP and the
+ * wire. Rules are numbered from 1 and never renumbered.
+ */
+
+/* Adds a rule whose values the caller checked. RULES_FULL, STOPPING or NO_MEMORY otherwise. */
+enum engine_result engine_fault_add(struct engine *engine, const struct fault_spec *spec,
+    struct fault_rule_view *out);
+
+/* Returns OK or NOT_FOUND. */
+enum engine_result engine_fault_get(struct engine *engine, uint64_t id, struct fault_rule_view *out);
+
+/* Copies up to max rules with ids above after, in id order; returns how many. */
+size_t engine_fault_list(struct engine *engine, uint64_t after, struct fault_rule_view *out,
+    size_t max);
+
+/* Returns OK or NOT_FOUND; *out is the rule as it was. */
+enum engine_result engine_fault_remove(struct engine *engine, uint64_t id,
+    struct fault_rule_view *out);
+
+/* Removes every rule; returns how many there were. */
+size_t engine_fault_clear(struct engine *engine);
 
 #endif

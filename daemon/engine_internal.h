@@ -15,6 +15,8 @@
 #include "conntable.h"
 #include "deadlines.h"
 #include "engine.h"
+#include "faults.h"
+#include "peerstate.h"
 #include "lockorder.h"
 #include "stack.h"
 #include "timeline.h"
@@ -46,6 +48,8 @@ struct conn {
 	struct timeline timeline;
 	struct timeline_steps steps;
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
+	bool open_rst;			/* and it is a RST that reached lwIP */
+	struct peerstate peer;		/* the peer's inferred state */
 	bool announced;			/* its creation went out on the event stream */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
 };
@@ -84,6 +88,7 @@ struct engine {
 	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];
 	uint64_t curr_estab;
 	uint64_t retrans_segs;
+	struct faults *faults;
 	bool stopping;
 	struct timespec started;
 };
@@ -153,6 +158,10 @@ void listeners_stop(struct engine *engine);
 void listeners_free(struct engine *engine);
 /* The stack's accepted hook. */
 void listeners_on_accepted(void *listener_owner);
+
+/* segments.c: the stack's segment and segment_done hooks. */
+void segments_on_segment(void *arg, void *owner, struct stack_segment *segment);
+void segments_on_done(void *owner, const struct stack_rx_outcome *outcome);
 
 /* stats.c */
 /* Counts a transition, and the connections established now. */

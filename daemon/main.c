@@ -2,7 +2,8 @@
  * lwipd: lwIP on a TAP device, with a REST API to open, close and watch
  * its TCP connections.
  *
- * The main thread sets everything up, then only waits for SIGTERM or SIGINT.
+ * The main thread sets everything up, then only waits for SIGTERM or SIGINT,
+ * or for the TAP reader's word that the device is gone (exit status 1).
  * Those signals are blocked in every thread, so they arrive here and nowhere
  * else; shutting down never runs inside a signal handler.
  *
@@ -18,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "config.h"
@@ -29,6 +33,9 @@
 #include "tap.h"
 
 #define EXIT_USAGE 2
+
+/* The TAP reader tells the main thread that the device is gone with this signal. */
+#define LINK_LOST_SIGNAL SIGUSR2
 
 /* How often the main thread looks at the connection count for STATUS=. */
 #define STATUS_PERIOD_S 1
@@ -50,6 +57,13 @@ default_mac(const struct config *cfg, uint8_t mac[6])
 	mac[0] = 0x02;	/* locally administered, unicast */
 	for (int i = 1; i < 6; i++)
 		mac[i] = (uint8_t)(hash >> (8 * i));
+}
+
+/* Called by the TAP reader; the main thread, waiting in sigtimedwait(), takes it from there. */
+static void
+raise_link_lost(void)
+{
+	kill(getpid(), LINK_LOST_SIGNAL);
 }
 
 /* Runs on lwIP's core thread with the lock held, and re-arms itself. */
@@ -103,7 +117,7 @@ wait_for_stop(const sigset_t *signals, struct engine *engine, const char *where)
 }
 
 static int
-run(const struct config *cfg)
+run(const struct config *cfg, const struct fault_spec *faults)
 {
 	struct tap_device tap;
 	struct stack_config stack_cfg = {
@@ -111,6 +125,10 @@ run(const struct config *cfg)
 		.address = cfg->address,
 		.prefix = cfg->prefix,
 		.gateway = cfg->gateway,
+		.hold_max = cfg->fault_hold_max,
+		.hold_bytes = cfg->fault_hold_bytes,
+		.lwip_raw = cfg->lwip_raw,
+		.link_lost = raise_link_lost,
 	};
 	struct engine_config engine_cfg = {
 		.address = cfg->address,
@@ -119,6 +137,9 @@ run(const struct config *cfg)
 		.retain_closed = cfg->retain_closed,
 		.recv_buffer = cfg->recv_buffer,
 		.timeline_max = cfg->timeline_max,
+		.max_fault_rules = cfg->max_fault_rules,
+		.faults = faults,
+		.fault_count = cfg->fault_count,
 	};
 	struct api_config api_cfg = {
 		.listen_addr = cfg->listen_addr,
@@ -138,6 +159,7 @@ run(const struct config *cfg)
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, LINK_LOST_SIGNAL);
 	/* Before any thread starts, so that every thread inherits the mask. */
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -147,6 +169,10 @@ run(const struct config *cfg)
 	else
 		default_mac(cfg, stack_cfg.mac);
 	snprintf(engine_cfg.ifname, sizeof(engine_cfg.ifname), "%s", cfg->tap_name);
+	/* Seeds for rules given none: a run's draws differ from the last one's unless a rule says. */
+	if (getrandom(&engine_cfg.fault_seed, sizeof(engine_cfg.fault_seed), 0) !=
+	    sizeof(engine_cfg.fault_seed))
+		engine_cfg.fault_seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 
 	rc = notify_init();
 	if (rc < 0)
@@ -171,7 +197,13 @@ run(const struct config *cfg)
 	snprintf(where, sizeof(where), "%s %s/%u", cfg->tap_name, address, cfg->prefix);
 	signo = wait_for_stop(&signals, engine, where);
 	notify_send("STOPPING=1\nSTATUS=Stopping: aborting connections");
-	log_info("%s received; aborting connections and stopping", strsignal(signo));
+	if (signo == LINK_LOST_SIGNAL) {
+		log_warnx("the TAP device %s is gone; stopping with a failure, for a restart",
+		    cfg->tap_name);
+		rc = -ENODEV;
+	} else {
+		log_info("%s received; aborting connections and stopping", strsignal(signo));
+	}
 
 stop_engine:
 	/* RSTs go out while the TAP is still open; then nothing new can arrive. */
@@ -229,5 +261,5 @@ main(int argc, char **argv)
 	if (action == CONFIG_ACTION_CHECK)
 		return EXIT_SUCCESS;
 	log_set_level(cfg.log_level);
-	return run(&cfg);
+	return run(&cfg, fault_specs);
 }

@@ -42,8 +42,16 @@ engine_stats(struct engine *engine, struct engine_stats *out)
 		.out_segs = totals.out_segs - engine->retrans_segs,
 		.retrans_segs = engine->retrans_segs,
 		.in_errs = totals.in_errs,
+		.in_rfc_drops = totals.in_rfc_drops,
 		.out_rsts = totals.out_rsts,
 	};
+	out->faults = (struct engine_fault_stats){
+		.rules = faults_count(engine->faults),
+		.held = totals.held,
+		.held_bytes = totals.held_bytes,
+		.hold_overflows = totals.hold_overflows,
+	};
+	faults_applied(engine->faults, out->faults.applied);
 	engine_unlock();
 	out->iface = iface.counters;
 }

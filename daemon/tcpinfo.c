@@ -72,6 +72,20 @@ tcpinfo_state_name(enum tcpinfo_state state)
 	return state_names[state];
 }
 
+static const char *const drop_names[TCPINFO_DROP_COUNT] = {
+	[TCPINFO_DROP_NO_ACK] = "rfc9293:no-ack",
+	[TCPINFO_DROP_SYN_FIN] = "rfc9293:syn-fin",
+	[TCPINFO_DROP_SYN_RST] = "rfc9293:syn-rst",
+};
+
+const char *
+tcpinfo_drop_name(enum tcpinfo_drop drop)
+{
+	if ((unsigned)drop >= TCPINFO_DROP_COUNT)
+		return NULL;
+	return drop_names[drop];
+}
+
 const char *
 tcpinfo_step_name(enum tcpinfo_step step)
 {

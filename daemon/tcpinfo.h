@@ -100,6 +100,18 @@ struct tcpinfo_seq_mark {
  */
 bool tcpinfo_seq_resent(struct tcpinfo_seq_mark *mark, uint32_t seq, uint32_t seq_len);
 
+/* Why the daemon dropped an inbound segment before lwIP that no fault rule asked to drop. */
+enum tcpinfo_drop {
+	TCPINFO_DROP_NONE = 0,
+	TCPINFO_DROP_NO_ACK,	/* "rfc9293:no-ack": no ACK in a synchronized state (3.10.7.4) */
+	TCPINFO_DROP_SYN_FIN,	/* "rfc9293:syn-fin": no state accepts SYN with FIN */
+	TCPINFO_DROP_SYN_RST,	/* "rfc9293:syn-rst": nor SYN with RST */
+	TCPINFO_DROP_COUNT
+};
+
+/* Returns e.g. "rfc9293:no-ack", or NULL for TCPINFO_DROP_NONE. */
+const char *tcpinfo_drop_name(enum tcpinfo_drop drop);
+
 /* Returns e.g. "handshake-1", "teardown-2+3", "data", or NULL for TCPINFO_STEP_NONE. */
 const char *tcpinfo_step_name(enum tcpinfo_step step);
 

@@ -153,7 +153,7 @@ timeline_step(struct timeline_steps *steps, bool outbound, uint8_t flags, uint32
 }
 
 void
-timeline_label(struct timeline_steps *steps, struct engine_event *segment)
+timeline_relative(struct timeline_steps *steps, struct engine_event *segment)
 {
 	bool outbound = segment->outbound;
 
@@ -165,6 +165,12 @@ timeline_label(struct timeline_steps *steps, struct engine_event *segment)
 	segment->rel_seq = segment->seq - steps->isn[outbound];
 	segment->has_rel_ack = (segment->flags & TCPINFO_FLAG_ACK) && steps->isn_known[!outbound];
 	segment->rel_ack = segment->has_rel_ack ? segment->ack - steps->isn[!outbound] : 0;
-	segment->step = timeline_step(steps, outbound, segment->flags, segment->seq, segment->ack,
-	    segment->len);
+}
+
+void
+timeline_label(struct timeline_steps *steps, struct engine_event *segment)
+{
+	timeline_relative(steps, segment);
+	segment->step = timeline_step(steps, segment->outbound, segment->flags, segment->seq,
+	    segment->ack, segment->len);
 }

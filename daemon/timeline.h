@@ -59,6 +59,9 @@ struct engine_event *timeline_get(struct timeline *timeline, int64_t number);
 /* Copies the stored events in order into out, which holds timeline->count. */
 void timeline_copy(const struct timeline *timeline, struct engine_event *out);
 
+/* Fills a segment event's sequence numbers relative to the ISNs, noting an ISN its SYN shows. */
+void timeline_relative(struct timeline_steps *steps, struct engine_event *segment);
+
 /*
  * Fills a segment event's step and its sequence numbers relative to the
  * ISNs, and updates what the labeller remembers.

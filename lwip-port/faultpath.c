@@ -100,8 +100,9 @@ corrupted(const uint8_t *frame, size_t len, const struct frame_tcp *seg)
 static bool
 hold(const uint8_t *frame, size_t len, const struct frame_tcp *seg, struct stack_segment *report)
 {
+	/* sys_now() counts whole milliseconds: one more makes the hold at least hold_ms. */
 	int rc = holdq_hold(path.held, frame, len, report->outbound,
-	    segment_key(seg, report->outbound), now_ms(), report->fault.hold_ms,
+	    segment_key(seg, report->outbound), now_ms() + 1, report->fault.hold_ms,
 	    report->fault.action == FAULT_REORDER, report, sizeof(*report));
 
 	if (rc < 0) {
@@ -175,13 +176,12 @@ take_in(const uint8_t *frame, size_t len, const struct frame_tcp *seg, struct gl
 {
 	struct glue_rx again = { 0 };
 
-	if (report->drop != STACK_DROP_NONE || report->fault.action == FAULT_DROP) {
+	if (report->drop != TCPINFO_DROP_NONE || report->fault.action == FAULT_DROP) {
 		glue_rx_dropped(rx);
 		return;
 	}
 	switch (report->fault.action) {
 	case FAULT_CORRUPT:
-		rx->checksum_ok = false;
 		tapnetif_feed(corrupted(frame, len, seg), len, rx);
 		break;
 	case FAULT_DUPLICATE:

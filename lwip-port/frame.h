@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define FRAME_ETH_HEADER_LEN 14
+#define FRAME_MAX_LEN 65550	/* the largest frame a TAP hands over */
 
 /* The fields of one IPv4 TCP segment. Addresses in network order, the rest in host order. */
 struct frame_tcp {

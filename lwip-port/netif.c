@@ -9,9 +9,10 @@
  * the core lock once, and hands each frame to ethernet_input() itself.
  *
  * A gate in front of lwIP lets through only what the glue tracks segment by
- * segment. Each TCP segment that passes is looked up, reported and followed
- * through lwIP by tcpglue.c; each one lwIP sends is reported on its way out
- * in tap_linkoutput(). Both directions count into the interface's counters.
+ * segment. Each TCP segment that passes goes through faultpath.c, where
+ * tcpglue.c looks it up, reports it and follows it through lwIP, and where
+ * fault rules act on it; so does each one lwIP sends, on its way out. Both
+ * directions count into the interface's counters.
  */
 #include <errno.h>
 #include <poll.h>
@@ -30,7 +31,6 @@
 #include "stack_internal.h"
 
 #define READ_BATCH 32
-#define READ_SLOT_SIZE 65550	/* the largest frame a TAP can hand over */
 
 static struct {
 	uint8_t mac[ETH_HWADDR_LEN];
@@ -38,6 +38,7 @@ static struct {
 	int tap_fd;
 	uint8_t *tx_buffer;
 	int stop_fd;
+	void (*link_lost)(void);
 	pthread_t reader;
 	bool reader_running;	/* changed under the core lock */
 } tap = {
@@ -45,12 +46,26 @@ static struct {
 	.stop_fd = -1,
 };
 
+/* Writes one frame to the TAP and counts it. */
+err_t
+tapnetif_write(const uint8_t *frame, size_t len)
+{
+	ssize_t written = write(tap.tap_fd, frame, len);
+
+	if (written != (ssize_t)len) {
+		log_debug("TAP write of %zu bytes failed: %s", len,
+		    written < 0 ? strerror(errno) : "short write");
+		return ERR_IF;
+	}
+	stack_state.iface.tx_frames++;
+	stack_state.iface.tx_bytes += len;
+	return ERR_OK;
+}
+
 static err_t
 tap_linkoutput(struct netif *netif, struct pbuf *p)
 {
 	const uint8_t *frame = p->payload;
-	struct frame_tcp seg;
-	ssize_t written;
 
 	(void)netif;
 	/* The core lock serialises every output, so one buffer serves them all. */
@@ -58,17 +73,7 @@ tap_linkoutput(struct netif *netif, struct pbuf *p)
 		pbuf_copy_partial(p, tap.tx_buffer, p->tot_len, 0);
 		frame = tap.tx_buffer;
 	}
-	if (frame_parse_tcp(frame, p->tot_len, &seg) == 0)
-		glue_segment_out(&seg);
-	written = write(tap.tap_fd, frame, p->tot_len);
-	if (written != (ssize_t)p->tot_len) {
-		log_debug("TAP write of %u bytes failed: %s", p->tot_len,
-		    written < 0 ? strerror(errno) : "short write");
-		return ERR_IF;
-	}
-	stack_state.iface.tx_frames++;
-	stack_state.iface.tx_bytes += p->tot_len;
-	return ERR_OK;
+	return faultpath_output(frame, p->tot_len);
 }
 
 static err_t
@@ -114,69 +119,83 @@ gate_admits(enum frame_kind kind)
 	return false;
 }
 
-/* Hands one frame to lwIP; the glue reports its segment and any change of state it caused. */
+/*
+ * Hands one frame to lwIP; the glue, following rx, reports any change of
+ * state it caused. A frame that finds no memory is counted as dropped.
+ */
+void
+tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx)
+{
+	struct pbuf *p;
+
+	if (len > 0xffff || (p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM)) == NULL) {
+		stack_state.iface.rx_dropped++;
+		glue_rx_dropped(rx);
+		return;
+	}
+	pbuf_take(p, frame, (u16_t)len);
+	glue_rx_begin(rx);
+	ethernet_input(p, &stack_state.netif);	/* takes ownership of p */
+	glue_rx_end(rx);
+}
+
+/* One frame from the TAP: through the gate, then to lwIP, a TCP segment by way of the fault path. */
 static void
 input_frame(const uint8_t *frame, size_t len)
 {
 	struct glue_rx rx = { 0 };
 	struct frame_tcp seg;
 	enum frame_kind kind;
-	struct pbuf *p;
 
 	stack_state.iface.rx_frames++;
 	stack_state.iface.rx_bytes += len;
 	kind = frame_classify(frame, len, &seg);
 	if (!gate_admits(kind))
 		return;
-	if (len > 0xffff || (p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM)) == NULL) {
-		stack_state.iface.rx_dropped++;
-		return;
-	}
-	pbuf_take(p, frame, (u16_t)len);
-	if (kind == FRAME_TCP && glue_rx_segment(&seg, &rx) < 0) {
-		/* A full backlog drops the SYN, as a kernel does; the peer retries. */
-		stack_state.iface.rx_dropped++;
-		pbuf_free(p);
-		return;
-	}
-	glue_rx_begin(&rx);
-	ethernet_input(p, &stack_state.netif);	/* takes ownership of p */
-	glue_rx_end(&rx);
+	if (kind == FRAME_TCP)
+		faultpath_input(frame, len, &seg);
+	else
+		tapnetif_feed(frame, len, &rx);
 	arpwait_frame(frame, len);
 }
 
 static void *
 reader_main(void *arg)
 {
-	static uint8_t slots[READ_BATCH][READ_SLOT_SIZE];
+	static uint8_t slots[READ_BATCH][FRAME_MAX_LEN];
 	size_t lengths[READ_BATCH];
 	struct pollfd fds[2] = {
 		{ .fd = tap.tap_fd, .events = POLLIN },
 		{ .fd = tap.stop_fd, .events = POLLIN },
 	};
+	bool lost = false;
 
 	(void)arg;
-	for (;;) {
+	while (!lost) {
 		int count = 0;
 
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll on the TAP device");
+			lost = true;
 			break;
 		}
 		if (fds[1].revents)
 			break;
 		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			log_warnx("the TAP device failed; no more frames can be read");
+			log_warnx("the TAP device failed or was deleted; no more frames can be read");
+			lost = true;
 			break;
 		}
 		while (count < READ_BATCH) {
-			ssize_t n = read(tap.tap_fd, slots[count], READ_SLOT_SIZE);
+			ssize_t n = read(tap.tap_fd, slots[count], FRAME_MAX_LEN);
 
 			if (n < 0) {
-				if (errno != EAGAIN && errno != EINTR)
-					log_warn("read from the TAP device");
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				log_warn("read from the TAP device");
+				lost = true;
 				break;
 			}
 			lengths[count++] = (size_t)n;
@@ -190,7 +209,12 @@ reader_main(void *arg)
 	}
 	LOCK_TCPIP_CORE();
 	tap.reader_running = false;
+	/* Down everywhere: the interface says so and opens are refused. */
+	if (lost)
+		netif_set_link_down(&stack_state.netif);
 	UNLOCK_TCPIP_CORE();
+	if (lost && tap.link_lost != NULL)
+		tap.link_lost();
 	return NULL;
 }
 
@@ -206,7 +230,8 @@ tapnetif_start(const struct stack_config *cfg)
 	memcpy(tap.mac, cfg->mac, sizeof(tap.mac));
 	tap.tap_fd = cfg->tap->fd;
 	tap.mtu = cfg->tap->mtu;
-	tap.tx_buffer = malloc(READ_SLOT_SIZE);
+	tap.link_lost = cfg->link_lost;
+	tap.tx_buffer = malloc(FRAME_MAX_LEN);
 	if (tap.tx_buffer == NULL)
 		return -ENOMEM;
 	tap.stop_fd = eventfd(0, EFD_CLOEXEC);

@@ -32,6 +32,7 @@
 #include <lwip/tcpip.h>
 #include <lwip/timeouts.h>
 
+#include "log.h"
 #include "lwip_private.h"
 #include "stack_internal.h"
 
@@ -65,11 +66,30 @@ stack_unlock(void)
 	UNLOCK_TCPIP_CORE();
 }
 
+static void
+wake_noop(void *arg)
+{
+	(void)arg;
+}
+
+/*
+ * lwIP's thread sleeps until its next timer, computed when it went to
+ * sleep: a timer set from another thread would wait for that. A message
+ * wakes it, and it sleeps again until the earliest timer.
+ */
+void
+stack_wake_core(void)
+{
+	if (tcpip_try_callback(wake_noop, NULL) != ERR_OK)
+		log_debug("could not wake lwIP's thread; a new timer waits for its next one");
+}
+
 void
 stack_timeout(uint32_t ms, void (*fn)(void *arg), void *arg)
 {
 	LWIP_ASSERT_CORE_LOCKED();
 	sys_timeout(ms, fn, arg);
+	stack_wake_core();
 }
 
 void
@@ -93,11 +113,13 @@ int
 stack_start(const struct stack_config *cfg, const struct stack_hooks *hooks)
 {
 	unsigned int seed;
+	int rc;
 
 	stack_state.hooks = *hooks;
 	stack_state.address = cfg->address;
 	stack_state.netmask = htonl(0xffffffffu << (32 - cfg->prefix));
 	stack_state.gateway = cfg->gateway;
+	stack_state.lwip_raw = cfg->lwip_raw;
 
 	/* lwIP's LWIP_RAND is rand(): unseeded, every restart would repeat its choices. */
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -113,14 +135,21 @@ stack_start(const struct stack_config *cfg, const struct stack_hooks *hooks)
 	LOCK_TCPIP_CORE();
 	/* A random start makes the ISNs differ per run and per open. */
 	lwpriv_set_tcp_ticks((uint32_t)rand());
+	rc = faultpath_start(cfg->hold_max, cfg->hold_bytes);
 	UNLOCK_TCPIP_CORE();
+	if (rc < 0)
+		return rc;
 	return tapnetif_start(cfg);
 }
 
+/* After the reader: frames still held are let go with the TAP's last reads. */
 void
 stack_stop(void)
 {
 	tapnetif_stop();
+	LOCK_TCPIP_CORE();
+	faultpath_stop();
+	UNLOCK_TCPIP_CORE();
 }
 
 /*

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "faults.h"
 #include "tap.h"
 #include "tcpinfo.h"
 
@@ -38,6 +39,8 @@ struct stack_segment {
 	uint32_t ack;
 	uint16_t window;	/* as on the wire, unscaled */
 	uint32_t payload_len;
+	uint16_t local_port;	/* lwIP's end */
+	uint16_t remote_port;
 	/*
 	 * lwIP's state before and after the segment. For an inbound one the
 	 * state after is known only once lwIP has handled it: state changes
@@ -45,6 +48,24 @@ struct stack_segment {
 	 */
 	enum tcpinfo_state state_before;
 	enum tcpinfo_state state_after;
+	/*
+	 * Set by the segment hook the first time it sees the segment: its step
+	 * in the connection's life and what a fault rule does to it. The glue
+	 * carries out the verdict and keeps these with a held segment.
+	 */
+	bool decided;
+	bool labelled;		/* the step came from the connection's own labeller */
+	enum tcpinfo_step step;
+	struct fault_verdict fault;
+	enum tcpinfo_drop drop;	/* set by the glue before the hook: dropped by RFC 9293's rules */
+	bool released;		/* a held segment on its way at last */
+	bool copy;		/* the second of a duplicated segment */
+};
+
+/* What lwIP made of an inbound segment, for counters that count only what it accepted. */
+struct stack_rx_outcome {
+	uint32_t accepted_bytes;	/* payload that moved lwIP's rcv_nxt forward */
+	bool reset;			/* a RST that ended the connection */
 };
 
 /*
@@ -75,17 +96,25 @@ struct stack_hooks {
 	 */
 	void (*state_changed)(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cause);
 	/*
-	 * A segment of a tracked connection crossed the TAP: an inbound one
-	 * before lwIP sees it, an outbound one from inside lwIP's output. May
-	 * call no stack_* function.
+	 * A segment crossed the daemon: an inbound one before lwIP sees it, an
+	 * outbound one from inside lwIP's output, before the wire sees it.
+	 * owner is NULL for a segment of no tracked connection; arg is the
+	 * hooks' arg. The first time
+	 * (decided false) the hook labels the segment's step and decides what a
+	 * fault rule does to it, filling step, fault and decided. It records
+	 * the segment in owner's timeline then, unless the verdict holds it
+	 * (delay, reorder): a held segment is reported again with released set
+	 * when it goes on, and recorded then. A dropped inbound segment gets
+	 * its segment_done at once. May call no stack_* function.
 	 */
-	void (*segment)(void *owner, const struct stack_segment *segment);
+	void (*segment)(void *arg, void *owner, struct stack_segment *segment);
 	/*
 	 * lwIP has handled the inbound segment last reported for owner, and the
 	 * change of state it made has been reported: CLOSED may have been
-	 * reported already, so the hook may call no stack_* function.
+	 * reported already, so the hook may call no stack_* function. outcome
+	 * says what lwIP accepted of it (nothing for a dropped segment).
 	 */
-	void (*segment_done)(void *owner);
+	void (*segment_done)(void *owner, const struct stack_rx_outcome *outcome);
 	/*
 	 * A SYN reached a listener, on the TAP reader before lwIP sees it:
 	 * returns the owner of the new connection, or NULL to drop the SYN. The
@@ -123,6 +152,8 @@ struct stack_hooks {
 	 * stays valid until this hook returns.
 	 */
 	void (*sendable)(void *owner);
+	/* Passed to the hooks that may have no owner: the engine. */
+	void *arg;
 };
 
 /* lwIP's transmission control block; see struct engine_tcb. */
@@ -141,12 +172,16 @@ struct stack_tcb {
 	uint32_t nrtx;
 };
 
-/* TCP segments that crossed the TAP, tracked or not. */
+/* TCP segments between lwIP and the wire, tracked or not. */
 struct stack_tcp_totals {
-	uint64_t in_segs;
-	uint64_t in_errs;	/* bad checksum */
-	uint64_t out_segs;	/* retransmissions included */
+	uint64_t in_segs;	/* handed to lwIP */
+	uint64_t in_errs;	/* of those, with a bad checksum */
+	uint64_t in_rfc_drops;	/* dropped before lwIP by RFC 9293's rules (see enum stack_drop) */
+	uint64_t out_segs;	/* sent by lwIP, retransmissions included */
 	uint64_t out_rsts;
+	uint64_t held;		/* held by delay and reorder rules now */
+	uint64_t held_bytes;
+	uint64_t hold_overflows;	/* segments a full hold let pass unharmed */
 };
 
 struct stack_config {
@@ -155,6 +190,15 @@ struct stack_config {
 	uint8_t prefix;
 	uint32_t gateway;	/* network byte order; 0: none */
 	uint8_t mac[6];
+	size_t hold_max;	/* segments delay and reorder rules may hold at once */
+	size_t hold_bytes;	/* and their bytes */
+	bool lwip_raw;		/* hand lwIP what RFC 9293 says to drop, to show what lwIP does */
+	/*
+	 * Called once, from the TAP reader with no lock held, when the device
+	 * fails or is deleted: the link is down for good, opens are refused,
+	 * and the daemon should exit so that its supervisor restarts it.
+	 */
+	void (*link_lost)(void);
 };
 
 struct stack_iface_info {
@@ -194,7 +238,8 @@ void stack_tcp_totals(struct stack_tcp_totals *out);
  * Starts an active open from local_port (0: a free ephemeral port) and sets
  * *chosen_port, reporting SYN_SENT. The SYN itself waits until ARP has
  * resolved the next hop, so lwIP's small ARP queue never drops it; if ARP
- * never answers, CLOSED follows with cause "arp:unresolved". Errors: -EINVAL, -ENETUNREACH, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM.
+ * never answers, CLOSED follows with cause "arp:unresolved". Errors: -ENETDOWN (the TAP
+ * device is gone), -EINVAL, -ENETUNREACH, -EADDRINUSE, -EADDRNOTAVAIL, -ENOMEM.
  */
 int stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port,
     uint16_t local_port, struct stack_tcp **out, uint16_t *chosen_port);
@@ -245,6 +290,13 @@ void stack_tcp_unlisten(struct stack_listener *listener);
  * connection is in TIME_WAIT or has sent nothing yet.
  */
 void stack_tcp_abort(struct stack_tcp *tcp, struct tcpinfo_cause cause);
+
+/*
+ * Aborts every connection that has a PCB, as stack_tcp_abort() does each,
+ * in the order that makes it cheap; for a stop. Connections still waiting
+ * for ARP are left to the caller.
+ */
+void stack_tcp_abort_all(struct tcpinfo_cause cause);
 
 /* Drops the connection silently, as a timed-out FIN_WAIT_2 is, and reports TCPINFO_CLOSED. */
 void stack_tcp_drop(struct stack_tcp *tcp, struct tcpinfo_cause cause);

@@ -28,7 +28,8 @@ struct stack_state {
 	uint32_t gateway;
 	/* Only its counters: netif.c counts, stack_iface_info() fills in the rest. */
 	struct stack_iface_info iface;
-	struct stack_tcp_totals totals;	/* tcpglue.c counts */
+	struct stack_tcp_totals totals;	/* tcpglue.c and faultpath.c count */
+	bool lwip_raw;			/* no RFC 9293 drops before lwIP */
 };
 
 extern struct stack_state stack_state;
@@ -68,8 +69,15 @@ struct glue_rx {
 	struct stack_tcp *t;		/* the tracked connection of a TCP segment, or NULL */
 	bool passive;			/* t was made for this SYN */
 	uint8_t flags;			/* the segment's TCPINFO_FLAG_* */
+	/* What lwIP had before, to tell what it accepted. */
+	enum tcpinfo_state state_before;
+	bool had_pcb;
+	uint32_t rcv_nxt_before;
 	struct glue_drive saved;
 };
+
+/* stack.c: makes lwIP's thread look at its timers again, after one was set from another thread. */
+void stack_wake_core(void);
 
 /* tcpglue.c: the TCP connections. */
 struct tcpinfo_cause glue_cause(enum tcpinfo_cause_kind kind, uint8_t flags);
@@ -77,10 +85,17 @@ struct stack_tcp *glue_find(uint64_t key);
 bool glue_listening(uint16_t port);
 int glue_tcp_start(struct stack_tcp *t);
 void glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause);
-void glue_segment_out(const struct frame_tcp *seg);
-int glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx);
+void glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report);
+int glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report);
+void glue_rx_dropped(struct glue_rx *rx);
 void glue_rx_begin(struct glue_rx *rx);
 void glue_rx_end(struct glue_rx *rx);
+
+/* faultpath.c: fault verdicts carried out on frames. */
+int faultpath_start(size_t hold_max, size_t hold_bytes);
+void faultpath_stop(void);
+err_t faultpath_output(const uint8_t *frame, size_t len);
+void faultpath_input(const uint8_t *frame, size_t len, const struct frame_tcp *seg);
 
 /* tcpdata.c: lwIP's recv and sent callbacks of a tracked connection. */
 err_t tcpdata_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
@@ -90,6 +105,8 @@ err_t tcpdata_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 int tapnetif_start(const struct stack_config *cfg);
 void tapnetif_stop(void);
 bool tapnetif_reading(void);
+err_t tapnetif_write(const uint8_t *frame, size_t len);
+void tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx);
 
 /* ports.c: local ports of active opens. */
 int ports_use_add(uint16_t port);

@@ -216,20 +216,6 @@ segment_owner(const struct frame_tcp *seg, bool outbound)
 	return glue_find(frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port));
 }
 
-static void
-count_segment(const struct frame_tcp *seg, bool outbound)
-{
-	struct stack_tcp_totals *totals = &stack_state.totals;
-
-	if (outbound) {
-		totals->out_segs++;
-		totals->out_rsts += !!(seg->flags & TCPINFO_FLAG_RST);
-	} else {
-		totals->in_segs++;
-		totals->in_errs += !seg->checksum_ok;
-	}
-}
-
 /* lwIP's state of t now: a passive open's PCB may exist before it is adopted. */
 static enum tcpinfo_state
 glue_state(const struct stack_tcp *t)
@@ -242,50 +228,64 @@ glue_state(const struct stack_tcp *t)
 }
 
 /*
- * Reports a segment of t, and notes the ISNs its SYNs carry. A segment lwIP
- * sends while it handles an inbound one leaves in the state that one led to
- * (the ACK of a SYN+ACK in ESTABLISHED); one sent for an API call or a timer
- * shows the change it makes (a SYN goes from CLOSED to SYN_SENT).
+ * Reports a segment of t (NULL: of no tracked connection), and notes the
+ * ISNs its SYNs carry. A segment lwIP sends while it handles an inbound one
+ * leaves in the state that one led to (the ACK of a SYN+ACK in
+ * ESTABLISHED); one sent for an API call or a timer shows the change it
+ * makes (a SYN goes from CLOSED to SYN_SENT). A held outbound segment keeps
+ * the states of the moment lwIP sent it; a held inbound one is handled by
+ * lwIP in the state of the moment it is released.
  */
 static void
-report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound)
+report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound,
+    struct stack_segment *report)
 {
 	bool answering = glue.drive.active && glue.drive.cause.kind == TCPINFO_CAUSE_RX;
-	struct stack_segment report = {
-		.outbound = outbound,
-		.flags = seg->flags,
-		.seq = seg->seq,
-		.ack = seg->ack,
-		.window = seg->window,
-		.payload_len = seg->payload_len,
-		.state_before = outbound && answering ? glue_state(t) : t->last_state,
-		.state_after = outbound ? glue_state(t) : t->last_state,
-	};
 
+	report->outbound = outbound;
+	report->flags = seg->flags;
+	report->seq = seg->seq;
+	report->ack = seg->ack;
+	report->window = seg->window;
+	report->payload_len = seg->payload_len;
+	report->local_port = outbound ? seg->src_port : seg->dst_port;
+	report->remote_port = outbound ? seg->dst_port : seg->src_port;
+	if (t == NULL || (outbound && report->released)) {
+		stack_state.hooks.segment(stack_state.hooks.arg, t != NULL ? t->owner : NULL, report);
+		return;
+	}
+	report->state_before = outbound && answering ? glue_state(t) : t->last_state;
+	report->state_after = outbound ? glue_state(t) : t->last_state;
 	if ((seg->flags & TCPINFO_FLAG_SYN) && outbound && !t->iss_known) {
 		t->iss = seg->seq;
 		t->iss_known = true;
 		/* An open's first SYN is what takes it out of CLOSED, even when ARP held it back. */
 		if (t->active) {
-			report.state_before = TCPINFO_CLOSED;
-			report.state_after = TCPINFO_SYN_SENT;
+			report->state_before = TCPINFO_CLOSED;
+			report->state_after = TCPINFO_SYN_SENT;
 		}
-	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok) {
+	} else if ((seg->flags & TCPINFO_FLAG_SYN) && !outbound && seg->checksum_ok &&
+	    !report->fault.action) {
 		t->irs = seg->seq;
 		t->irs_known = true;
 	}
-	stack_state.hooks.segment(t->owner, &report);
+	stack_state.hooks.segment(stack_state.hooks.arg, t->owner, report);
 }
 
-/* A segment lwIP is sending: counted, and reported when its connection is tracked. */
+/*
+ * A segment lwIP is sending, or a held one going out at last: counted once,
+ * when lwIP sends it, and reported. report carries the verdict back.
+ */
 void
-glue_segment_out(const struct frame_tcp *seg)
+glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report)
 {
-	struct stack_tcp *t = segment_owner(seg, true);
+	struct stack_tcp_totals *totals = &stack_state.totals;
 
-	count_segment(seg, true);
-	if (t != NULL)
-		report_segment(t, seg, true);
+	if (!report->released && !report->copy) {
+		totals->out_segs++;
+		totals->out_rsts += !!(seg->flags & TCPINFO_FLAG_RST);
+	}
+	report_segment(segment_owner(seg, true), seg, true, report);
 }
 
 /* Creates, binds and connects the PCB. Reports SYN_SENT on success. */
@@ -340,6 +340,8 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	int rc;
 
 	LWIP_ASSERT_CORE_LOCKED();
+	if (!netif_is_link_up(&stack_state.netif))
+		return -ENETDOWN;
 	if (remote_ip == address || ((remote_ip & netmask) == (address & netmask) &&
 	    (host_bits == 0 || host_bits == ~netmask)))
 		return -EINVAL;
@@ -466,6 +468,25 @@ stack_tcp_abort(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
 	LWIP_ASSERT_CORE_LOCKED();
 	abandon_with(t, true, cause);
+}
+
+/*
+ * Ends every connection lwIP has a PCB for, tracked or not, each from the
+ * head of its list: in any other order each abort walks the list, and
+ * 16,384 connections took seconds.
+ */
+void
+stack_tcp_abort_all(struct tcpinfo_cause cause)
+{
+	struct tcp_pcb *pcb;
+
+	LWIP_ASSERT_CORE_LOCKED();
+	while ((pcb = lwpriv_active_head()) != NULL || (pcb = lwpriv_time_wait_head()) != NULL) {
+		if (pcb->callback_arg != NULL)
+			abandon_with(pcb->callback_arg, true, cause);
+		else
+			tcp_abort(pcb);
+	}
 }
 
 void
@@ -599,14 +620,16 @@ passive_begin(struct stack_listener *listener, const struct frame_tcp *seg)
 static void
 passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
+	static const struct stack_rx_outcome nothing;
+
 	t->pcb = lwpriv_passive_pcb(t->remote_ip, t->remote_port, t->local_port);
 	if (t->pcb != NULL) {
 		set_callbacks(t->pcb, t);
 		sync_state(t, cause);
-		stack_state.hooks.segment_done(t->owner);
+		stack_state.hooks.segment_done(t->owner, &nothing);
 		return;
 	}
-	stack_state.hooks.segment_done(t->owner);
+	stack_state.hooks.segment_done(t->owner, &nothing);
 	handshake_done(t);
 	HASH_DEL(glue.by_key, t);
 	stack_state.hooks.passive_abandoned(t->owner);
@@ -614,35 +637,145 @@ passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
 }
 
 /*
- * An inbound segment the gate let through: counted, matched to its
- * connection (a new one for a listener's SYN) and reported. Returns
- * -ENOBUFS when the SYN is to be dropped instead.
+ * RFC 9293 drops what lwIP 2.1.3 would take: a segment without ACK in a
+ * synchronized state (lwIP moves to CLOSE_WAIT on a bare FIN), and SYN with
+ * FIN or RST, which no state accepts (lwIP makes a SYN_RCVD connection of a
+ * SYN+FIN). RSTs and SYNs need no ACK.
+ */
+static enum tcpinfo_drop
+rfc_drop(const struct frame_tcp *seg, const struct stack_tcp *t)
+{
+	uint8_t flags = seg->flags;
+
+	if ((flags & TCPINFO_FLAG_SYN) && (flags & TCPINFO_FLAG_FIN))
+		return TCPINFO_DROP_SYN_FIN;
+	if ((flags & TCPINFO_FLAG_SYN) && (flags & TCPINFO_FLAG_RST))
+		return TCPINFO_DROP_SYN_RST;
+	if (t != NULL && !(flags & (TCPINFO_FLAG_ACK | TCPINFO_FLAG_RST | TCPINFO_FLAG_SYN)) &&
+	    glue_state(t) >= TCPINFO_SYN_RCVD)
+		return TCPINFO_DROP_NO_ACK;
+	return TCPINFO_DROP_NONE;
+}
+
+/* Whether the segment arrives now: a fault rule neither lost it nor holds it. */
+static bool
+arrives(const struct stack_segment *report)
+{
+	if (report->fault.action == FAULT_DROP)
+		return false;
+	return report->released ||
+	    (report->fault.action != FAULT_DELAY && report->fault.action != FAULT_REORDER);
+}
+
+static bool
+passes(const struct stack_segment *report)
+{
+	return arrives(report) && report->drop == TCPINFO_DROP_NONE;
+}
+
+/*
+ * Counts a segment that arrived, as RFC 4022's tcpInSegs does: also one
+ * RFC 9293's rules or a full backlog then drop. A corrupted one counts as an
+ * error: lwIP finds its checksum bad.
+ */
+static void
+count_arrival(const struct frame_tcp *seg, const struct stack_segment *report)
+{
+	struct stack_tcp_totals *totals = &stack_state.totals;
+
+	if (!arrives(report))
+		return;
+	totals->in_segs++;
+	totals->in_errs += !seg->checksum_ok || report->fault.action == FAULT_CORRUPT;
+}
+
+/*
+ * An inbound segment the gate let through, or a held one released:
+ * matched to its connection, checked against RFC 9293's rules, decided on
+ * and reported. A listener's SYN is decided on before it makes a
+ * connection, so that a SYN a rule drops or holds makes none yet. report
+ * carries the verdict back; the caller carries it out. Returns -ENOBUFS
+ * when a listener's full backlog drops the SYN.
  */
 int
-glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx)
+glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report)
 {
 	struct stack_listener *listener;
 
 	rx->flags = seg->flags;
-	count_segment(seg, false);
 	rx->t = segment_owner(seg, false);
-	if (rx->t == NULL && is_listener_syn(seg) && (listener = listener_find(seg->dst_port)) != NULL) {
+	if (!report->decided && !stack_state.lwip_raw) {
+		report->drop = rfc_drop(seg, rx->t);
+		stack_state.totals.in_rfc_drops += report->drop != TCPINFO_DROP_NONE;
+	}
+	if (rx->t == NULL) {
+		if (!report->decided)
+			report_segment(NULL, seg, false, report);
+		count_arrival(seg, report);
+		if (!passes(report) || !is_listener_syn(seg) ||
+		    (listener = listener_find(seg->dst_port)) == NULL)
+			return 0;
 		rx->t = passive_begin(listener, seg);
 		if (rx->t == NULL)
 			return -ENOBUFS;
 		rx->passive = true;
+		report_segment(rx->t, seg, false, report);
+		return 0;
 	}
-	if (rx->t != NULL)
-		report_segment(rx->t, seg, false);
+	report_segment(rx->t, seg, false, report);
+	count_arrival(seg, report);
 	return 0;
+}
+
+/* A segment of rx that never reaches lwIP: its owner hears at once that lwIP is done with it. */
+void
+glue_rx_dropped(struct glue_rx *rx)
+{
+	static const struct stack_rx_outcome nothing;
+
+	if (rx->t != NULL)
+		stack_state.hooks.segment_done(rx->t->owner, &nothing);
 }
 
 /* Just before lwIP handles the frame: what it changes is the frame's doing. */
 void
 glue_rx_begin(struct glue_rx *rx)
 {
-	glue.in_input = rx->t;
+	struct stack_tcp *t = rx->t;
+
+	rx->state_before = t != NULL ? t->last_state : TCPINFO_CLOSED;
+	rx->had_pcb = t != NULL && t->pcb != NULL;
+	rx->rcv_nxt_before = rx->had_pcb ? t->pcb->rcv_nxt : 0;
+	glue.in_input = t;
 	drive_begin(&rx->saved, glue_cause(TCPINFO_CAUSE_RX, rx->flags));
+}
+
+/*
+ * What lwIP accepted of the segment: the payload by which rcv_nxt moved (a
+ * FIN it took moves it one more), and whether a RST ended the connection.
+ * Out-of-sequence data lwIP queued counts once a later segment fills the gap.
+ */
+static struct stack_rx_outcome
+rx_outcome(const struct glue_rx *rx)
+{
+	struct stack_rx_outcome outcome = { 0 };
+	const struct stack_tcp *t = rx->t;
+	uint32_t moved;
+
+	if (t->gone) {
+		outcome.reset = (rx->flags & TCPINFO_FLAG_RST) != 0;
+		return outcome;
+	}
+	/* Before a SYN, rcv_nxt means nothing yet; lwIP takes no data from one. */
+	if (!rx->had_pcb || t->pcb == NULL || (rx->flags & TCPINFO_FLAG_SYN))
+		return outcome;
+	moved = t->pcb->rcv_nxt - rx->rcv_nxt_before;
+	if ((rx->flags & TCPINFO_FLAG_FIN) && moved > 0 && t->last_state != rx->state_before &&
+	    (t->last_state == TCPINFO_CLOSE_WAIT || t->last_state == TCPINFO_CLOSING ||
+	    t->last_state == TCPINFO_TIME_WAIT))
+		moved--;
+	outcome.accepted_bytes = moved;
+	return outcome;
 }
 
 /* After lwIP has handled the frame: report the change it made, then let the owner know it is done. */
@@ -652,6 +785,8 @@ glue_rx_end(struct glue_rx *rx)
 	struct tcpinfo_cause cause = glue_cause(TCPINFO_CAUSE_RX, rx->flags);
 	struct stack_tcp *t = rx->t;
 
+	struct stack_rx_outcome outcome;
+
 	drive_end(&rx->saved);
 	glue.in_input = NULL;
 	if (rx->passive) {
@@ -659,7 +794,8 @@ glue_rx_end(struct glue_rx *rx)
 	} else if (t != NULL) {
 		if (!t->gone)
 			sync_state(t, cause);
-		stack_state.hooks.segment_done(t->owner);
+		outcome = rx_outcome(rx);
+		stack_state.hooks.segment_done(t->owner, &outcome);
 		if (t->gone)
 			free(t);
 	}

@@ -61,6 +61,20 @@ build_and_test build ""
 build_and_test build-asan "" -DLWIPD_SANITIZE=ON
 build_and_test build-tsan "^integration[.]systemd_container$" -DLWIPD_TSAN=ON
 
+# The benchmark in its smoke mode: it must run and write valid JSON and a PNG;
+# its figures are never judged here.
+echo "=== bench: smoke run"
+smoke="$root/build/bench/smoke.json"
+rm -f "$smoke" "${smoke%.json}.png"
+if BUILD_DIR=build bash tests/bench/run.sh --smoke --out "$smoke" </dev/null &&
+    /usr/bin/python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$smoke" &&
+    [ "$(head -c 4 "${smoke%.json}.png" | od -An -tx1 | tr -d ' ')" = "89504e47" ]; then
+  total_passed=$((total_passed + 1))
+else
+  echo "run-all.sh: the benchmark's smoke run failed" >&2
+  total_failed=$((total_failed + 1)); status=1
+fi
+
 echo "=== fuzz: each harness for ${FUZZ_SECONDS:-20} s"
 fuzz_log="$root/build-fuzz-run.log"
 bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" </dev/null 2>&1 | tee "$fuzz_log"
@@ -73,9 +87,9 @@ else
   total_failed=$((total_failed + 1))
 fi
 
-if ip netns list 2>/dev/null | grep -q '^lwipd-t-'; then
-  echo "run-all.sh: test namespaces were left behind:" >&2
-  ip netns list | grep '^lwipd-t-' >&2
+if ip netns list 2>/dev/null | grep -q '^lwipd-[tb]-'; then
+  echo "run-all.sh: test or bench namespaces were left behind:" >&2
+  ip netns list | grep '^lwipd-[tb]-' >&2
   total_failed=$((total_failed + 1))
   status=1
 fi

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api_internal.h"
+#include "faultjson.h"
 #include "httphead.h"
 #include "request.h"
 
@@ -113,6 +114,7 @@ validate(handler_fn *handle, const struct split *req, struct problem *err)
 {
 	const struct query *q = &req->query;
 	struct engine_open_params open;
+	struct fault_spec fault;
 	struct request_listen listen;
 	enum engine_shutdown_how how;
 	enum engine_close_mode mode;
@@ -123,6 +125,8 @@ validate(handler_fn *handle, const struct split *req, struct problem *err)
 	bool flag;
 	int rc;
 
+	if (handle == handlers_fault_create)
+		return faultjson_parse(req->body, req->body_len, req->content_type, &fault, err);
 	if (handle == handlers_conn_open)
 		return request_parse_open(req->body, req->body_len, req->content_type, &open, err);
 	if (handle == handlers_listener_listen)

@@ -27,6 +27,20 @@ _ns_counter = itertools.count(1)
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: takes minutes (e.g. waits out lwIP's SYN retries); still runs in CI")
+    config.addinivalue_line(
+        "markers", "very_slow: takes many minutes; runs in the plain build, not the sanitizer ones")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Sanitizer builds (LWIPD_SANITIZED=1, set by CMake) skip very_slow tests:
+    minutes of lwIP's own retransmission timers under ASan or TSan exercise no
+    code the other tests do not, and the plain build runs them."""
+    if os.environ.get("LWIPD_SANITIZED") != "1":
+        return
+    skip = pytest.mark.skip(reason="very_slow: runs in the plain build only")
+    for item in items:
+        if "very_slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.hookimpl(hookwrapper=True)

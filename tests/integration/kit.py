@@ -13,7 +13,7 @@ from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
 M = 2 ** 32
 LOCAL = "%s:%d" % (KERNEL_IP, PEER_PORT)
 TCP_KEYS = {"active_opens", "passive_opens", "attempt_fails", "estab_resets", "curr_estab",
-            "in_segs", "out_segs", "retrans_segs", "in_errs", "out_rsts"}
+            "in_segs", "out_segs", "retrans_segs", "in_errs", "in_rfc_drops", "out_rsts"}
 IFACE_KEYS = {"rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_dropped", "rx_fragments",
               "rx_malformed", "rx_other"}
 TCB_KEYS = {"iss", "irs", "snd_nxt", "snd_una", "rcv_nxt", "snd_wnd", "rcv_wnd", "mss",

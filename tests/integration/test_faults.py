@@ -9,6 +9,8 @@ connection's timeline with "fault": {"rule", "action"}; an inbound one lwIP
 never saw has state_before == state_after.
 """
 
+import os
+
 import pytest
 
 from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, tcp_segments, wait_for
@@ -109,6 +111,76 @@ def test_rules_given_at_start(netns, start_daemon):
     rules = d.get("/v1/faults").json()["faults"]
     assert [(f["id"], f["dir"], f["action"], f["count"]) for f in rules] == [
         (1, "out", "drop", 0), (2, "in", "corrupt", 1)], rules
+
+
+def test_faults_are_counted_and_streamed(lwipd, start_peer):
+    from sse import SSEClient, sample_value, scrape
+    start_peer(lwipd.ns, PEER_PORT, "hold")
+    events = SSEClient(lwipd.port)
+    events.wait_open()
+    try:
+        rule = add_fault(lwipd, {"dir": "out", "match": {"step": "handshake-1"},
+                                 "action": "drop"})
+        dup = add_fault(lwipd, {"dir": "out", "match": {"step": "handshake-3"},
+                                "action": "duplicate"})
+        obj = lwipd.open_conn()
+        lwipd.wait_state(obj["id"], "ESTABLISHED", timeout=15)
+        got = events.wait(lambda ev: sum(1 for e in ev if e.kind == "fault") >= 4,
+                          "fired and spent events of both rules")
+    finally:
+        events.close()
+    faults = [e.data for e in got if e.kind == "fault"]
+    assert {(f["rule"], f["event"], f["action"], f["dir"], f["connection"]) for f in faults} == {
+        (rule["id"], "fired", "drop", "out", obj["id"]),
+        (rule["id"], "spent", "drop", "out", obj["id"]),
+        (dup["id"], "fired", "duplicate", "out", obj["id"]),
+        (dup["id"], "spent", "duplicate", "out", obj["id"])}, faults
+    stats = lwipd.stats()["faults"]
+    assert stats["rules"] == 2 and stats["held"] == 0, stats
+    assert stats["applied"] == {"drop": 1, "delay": 0, "duplicate": 1, "reorder": 0,
+                                "corrupt": 0}, stats
+    fams, _, _ = scrape(lwipd)
+    assert sample_value(fams, "lwipd_faults_applied", action="drop") == 1
+    assert sample_value(fams, "lwipd_faults_applied", action="duplicate") == 1
+    copies = [e for e in segments(lwipd, obj["id"]) if e.get("fault") and e["fault"].get("copy")]
+    assert len(copies) == 1 and copies[0]["step"] == "handshake-3", copies
+
+
+def test_a_delayed_syn_ack_reaches_lwip_later(lwipd, start_peer):
+    peer = start_peer(lwipd.ns, PEER_PORT, "hold")
+    add_fault(lwipd, {"dir": "in", "match": {"flags": "SYN,ACK"}, "action": "delay",
+                      "delay_ms": 300})
+    obj = lwipd.open_conn()
+    obj = lwipd.wait_state(obj["id"], "ESTABLISHED", timeout=15)
+    peer.wait_event("ACCEPT", lwip_end(obj))
+    segs = segments(lwipd, obj["id"])
+    synack = next(e for e in segs if e["dir"] == "in" and flags(e) == {"SYN", "ACK"})
+    assert synack["fault"] == {"rule": 1, "action": "delay", "delay_ms": 300}, synack
+    assert synack["state_before"] == "SYN_SENT" and synack["state_after"] == "ESTABLISHED"
+    syn = next(e for e in segs if e["dir"] == "out" and flags(e) == {"SYN"})
+    assert synack["at_us"] - syn["at_us"] >= 300000, (syn, synack)
+
+
+def test_corrupted_data_is_refused_by_lwip_and_resent(lwipd, start_peer):
+    peer = start_peer(lwipd.ns, PEER_PORT, "echo")
+    obj = established_active(lwipd, peer)
+    before = lwipd.stats()["tcp"]["in_errs"]
+    add_fault(lwipd, {"dir": "in", "match": {"connection": obj["id"], "data": True},
+                      "action": "corrupt"})
+    lwipd.send(obj["id"], {"data": "hello"})
+    got = bytearray()
+
+    def echoed():
+        got.extend(lwipd.read_data(obj["id"])[0])
+        return len(got) >= 5
+    wait_for(echoed, "the echo, resent by the kernel", timeout=20)
+    assert bytes(got) == b"hello"
+    assert lwipd.stats()["tcp"]["in_errs"] == before + 1
+    segs = [e for e in segments(lwipd, obj["id"]) if e["dir"] == "in" and e["len"]]
+    assert segs[0]["fault"]["action"] == "corrupt", segs
+    assert segs[1]["step"] == "retransmit" and segs[1]["fault"] is None, segs
+    # lwIP accepted the five bytes once: the corrupted copy counts for nothing.
+    assert lwipd.conn(obj["id"])["counters"]["bytes_in"] == 5
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +288,7 @@ def test_lost_final_ack_is_why_time_wait_lasts(netns, start_daemon, start_peer, 
                               "the kernel's second FIN")
     assert sum(1 for s in wire_segs if "F" in s.flags and s.src == KERNEL_IP) >= 2, wire_segs
     text = d.get("/v1/connections/%d/timeline?format=text" % obj["id"]).body.decode()
-    assert "x" in text and "lost" in text, text
+    assert "--x" in text and "dropped by fault rule %d" % rule["id"] in text, text
 
 
 def test_expired_time_wait_meets_the_retransmitted_fin_with_a_rst(lwipd, start_peer,
@@ -290,13 +362,13 @@ def test_delayed_and_reordered_data_arrives_intact(lwipd, start_peer):
     assert out_of_order([e for e in segs if e["dir"] == "out"]), "no out-of-order departure out"
 
 
-def lossy_echo(d, peer, seed):
-    """A 1 MiB echo under 20% loss both ways; returns (connection, its segments)."""
+def lossy_echo(d, peer, seed, size):
+    """An echo of size bytes under 20% loss of data segments both ways;
+    returns (connection, its segments)."""
     obj = established_active(d, peer)
     for direction, s in (("out", seed), ("in", seed + 1)):
         add_fault(d, {"dir": direction, "action": "drop", "count": 0, "probability": 0.2,
-                      "seed": s, "match": {"connection": obj["id"]}})
-    size = 1 << 20
+                      "seed": s, "match": {"connection": obj["id"], "data": True}})
     d.send(obj["id"], {"size": size})
     got = bytearray()
 
@@ -304,7 +376,7 @@ def lossy_echo(d, peer, seed):
         data, _ = d.read_data(obj["id"])
         got.extend(data)
         return len(got) >= size
-    wait_for(echoed, lambda: "the echo (%d of %d bytes)" % (len(got), size), timeout=240,
+    wait_for(echoed, lambda: "the echo (%d of %d bytes)" % (len(got), size), timeout=1800,
              interval=0.02)
     assert sha256(bytes(got)) == sha256(pattern(size))
     return d.conn(obj["id"]), segments(d, obj["id"])
@@ -323,17 +395,26 @@ def drops_before_first_retransmit(segs):
     return out
 
 
-@pytest.mark.slow
+# The issue's scenario is a 1 MiB echo. lwIP 2.1.3 recovers from such loss
+# slowly (no SACK, a 1.5 s retransmission timeout from its 500 ms timer, and a
+# congestion window of two segments after each timeout, too small for fast
+# retransmit): a lossy megabyte took over 20 minutes here, so CI echoes
+# 256 KiB. LWIPD_LOSS_BYTES=1048576 runs the full size by hand.
+LOSS_BYTES = int(os.environ.get("LWIPD_LOSS_BYTES", 1 << 18))
+
+
+@pytest.mark.very_slow
 def test_random_loss_is_repeatable_and_recovered(make_netns, start_daemon, start_peer):
     patterns = []
-    for _ in range(2):
+    for size in (LOSS_BYTES, 1 << 16):
         ns = make_netns()
         d = start_daemon(ns, "--timeline-max", "65536")
-        obj, segs = lossy_echo(d, start_peer(ns, PEER_PORT, "echo"), seed=42)
-        dropped_out = [e for e in faulted(segs) if e["dir"] == "out" and e["len"]]
+        obj, segs = lossy_echo(d, start_peer(ns, PEER_PORT, "echo"), 42, size)
+        dropped_out = [e for e in faulted(segs) if e["dir"] == "out"]
         retransmits = [e for e in segs if e["dir"] == "out" and e["step"] == "retransmit"]
         assert dropped_out, "a 20% loss dropped nothing"
         assert obj["counters"]["retransmits"] >= len(dropped_out), obj
         assert len(retransmits) == obj["counters"]["retransmits"], (len(retransmits), obj)
         patterns.append(drops_before_first_retransmit(segs))
-    assert patterns[0] == patterns[1], patterns
+    # The second, shorter run meets the same first drops: the seed repeats them.
+    assert patterns[0] and patterns[0] == patterns[1], patterns

@@ -140,3 +140,72 @@ def test_frames_lwipd_does_not_serve_are_counted(lwipd, start_rawpeer):
     assert rp.count(lambda s: s.dport == 44000) == 0
     assert lwipd.conns() == []
     assert lwipd.get("/healthz").status == 200
+
+
+def established_from_rawpeer(d, rp, sport):
+    """RawPeer connects to lwIP's listener: returns (connection id, lwIP's ISN)."""
+    rp.send(sport, LISTEN_PORT, "S", seq=Y, mss=1460)
+    _, synack = rp.wait_segment(lambda s: s.dport == sport and s.has("SA"), "the SYN+ACK")
+    rp.send(sport, LISTEN_PORT, "A", seq=Y + 1, ack=synack.seq + 1)
+    conn = wait_for(lambda: next((c for c in d.conns() if c["remote"]["port"] == sport and
+                                  c["state"] == "ESTABLISHED"), None), "ESTABLISHED")
+    return conn["id"], synack.seq
+
+
+def timeline_segments(d, cid):
+    return [e for e in d.get("/v1/connections/%d/timeline" % cid).json()["events"]
+            if e["kind"] == "segment"]
+
+
+def test_segments_rfc_9293_rejects_never_reach_lwip(lwipd, start_rawpeer):
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    cid, isn = established_from_rawpeer(lwipd, rp, 45000)
+    before = lwipd.stats()["tcp"]["in_rfc_drops"]
+
+    # A FIN without ACK: lwIP 2.1.3 would move to CLOSE_WAIT.
+    rp.send(45000, LISTEN_PORT, "F", seq=Y + 1)
+    # A SYN+FIN to the listener: lwIP 2.1.3 would make a SYN_RCVD connection of it.
+    rp.send(45001, LISTEN_PORT, "SF", seq=Y)
+    wait_for(lambda: lwipd.stats()["tcp"]["in_rfc_drops"] == before + 2, "two RFC drops")
+    settle()
+    assert lwipd.conn(cid)["state"] == "ESTABLISHED"
+    assert rp.count(lambda s: s.dport == 45001) == 0
+    assert [c["remote"]["port"] for c in lwipd.conns()] == [45000]
+    fin = [e for e in timeline_segments(lwipd, cid) if e["flags"] == "FIN"]
+    assert fin and fin[0]["dropped"] == "rfc9293:no-ack", fin
+    assert fin[0]["state_before"] == fin[0]["state_after"] == "ESTABLISHED", fin
+
+
+def test_lwip_raw_shows_what_lwip_does(netns, start_daemon, start_rawpeer):
+    d = start_daemon(netns, "--lwip-raw")
+    d.ns = netns
+    rp = start_rawpeer(d)
+    d.listen(LISTEN_PORT)
+    cid, _ = established_from_rawpeer(d, rp, 45100)
+    rp.send(45100, LISTEN_PORT, "F", seq=Y + 1)
+    d.wait_state(cid, "CLOSE_WAIT")
+    assert d.stats()["tcp"]["in_rfc_drops"] == 0
+
+
+def test_counters_count_what_lwip_accepted(lwipd, start_rawpeer):
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    cid, isn = established_from_rawpeer(lwipd, rp, 45200)
+    # Ten bytes with a bad checksum, then RSTs out of the window: lwIP takes none of them.
+    rp.send(45200, LISTEN_PORT, "PA", seq=Y + 1, ack=isn + 1, payload=b"0123456789",
+            bad_checksum=True)
+    for off in (100000, 200000, 300000):
+        rp.send(45200, LISTEN_PORT, "R", seq=Y + 1 + off)
+    settle()
+    c = lwipd.conn(cid)
+    assert c["state"] == "ESTABLISHED", c
+    assert c["counters"]["bytes_in"] == 0, c["counters"]
+    assert (c["counters"]["rst_in"], c["counters"]["rst_in_ignored"]) == (0, 3), c["counters"]
+    # The same ten bytes whole, then a RST in the window: both count.
+    rp.send(45200, LISTEN_PORT, "PA", seq=Y + 1, ack=isn + 1, payload=b"0123456789")
+    rp.wait_segment(lambda s: s.dport == 45200 and s.ack == (Y + 11) % M, "the ACK of the data")
+    rp.send(45200, LISTEN_PORT, "R", seq=Y + 11)
+    c = lwipd.wait_state(cid, "CLOSED")
+    assert c["counters"]["bytes_in"] == 10, c["counters"]
+    assert (c["counters"]["rst_in"], c["counters"]["rst_in_ignored"]) == (1, 3), c["counters"]

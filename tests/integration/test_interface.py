@@ -96,3 +96,12 @@ def test_counters_grow_with_traffic(lwipd, start_peer):
     for k in ("rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_dropped"):
         assert later[k] >= after[k], (k, after, later)
     assert obj["remote"]["ip"] == KERNEL_IP
+
+
+def test_a_deleted_tap_stops_the_daemon_with_a_failure(lwipd):
+    """systemd's Restart=on-failure restarts lwipd only if it exits non-zero."""
+    lwipd.expected_exit = True
+    lwipd.ns.run("ip", "link", "del", "tap0")
+    rc = lwipd.proc.wait(timeout=10)
+    assert rc == 1, lwipd.stderr()
+    assert "the TAP device tap0 is gone" in lwipd.stderr(), lwipd.stderr()

@@ -17,7 +17,7 @@ STATES = {"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1
 
 
 def check_shape(s):
-    assert set(s) == {"tcp", "transitions", "interface"}, s
+    assert set(s) == {"tcp", "transitions", "interface", "faults"}, s
     assert set(s["tcp"]) == TCP_KEYS, s["tcp"]
     assert set(s["interface"]) == IFACE_KEYS, s["interface"]
     for v in list(s["tcp"].values()) + list(s["interface"].values()):

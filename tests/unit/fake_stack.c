@@ -179,11 +179,13 @@ fake_segment(struct stack_tcp *tcp, bool outbound, uint8_t flags, uint32_t seq,
 	};
 
 	stack_lock();
-	fake.hooks.segment(tcp->owner, &segment);
+	fake.hooks.segment(fake.hooks.arg, tcp->owner, &segment);
 	if (!outbound) {
+		struct stack_rx_outcome outcome = { .accepted_bytes = len };
+
 		if (next != tcp->state)
 			report(tcp, next, (struct tcpinfo_cause){ .kind = TCPINFO_CAUSE_RX, .flags = flags });
-		fake.hooks.segment_done(tcp->owner);
+		fake.hooks.segment_done(tcp->owner, &outcome);
 	}
 	stack_unlock();
 }
@@ -458,6 +460,16 @@ stack_tcp_abort(struct stack_tcp *tcp, struct tcpinfo_cause cause)
 {
 	assert_usable(tcp);
 	report(tcp, TCPINFO_CLOSED, cause);
+}
+
+void
+stack_tcp_abort_all(struct tcpinfo_cause cause)
+{
+	assert_locked();
+	for (struct stack_tcp *tcp = fake.tcps; tcp != NULL; tcp = tcp->next_fake) {
+		if (!tcp->dead)
+			report(tcp, TCPINFO_CLOSED, cause);
+	}
 }
 
 void

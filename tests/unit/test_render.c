@@ -76,8 +76,9 @@ fill_connection(struct engine_conn_view *conn)
 	"\"history\":[{\"state\":\"SYN_SENT\",\"at_us\":123,\"cause\":\"api:open\"}," \
 	"{\"state\":\"ESTABLISHED\",\"at_us\":456,\"cause\":\"rx:SYN,ACK\"}]," \
 	"\"counters\":{\"segs_in\":1,\"segs_out\":2,\"bytes_in\":3,\"bytes_out\":4," \
-	"\"retransmits\":5,\"rst_in\":6,\"rst_out\":7}," \
-	"\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9}"
+	"\"retransmits\":5,\"rst_in\":6,\"rst_in_ignored\":0,\"rst_out\":7}," \
+	"\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9," \
+	"\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}"
 
 static void
 test_connection_object(void **state)
@@ -124,8 +125,9 @@ test_connection_passive_and_causes(void **state)
 	    "{\"state\":\"TIME_WAIT\",\"at_us\":10,\"cause\":\"rx:FIN,ACK\"},"
 	    "{\"state\":\"CLOSED\",\"at_us\":20,\"cause\":\"timer:2msl\"}],"
 	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
-	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0},"
-	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0}");
+	    "\"retransmits\":0,\"rst_in\":0,\"rst_in_ignored\":0,\"rst_out\":0},"
+	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0,"
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}");
 }
 
 #define CONNECTION_42_HEAD_TIME_WAIT \
@@ -134,7 +136,7 @@ test_connection_passive_and_causes(void **state)
 	"\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000}," \
 	"\"state\":\"TIME_WAIT\",\"history\":[]," \
 	"\"counters\":{\"segs_in\":1,\"segs_out\":2,\"bytes_in\":3,\"bytes_out\":4," \
-	"\"retransmits\":5,\"rst_in\":6,\"rst_out\":7},"
+	"\"retransmits\":5,\"rst_in\":6,\"rst_in_ignored\":0,\"rst_out\":7},"
 
 static void
 test_connection_time_wait(void **state)
@@ -148,13 +150,15 @@ test_connection_time_wait(void **state)
 	conn.time_wait_remaining_ms = 1999;
 	assert_json(render_connection(&conn),
 	    CONNECTION_42_HEAD_TIME_WAIT "\"time_wait_remaining_ms\":1999,"
-	    "\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9}");
+	    "\"tcb\":" TCB_42_JSON ",\"send_queued\":8,\"recv_buffered\":9,"
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}");
 	/* Zero is still shown: TIME_WAIT ends at the next timer tick. */
 	conn.time_wait_remaining_ms = 0;
 	conn.has_tcb = false;
 	assert_json(render_connection(&conn),
 	    CONNECTION_42_HEAD_TIME_WAIT "\"time_wait_remaining_ms\":0,"
-	    "\"tcb\":null,\"send_queued\":8,\"recv_buffered\":9}");
+	    "\"tcb\":null,\"send_queued\":8,\"recv_buffered\":9,"
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}");
 }
 
 static void
@@ -270,8 +274,9 @@ test_connection_list(void **state)
 	    "\"remote\":{\"ip\":\"10.9.0.1\",\"port\":7000},"
 	    "\"state\":\"SYN_SENT\",\"history\":[],"
 	    "\"counters\":{\"segs_in\":0,\"segs_out\":0,\"bytes_in\":0,\"bytes_out\":0,"
-	    "\"retransmits\":0,\"rst_in\":0,\"rst_out\":0},"
-	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0}]}");
+	    "\"retransmits\":0,\"rst_in\":0,\"rst_in_ignored\":0,\"rst_out\":0},"
+	    "\"tcb\":null,\"send_queued\":0,\"recv_buffered\":0,"
+	    "\"peer_state\":\"CLOSED\",\"peer_state_source\":\"inferred\",\"peer_history\":[]}]}");
 }
 
 static void
@@ -387,12 +392,13 @@ test_stats_object(void **state)
 	assert_json(render_stats(&stats),
 	    "{\"tcp\":{\"active_opens\":1,\"passive_opens\":2,\"attempt_fails\":3,"
 	    "\"estab_resets\":4,\"curr_estab\":5,\"in_segs\":6,\"out_segs\":7,"
-	    "\"retrans_segs\":8,\"in_errs\":9,\"out_rsts\":10},"
+	    "\"retrans_segs\":8,\"in_errs\":9,\"in_rfc_drops\":0,\"out_rsts\":10},"
 	    "\"transitions\":{\"CLOSED->SYN_SENT\":4,\"LISTEN->SYN_RCVD\":1,"
 	    "\"SYN_SENT->CLOSED\":1,\"SYN_SENT->ESTABLISHED\":3,"
 	    "\"CLOSE_WAIT->LAST_ACK\":9223372036854775807,\"TIME_WAIT->CLOSED\":2},"
 	    "\"interface\":{\"rx_frames\":11,\"tx_frames\":12,\"rx_bytes\":13,"
-	    "\"tx_bytes\":14,\"rx_dropped\":15,\"rx_fragments\":16,\"rx_malformed\":17,\"rx_other\":18}}");
+	    "\"tx_bytes\":14,\"rx_dropped\":15,\"rx_fragments\":16,\"rx_malformed\":17,\"rx_other\":18},"
+	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0}}");
 }
 
 static void
@@ -405,10 +411,11 @@ test_stats_no_transitions(void **state)
 	assert_json(render_stats(&stats),
 	    "{\"tcp\":{\"active_opens\":0,\"passive_opens\":0,\"attempt_fails\":0,"
 	    "\"estab_resets\":0,\"curr_estab\":0,\"in_segs\":0,\"out_segs\":0,"
-	    "\"retrans_segs\":0,\"in_errs\":0,\"out_rsts\":0},"
+	    "\"retrans_segs\":0,\"in_errs\":0,\"in_rfc_drops\":0,\"out_rsts\":0},"
 	    "\"transitions\":{},"
 	    "\"interface\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
-	    "\"tx_bytes\":0,\"rx_dropped\":0,\"rx_fragments\":0,\"rx_malformed\":0,\"rx_other\":0}}");
+	    "\"tx_bytes\":0,\"rx_dropped\":0,\"rx_fragments\":0,\"rx_malformed\":0,\"rx_other\":0},"
+	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0}}");
 }
 
 static void
@@ -658,6 +665,11 @@ test_timeline_object(void **state)
 	events[2].state_before = TCPINFO_SYN_SENT;
 	events[2].state_after = TCPINFO_CLOSED;
 	events[2].step = TCPINFO_STEP_NONE;
+	events[2].drop = TCPINFO_DROP_NO_ACK;
+	events[2].peer_state_before = TCPINFO_ESTABLISHED;
+	events[2].peer_state_after = TCPINFO_ESTABLISHED;
+	events[1].peer_state_after = TCPINFO_SYN_RCVD;
+	events[1].fault = (struct engine_fault){ .action = FAULT_DELAY, .rule = 3, .hold_ms = 300 };
 	obj = render_timeline(&timeline);
 	assert_non_null(obj);
 	/* The connection object is render_connection's, tested above. */
@@ -673,11 +685,14 @@ test_timeline_object(void **state)
 	    "{\"kind\":\"segment\",\"at_us\":11,\"dir\":\"out\",\"flags\":\"SYN\","
 	    "\"seq\":4294967295,\"ack\":0,\"rel_seq\":0,\"rel_ack\":null,\"len\":0,"
 	    "\"wnd\":65535,\"state_before\":\"SYN_SENT\",\"state_after\":\"SYN_SENT\","
-	    "\"step\":\"handshake-1\"},"
+	    "\"peer_state_before\":\"CLOSED\",\"peer_state_after\":\"SYN_RCVD\","
+	    "\"step\":\"handshake-1\",\"fault\":{\"rule\":3,\"action\":\"delay\",\"delay_ms\":300},"
+	    "\"dropped\":null},"
 	    "{\"kind\":\"segment\",\"at_us\":12,\"dir\":\"in\",\"flags\":\"\","
 	    "\"seq\":7,\"ack\":8,\"rel_seq\":null,\"rel_ack\":1,\"len\":3,"
 	    "\"wnd\":0,\"state_before\":\"SYN_SENT\",\"state_after\":\"CLOSED\","
-	    "\"step\":null}],"
+	    "\"peer_state_before\":\"ESTABLISHED\",\"peer_state_after\":\"ESTABLISHED\","
+	    "\"step\":null,\"fault\":null,\"dropped\":\"rfc9293:no-ack\"}],"
 	    "\"dropped\":5}");
 	free(text);
 	/* The key order of the whole object: connection first. */
