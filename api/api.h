@@ -14,6 +14,11 @@ struct api_server;
 struct api_config {
 	struct sockaddr_storage listen_addr;	/* AF_INET or AF_INET6; port 0 picks one */
 	socklen_t listen_addr_len;
+	unsigned int max_clients;	/* connections at once, besides a reserve for health */
+	unsigned int max_per_client;	/* connections from one address; 0: max_clients / 2 */
+	unsigned int timeout_s;		/* for an idle or half-sent request */
+	unsigned int max_waiters;	/* waits and streams at once, below max_clients; 0: 3/4 of it */
+	const char *token_file;		/* NULL or empty: no bearer token required */
 };
 
 /*

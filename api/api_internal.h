@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "problem.h"
 #include "request.h"
+#include "token.h"
 
 /* More parameters than any route accepts; see collect_param in routes.c for why this is safe. */
 #define API_QUERY_MAX 16
@@ -29,13 +30,17 @@
 #define API_FAULTS_PATH "/v1/faults"
 
 struct sse_hub;
+struct gate;
 
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct engine *engine;
+	struct gate *gate;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;		/* signalled when waiting drops to 0 */
 	unsigned int waiting;		/* requests that began a wait or a stream, not completed */
+	unsigned int max_waiters;
+	struct token token;		/* len 0: none required */
 	struct sse_hub *hub;
 	struct metrics_http http;	/* libmicrohttpd's thread only */
 };
@@ -70,6 +75,7 @@ struct call {
 	struct MHD_Connection *connection;
 	const struct route *route;
 	uint64_t id;			/* for paths with an id */
+	bool head;			/* a HEAD: answered like GET, with nothing changed */
 	const struct query *query;
 	const struct request_body *body;
 	struct exchange *exchange;
@@ -96,8 +102,8 @@ struct route {
 	const char *path;		/* the whole path, or the part before the id */
 	const char *after_id;		/* NULL when the path has no id; else what follows it */
 	const char *noun;		/* what the id names, for a 404 */
-	const char *allow;		/* the Allow header of a 405 */
-	handler_fn *get;		/* also answers HEAD; NULL for none */
+	const char *allow;		/* the Allow header of a 405; names HEAD where get answers it */
+	handler_fn *get;		/* NULL for none */
 	const char *const *get_params;
 	const char *change_method;	/* POST or DELETE, or NULL */
 	handler_fn *change;
@@ -105,13 +111,27 @@ struct route {
 	handler_fn *remove;		/* DELETE beside a POST (change_params apply), or NULL */
 };
 
+/* http.c */
+/* Returns 0 when a request may begin a wait or a stream, or -EBUSY with a 503 in *err. */
+int http_may_wait(const struct api_server *server, struct problem *err);
+
 /* routes.c */
 const struct route *routes_find(const char *path, uint64_t *id);
+/* The route of /healthz, which needs no token. */
+const struct route *routes_healthz(void);
 /* A route's row in the metrics table; routes_count() is the row for paths with no route. */
 size_t routes_index(const struct route *route);
 size_t routes_count(void);
 /* Writes the pattern of route i, e.g. "/v1/connections/{id}/send". */
 void routes_label(size_t i, char *buf, size_t len);
+/*
+ * Finds the handler of method on route (NULL: no route at path) and checks
+ * the query against the handler's parameters: the part of a request that
+ * needs nothing from libmicrohttpd, so that the fuzz harness runs it too.
+ * Returns 0, or -ENOENT (404), -EPERM (405, *allow set) or -EINVAL (422).
+ */
+int routes_check(const struct route *route, const char *path, const char *method,
+    const struct query *query, handler_fn **handle, const char **allow, struct problem *err);
 /* Checks the method and the query parameters, and runs the route's handler. */
 int routes_dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
     const char *method, struct exchange *exchange, struct reply *reply, const char **allow,

@@ -177,17 +177,29 @@ handlers_conn_send(const struct call *call, struct reply *reply, struct problem 
 	return rc;
 }
 
+/* GET drains the receive buffer unless ?peek=true; HEAD never does, as HEAD changes nothing. */
 int
 handlers_conn_data(const struct call *call, struct reply *reply, struct problem *err)
 {
+	const struct request_param *peek_param = routes_param(call, "peek");
 	struct errors_subject subject = about(call);
 	enum engine_result result;
+	bool peek = call->head;
 	uint8_t *data = NULL;
 	bool truncated = false;
 	size_t len = 0;
 	int rc;
 
-	result = engine_read(call->engine, call->id, &data, &len, &truncated);
+	if (peek_param != NULL) {
+		rc = request_parse_peek(peek_param->value, &peek, err);
+		if (rc != 0)
+			return rc;
+		peek = peek || call->head;
+	}
+	if (peek)
+		result = engine_peek(call->engine, call->id, &data, &len, &truncated);
+	else
+		result = engine_read(call->engine, call->id, &data, &len, &truncated);
 	if (result != ENGINE_OK)
 		return errors_engine(result, &subject, err);
 	rc = routes_reply_json(reply, MHD_HTTP_OK, render_data(data, len, truncated), err);

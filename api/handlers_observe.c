@@ -75,6 +75,9 @@ handlers_events(const struct call *call, struct reply *reply, struct problem *er
 	    MHD_HEADER_KIND, "Last-Event-ID"), &last_seen, err);
 	if (rc != 0)
 		return rc;
+	rc = http_may_wait(call->server, err);
+	if (rc != 0)
+		return rc;
 	rc = sse_response(call->server->hub, call->connection, &filter, last_seen, &reply->stream);
 	if (rc != 0)
 		return errors_engine(stream_result(rc), &subject, err);

@@ -24,6 +24,13 @@
  * Every answer queued is counted for /metrics by route pattern, method and
  * status (queue_response); the route is found once, on the first call.
  *
+ * Connections come from the gate (gate.c), which has checked each request
+ * head and counts connections per address; libmicrohttpd has no listening
+ * socket of its own and tells the gate when a connection closes. Every
+ * answer says "Connection: close", so each request passes the gate. Waits
+ * and streams are capped below the connection limit (http_may_wait), so
+ * other requests always find a slot.
+ *
  * Everything runs on libmicrohttpd's single internal thread, except the
  * engine's wake callbacks, which run on any thread with the core lock held
  * and only resume requests (lockorder.h). Engine calls block only briefly,
@@ -43,13 +50,13 @@
 #include "api.h"
 #include "api_internal.h"
 #include "errors.h"
+#include "gate.h"
 #include "log.h"
 #include "render.h"
 #include "sse.h"
+#include "token.h"
 #include "webserve.h"
 
-#define API_CONNECTION_LIMIT 256
-#define API_CONNECTION_TIMEOUT_S 30
 /* Per-connection memory for headers and read buffers; bodies are kept outside it. */
 #define API_CONNECTION_MEMORY 65536
 
@@ -60,24 +67,21 @@
 #define API_STOP_DRAIN_MS 1000
 
 /*
- * Queues response with the headers every response carries, counts it, and
- * releases it.
+ * Queues response with the headers every response carries, and one more
+ * (name: value) unless name is NULL; counts it, and releases it.
  */
 static enum MHD_Result
 queue_response(struct api_server *server, struct exchange *exchange, unsigned int status,
-    struct MHD_Response *response, const char *content_type, const char *allow,
-    const char *location)
+    struct MHD_Response *response, const char *content_type, const char *name,
+    const char *value)
 {
 	enum MHD_Result result = MHD_NO;
 
 	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
 		goto out;
-	if (allow != NULL &&
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
-		goto out;
-	if (location != NULL &&
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_LOCATION, location) != MHD_YES)
+	if (name != NULL && MHD_add_response_header(response, name, value) != MHD_YES)
 		goto out;
 	result = MHD_queue_response(exchange->connection, status, response);
 	if (result == MHD_YES)
@@ -91,7 +95,7 @@ out:
 /* Queues text, which it takes over; see queue_response. */
 static enum MHD_Result
 queue_text(struct api_server *server, struct exchange *exchange, unsigned int status,
-    char *text, const char *content_type, const char *allow, const char *location)
+    char *text, const char *content_type, const char *name, const char *value)
 {
 	struct MHD_Response *response;
 
@@ -102,7 +106,7 @@ queue_text(struct api_server *server, struct exchange *exchange, unsigned int st
 		free(text);
 		return MHD_NO;
 	}
-	return queue_response(server, exchange, status, response, content_type, allow, location);
+	return queue_response(server, exchange, status, response, content_type, name, value);
 }
 
 /* Queues a handler's text reply, which may be binary and a download; see queue_response. */
@@ -126,12 +130,25 @@ queue_reply_text(struct api_server *server, struct exchange *exchange, struct re
 	    NULL, NULL);
 }
 
+/* Queues a problem, with one more header unless name is NULL. */
 static enum MHD_Result
 queue_problem(struct api_server *server, struct exchange *exchange, const struct problem *err,
-    const char *allow)
+    const char *name, const char *value)
 {
 	return queue_text(server, exchange, problem_status(err), problem_render(err),
-	    "application/problem+json", allow, NULL);
+	    "application/problem+json", name, value);
+}
+
+int
+http_may_wait(const struct api_server *server, struct problem *err)
+{
+	/* Only libmicrohttpd's thread changes the count upwards, and this runs on it. */
+	if (server->waiting < server->max_waiters)
+		return 0;
+	problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+	    "%u requests are waiting or streaming already, the most at once; retry later",
+	    server->max_waiters);
+	return -EBUSY;
 }
 
 /* Counts a request that waits or streams, for api_stop. */
@@ -164,7 +181,8 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	if (rc == 0)
 		rc = routes_dispatch(server, connection, url, method, exchange, &reply, &allow, &err);
 	if (rc != 0)
-		return queue_problem(server, exchange, &err, allow);
+		return queue_problem(server, exchange, &err,
+		    allow != NULL ? MHD_HTTP_HEADER_ALLOW : NULL, allow);
 	/* Suspended: libmicrohttpd calls again once the wait is over. */
 	if (reply.suspended) {
 		begin_waiting(server);
@@ -185,11 +203,11 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	json_decref(reply.body);
 	if (text == NULL) {
 		errors_render_failed(&err);
-		return queue_problem(server, exchange, &err, NULL);
+		return queue_problem(server, exchange, &err, NULL, NULL);
 	}
 	return queue_text(server, exchange, reply.status, text,
-	    reply.is_problem ? "application/problem+json" : "application/json", NULL,
-	    reply.location[0] != '\0' ? reply.location : NULL);
+	    reply.is_problem ? "application/problem+json" : "application/json",
+	    reply.location[0] != '\0' ? MHD_HTTP_HEADER_LOCATION : NULL, reply.location);
 }
 
 /*
@@ -229,12 +247,22 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 		exchange->route = routes_find(url, &exchange->id);
 		exchange->method = metrics_method_parse(method);
 		*req_cls = exchange;
+		/* /healthz stays open, so probes need no secret; it tells only up or down. */
+		if (exchange->route != routes_healthz() &&
+		    !token_check(&server->token, MHD_lookup_connection_value(connection,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+			problem_set(&err, PROBLEM_UNAUTHORIZED, NULL,
+			    "this API needs \"Authorization: Bearer TOKEN\" with the token of "
+			    "--api-token-file");
+			return queue_problem(server, exchange, &err, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			    "Bearer realm=\"lwipd\"");
+		}
 		announced = request_content_length(MHD_lookup_connection_value(connection,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH));
 		/* An answer queued now makes libmicrohttpd skip the body and close. */
 		if (request_check_body_size(announced, &err) != 0 &&
 		    refuse_unread(connection, announced))
-			return queue_problem(server, exchange, &err, NULL);
+			return queue_problem(server, exchange, &err, NULL, NULL);
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
@@ -271,18 +299,54 @@ request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* libmicrohttpd closed a connection: the gate may let another in. */
+static void
+connection_notified(void *cls, struct MHD_Connection *connection, void **socket_cls,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct api_server *server = cls;
+	const union MHD_ConnectionInfo *info;
+
+	(void)socket_cls;
+	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info != NULL && info->client_addr != NULL)
+		gate_closed(server->gate, info->client_addr);
+}
+
+/* The gate's tick: frees the slots of streams whose clients hung up while they were idle. */
+static void
+sweep_streams(void *arg)
+{
+	struct api_server *server = arg;
+
+	sse_hub_sweep(server->hub);
+}
+
+/* The gate's hand-over: libmicrohttpd owns fd from here, also when it refuses it. */
+static int
+admit_connection(void *arg, int fd, const struct sockaddr *addr, socklen_t addr_len)
+{
+	struct api_server *server = arg;
+
+	return MHD_add_connection(server->daemon, fd, addr, addr_len) == MHD_YES ? 0 : -EIO;
+}
+
 /*
  * Decodes %HH escapes in the path and in query names and values, but leaves
- * a string holding "%00" as it is: decoded, the NUL would cut the C string
- * short, so "/v1/connections/1%00x" would act on connection 1 and
- * "?mode=abort%00x" would abort.
+ * a string holding "%00" or "%2F" as it is. Decoded, the NUL would cut the C
+ * string short, so "/v1/connections/1%00x" would act on connection 1 and
+ * "?mode=abort%00x" would abort; and an encoded slash is data, not a
+ * separator, so "/v1/connections/47%2Fsend" must not reach the send route.
+ * Kept encoded, both match no route and no parameter value, and are refused.
  */
 static size_t
-unescape_except_nul(void *cls, struct MHD_Connection *connection, char *text)
+unescape_safe(void *cls, struct MHD_Connection *connection, char *text)
 {
 	(void)cls;
 	(void)connection;
-	if (strstr(text, "%00") != NULL)
+	if (strstr(text, "%00") != NULL || strcasestr(text, "%2f") != NULL)
 		return strlen(text);
 	return MHD_http_unescape(text);
 }
@@ -306,26 +370,19 @@ log_mhd(void *cls, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
-static uint16_t
-listen_port(const struct sockaddr_storage *addr)
-{
-	if (addr->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
-	return ntohs(((const struct sockaddr_in *)addr)->sin_port);
-}
-
 /* Writes "127.0.0.1:8080" or "[::1]:8080". */
 static void
-format_listen_address(const struct sockaddr_storage *addr, uint16_t port, char *buf, size_t len)
+format_listen_address(const struct sockaddr_storage *addr, unsigned int port, char *buf,
+    size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 
 	if (addr->ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)addr)->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, (unsigned int)port);
+		snprintf(buf, len, "[%s]:%u", host, port);
 	} else {
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, (unsigned int)port);
+		snprintf(buf, len, "%s:%u", host, port);
 	}
 }
 
@@ -353,59 +410,84 @@ sync_init(struct api_server *server)
 	return 0;
 }
 
+/* Starts libmicrohttpd without a listening socket: the gate hands it connections. */
+static int
+start_daemon(const struct api_config *cfg, struct api_server *server)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+
+	errno = 0;
+	server->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, server,
+	    /* First, so that libmicrohttpd logs nothing through its own logger. */
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+	    /* The gate never hands over more; the limit only backs it up. */
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_clients + GATE_RESERVE,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
+	    MHD_OPTION_NOTIFY_CONNECTION, connection_notified, server,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_safe, NULL,
+	    MHD_OPTION_END);
+	if (server->daemon == NULL) {
+		/* libmicrohttpd has logged the reason; errno holds it when a system call failed. */
+		return errno != 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
 int
 api_start(const struct api_config *cfg, struct engine *engine, struct api_server **out)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	struct gate_config gate_cfg = {
+		.max_clients = cfg->max_clients,
+		.max_per_client = cfg->max_per_client != 0 ? cfg->max_per_client : cfg->max_clients / 2,
+		.timeout_s = cfg->timeout_s,
+		.tick = sweep_streams,
+	};
 	char address[INET6_ADDRSTRLEN + sizeof("[]:65535")];
-	const union MHD_DaemonInfo *info;
 	struct api_server *server;
+	unsigned int port;
 	int rc;
 
-	if (cfg->listen_addr.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	else if (cfg->listen_addr.ss_family != AF_INET)
+	if (cfg->listen_addr.ss_family != AF_INET6 && cfg->listen_addr.ss_family != AF_INET)
 		return -EAFNOSUPPORT;
 	server = calloc(1, sizeof(*server));
 	if (server == NULL)
 		return -ENOMEM;
 	server->engine = engine;
+	server->max_waiters = cfg->max_waiters != 0 ? cfg->max_waiters : cfg->max_clients / 4 * 3;
+	gate_cfg.tick_arg = server;
 	rc = sync_init(server);
 	if (rc != 0) {
 		free(server);
 		return rc;
 	}
+	if (cfg->token_file != NULL && cfg->token_file[0] != '\0') {
+		rc = token_load(cfg->token_file, &server->token);
+		if (rc != 0)
+			goto fail;
+	}
 	rc = sse_hub_new(engine, &server->hub);
 	if (rc != 0)
 		goto fail;
-	errno = 0;
-	/* The port argument only names the port in libmicrohttpd's messages; the address decides. */
-	server->daemon = MHD_start_daemon(flags, listen_port(&cfg->listen_addr), NULL, NULL,
-	    handle_request, server,
-	    /* First, so that libmicrohttpd logs nothing through its own logger. */
-	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->listen_addr,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_LIMIT,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_except_nul, NULL,
-	    MHD_OPTION_END);
-	if (server->daemon == NULL) {
-		/* libmicrohttpd has logged the reason; errno holds it when a system call failed. */
-		rc = errno != 0 ? -errno : -EIO;
+	rc = start_daemon(cfg, server);
+	if (rc == 0)
+		rc = gate_start(&cfg->listen_addr, cfg->listen_addr_len, &gate_cfg, admit_connection,
+		    server, &server->gate, &port);
+	if (rc != 0) {
 		log_warnx("api: cannot start the HTTP server: %s", strerror(-rc));
 		goto fail;
 	}
-	info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	format_listen_address(&cfg->listen_addr, info != NULL ? info->port : 0,
-	    address, sizeof(address));
-	log_info("API listening on %s", address);
+	format_listen_address(&cfg->listen_addr, port, address, sizeof(address));
+	log_info("API listening on %s%s", address, server->token.len > 0 ? " (bearer token)" : "");
 	*out = server;
 	return 0;
 fail:
+	if (server->daemon != NULL)
+		MHD_stop_daemon(server->daemon);
 	sse_hub_free(server->hub);
+	explicit_bzero(&server->token, sizeof(server->token));
 	pthread_cond_destroy(&server->drained);
 	pthread_mutex_destroy(&server->lock);
 	free(server);
@@ -435,25 +517,23 @@ drain_waits(struct api_server *server, unsigned int timeout_ms)
 void
 api_stop(struct api_server *server)
 {
-	MHD_socket listen_fd;
-
 	if (server == NULL)
 		return;
 	/*
 	 * engine_stop has ended every wait and resumed its request. Stopping
-	 * now would close those requests unanswered, so new connections are
-	 * refused first and the resumed ones get a moment to answer 503, and
-	 * the streams, ended here, to send their last chunk.
+	 * now would close those requests unanswered, so the gate first answers
+	 * 503 to every connection it has not handed over and closes the door;
+	 * then the resumed requests get a moment to answer 503, and the
+	 * streams, ended here, to send their last chunk.
 	 */
-	listen_fd = MHD_quiesce_daemon(server->daemon);
+	gate_stop(server->gate);
 	sse_hub_stop(server->hub);
 	drain_waits(server, API_STOP_DRAIN_MS);
 	MHD_stop_daemon(server->daemon);
 	/* Stopping destroyed every stream's response, so the hub is empty. */
 	sse_hub_free(server->hub);
-	/* After quiescing, the listening socket is ours to close. */
-	if (listen_fd != MHD_INVALID_SOCKET)
-		close(listen_fd);
+	gate_free(server->gate);
+	explicit_bzero(&server->token, sizeof(server->token));
 	pthread_cond_destroy(&server->drained);
 	pthread_mutex_destroy(&server->lock);
 	free(server);

@@ -22,6 +22,14 @@ static const struct {
 	[PROBLEM_INVALID_FIELD] = { 422, "invalid-field", "Unprocessable Content" },
 	[PROBLEM_INTERNAL] = { 500, "internal", "Internal Server Error" },
 	[PROBLEM_UNAVAILABLE] = { 503, "unavailable", "Service Unavailable" },
+	[PROBLEM_BAD_REQUEST] = { 400, "bad-request", "Bad Request" },
+	[PROBLEM_UNAUTHORIZED] = { 401, "unauthorized", "Unauthorized" },
+	[PROBLEM_URI_TOO_LONG] = { 414, "uri-too-long", "URI Too Long" },
+	[PROBLEM_EXPECTATION_FAILED] = { 417, "expectation-failed", "Expectation Failed" },
+	[PROBLEM_HEADERS_TOO_LARGE] = { 431, "headers-too-large", "Request Header Fields Too Large" },
+	[PROBLEM_NOT_IMPLEMENTED] = { 501, "not-implemented", "Not Implemented" },
+	[PROBLEM_VERSION_NOT_SUPPORTED] = { 505, "version-not-supported",
+	    "HTTP Version Not Supported" },
 };
 
 /* Returns the length of the valid UTF-8 sequence at s, or 0 when it is not one. */
@@ -104,6 +112,12 @@ problem_set_position(struct problem *p, int line, int column)
 unsigned int problem_status(const struct problem *p)
 {
 	return problem_types[p->type].status;
+}
+
+const char *
+problem_title(const struct problem *p)
+{
+	return problem_types[p->type].title;
 }
 
 json_t *

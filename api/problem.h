@@ -27,6 +27,13 @@ enum problem_type {
 	PROBLEM_INVALID_FIELD,		/* 422 */
 	PROBLEM_INTERNAL,		/* 500 */
 	PROBLEM_UNAVAILABLE,		/* 503 */
+	PROBLEM_BAD_REQUEST,		/* 400: the HTTP framing, not the JSON */
+	PROBLEM_UNAUTHORIZED,		/* 401 */
+	PROBLEM_URI_TOO_LONG,		/* 414 */
+	PROBLEM_EXPECTATION_FAILED,	/* 417 */
+	PROBLEM_HEADERS_TOO_LARGE,	/* 431 */
+	PROBLEM_NOT_IMPLEMENTED,	/* 501: a transfer coding other than chunked */
+	PROBLEM_VERSION_NOT_SUPPORTED,	/* 505 */
 	PROBLEM_TYPE_COUNT
 };
 
@@ -56,6 +63,9 @@ unsigned int problem_status(const struct problem *p);
 
 /* Builds the problem object. Returns a new reference, or NULL when out of memory. */
 json_t *problem_to_json(const struct problem *p);
+
+/* The title of p's type: the RFC 9110 reason phrase, e.g. "Not Found". */
+const char *problem_title(const struct problem *p);
 
 /* Renders the problem as response text (see render_text). Returns NULL when out of memory. */
 char *problem_render(const struct problem *p);

@@ -136,6 +136,9 @@ int request_parse_state_wait(const struct request_param *wait_for,
 int request_parse_accepted_wait(const struct request_param *wait_accepted,
     const struct request_param *timeout_ms, struct request_wait *out, struct problem *err);
 
+/* Parses the value of ?peek= on a connection's data: "true" or "false". */
+int request_parse_peek(const char *value, bool *peek, struct problem *err);
+
 /* The renderings of a timeline, as ?format= names them. */
 enum request_timeline_format {
 	REQUEST_TIMELINE_JSON = 0,
@@ -158,7 +161,10 @@ int request_parse_connection_filter(const char *value, uint64_t *out, struct pro
  */
 int request_parse_last_event_id(const char *value, uint64_t *out, struct problem *err);
 
-/* Parses an id path segment of len bytes: 1 to 19 decimal digits. Returns 0 or -EINVAL. */
+/*
+ * Parses an id path segment of len bytes: 1 to 19 decimal digits, with no
+ * leading zero. Returns 0 or -EINVAL.
+ */
 int request_parse_id(const char *text, size_t len, uint64_t *out);
 
 #endif

@@ -175,6 +175,18 @@ request_parse_accepted_wait(const struct request_param *wait_accepted,
 }
 
 int
+request_parse_peek(const char *value, bool *peek, struct problem *err)
+{
+	if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {
+		*peek = value[0] == 't';
+		return 0;
+	}
+	problem_set(err, PROBLEM_INVALID_FIELD, "peek", "peek must be 'true' or 'false', not '%.*s'",
+	    JSONFIELD_QUOTE_MAX, value == NULL ? "" : value);
+	return -EINVAL;
+}
+
+int
 request_parse_timeline_format(const char *value, enum request_timeline_format *out,
     struct problem *err)
 {
@@ -216,5 +228,8 @@ request_parse_last_event_id(const char *value, uint64_t *out, struct problem *er
 int
 request_parse_id(const char *text, size_t len, uint64_t *out)
 {
+	/* One spelling per id: "01" would name the same resource as "1". */
+	if (len > 1 && text[0] == '0')
+		return -EINVAL;
 	return parse_decimal(text, len, UINT64_MAX, out);
 }

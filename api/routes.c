@@ -20,6 +20,7 @@ static const char *const close_params[] = { "mode", NULL };
 static const char *const get_params[] = { "wait_for", "timeout_ms", NULL };
 static const char *const listener_get_params[] = { "wait_accepted", "timeout_ms", NULL };
 static const char *const timeline_params[] = { "format", NULL };
+static const char *const data_params[] = { "peek", NULL };
 static const char *const events_params[] = { "connection", NULL };
 static const char *const capture_params[] = { "connection", NULL };
 
@@ -39,14 +40,14 @@ static const struct route routes[] = {
 	{ API_CONNECTIONS_PATH "/", "/send", "connection", "POST", NULL, NULL,
 	    MHD_HTTP_METHOD_POST, handlers_conn_send, no_params, NULL },
 	{ API_CONNECTIONS_PATH "/", "/data", "connection", "GET, HEAD", handlers_conn_data,
-	    no_params, NULL, NULL, NULL, NULL },
+	    data_params, NULL, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH "/", "/timeline", "connection", "GET, HEAD",
 	    handlers_conn_timeline, timeline_params, NULL, NULL, NULL, NULL },
 	{ API_CONNECTIONS_PATH "/", "/capture", "connection", "GET, HEAD",
 	    handlers_conn_capture, no_params, NULL, NULL, NULL, NULL },
-	{ "/v1/events", NULL, NULL, "GET, HEAD", handlers_events, events_params, NULL, NULL,
+	{ "/v1/events", NULL, NULL, "GET", handlers_events, events_params, NULL, NULL,
 	    NULL, NULL },
-	{ "/v1/capture", NULL, NULL, "GET, HEAD", handlers_capture, capture_params, NULL, NULL,
+	{ "/v1/capture", NULL, NULL, "GET", handlers_capture, capture_params, NULL, NULL,
 	    NULL, NULL },
 	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL, NULL },
 	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_listener_list, no_params,
@@ -67,6 +68,12 @@ size_t
 routes_index(const struct route *route)
 {
 	return route != NULL ? (size_t)(route - routes) : ROUTES_COUNT;
+}
+
+const struct route *
+routes_healthz(void)
+{
+	return &routes[0];
 }
 
 size_t
@@ -178,6 +185,39 @@ collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *v
 }
 
 int
+routes_check(const struct route *route, const char *path, const char *method,
+    const struct query *query, handler_fn **handle, const char **allow, struct problem *err)
+{
+	bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	const char *const *params;
+
+	if (route == NULL) {
+		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%.*s%s'",
+		    ROUTES_PATH_QUOTE_MAX, path, strlen(path) > ROUTES_PATH_QUOTE_MAX ? "..." : "");
+		return -ENOENT;
+	}
+	/* A stream has no headers-only form, so its route leaves HEAD out of Allow. */
+	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    (head && strstr(route->allow, MHD_HTTP_METHOD_HEAD) != NULL))) {
+		*handle = route->get;
+		params = route->get_params;
+	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
+		*handle = route->change;
+		params = route->change_params;
+	} else if (route->remove != NULL && strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
+		*handle = route->remove;
+		params = route->change_params;
+	} else {
+		*allow = route->allow;
+		problem_set(err, PROBLEM_METHOD_NOT_ALLOWED, NULL,
+		    "method %.*s is not allowed here; use one of %s",
+		    ROUTES_METHOD_QUOTE_MAX, method, route->allow);
+		return -EPERM;
+	}
+	return request_check_query(query->params, query->count, params, err);
+}
+
+int
 routes_dispatch(struct api_server *server, struct MHD_Connection *connection, const char *url,
     const char *method, struct exchange *exchange, struct reply *reply, const char **allow,
     struct problem *err)
@@ -189,39 +229,16 @@ routes_dispatch(struct api_server *server, struct MHD_Connection *connection, co
 		.connection = connection,
 		.route = exchange->route,
 		.id = exchange->id,
+		.head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0,
 		.query = &query,
 		.body = &exchange->body,
 		.exchange = exchange,
 	};
-	const struct route *route = exchange->route;
-	const char *const *params;
-	handler_fn *handle;
+	handler_fn *handle = NULL;
 	int rc;
 
-	if (route == NULL) {
-		problem_set(err, PROBLEM_NOT_FOUND, NULL, "no resource at path '%.*s%s'",
-		    ROUTES_PATH_QUOTE_MAX, url, strlen(url) > ROUTES_PATH_QUOTE_MAX ? "..." : "");
-		return -ENOENT;
-	}
-	if (route->get != NULL && (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)) {
-		handle = route->get;
-		params = route->get_params;
-	} else if (route->change_method != NULL && strcmp(method, route->change_method) == 0) {
-		handle = route->change;
-		params = route->change_params;
-	} else if (route->remove != NULL && strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) {
-		handle = route->remove;
-		params = route->change_params;
-	} else {
-		*allow = route->allow;
-		problem_set(err, PROBLEM_METHOD_NOT_ALLOWED, NULL,
-		    "method %.*s is not allowed here; use one of %s",
-		    ROUTES_METHOD_QUOTE_MAX, method, route->allow);
-		return -EPERM;
-	}
 	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_param, &query);
-	rc = request_check_query(query.params, query.count, params, err);
+	rc = routes_check(exchange->route, url, method, &query, &handle, allow, err);
 	if (rc != 0)
 		return rc;
 	return handle(&call, reply, err);

@@ -16,15 +16,25 @@
  *
  * A client that falls further behind than the engine's replay buffer is
  * told nothing more: its stream ends and the drop is counted. The engine
- * never waits for readers, so this is the only way a reader can lose.
+ * never waits for readers, so this is the only way a reader can lose. The
+ * stream still ends cleanly: the events already formatted and the final
+ * chunk go out as the client reads; one that never reads again is closed
+ * by libmicrohttpd's timeout (--http-timeout-s). It no longer counts as a
+ * client from the drop on.
+ *
+ * A suspended stream's socket is not watched by libmicrohttpd, so a client
+ * that hangs up would hold its slot until the next heartbeat. The gate's
+ * thread calls sse_hub_sweep a few times a second: a suspended stream
+ * whose socket shows the hang-up is resumed, writes a comment, and
+ * libmicrohttpd, failing to send it, ends the request and frees the slot.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <utlist.h>
 
@@ -60,6 +70,8 @@ struct sse_stream {
 	bool woken;			/* a wake came while not suspended */
 	bool resumed;			/* a wake resumed it; nothing read since */
 	bool dropped;			/* fell behind the engine's ring; counted once */
+	bool peer_closed;		/* the sweep saw the client's FIN and woke it once */
+	int fd;				/* the connection's socket, for the sweep */
 	size_t len;			/* formatted bytes in text */
 	size_t sent;			/* of which libmicrohttpd has taken these */
 	char text[SSE_BATCH * SSE_EVENT_MAX];
@@ -195,7 +207,7 @@ wake_stream(void *arg)
 	hub_unlock(stream->hub);
 }
 
-/* Counts a stream that fell behind, once. Takes hub->lock. */
+/* Counts a stream that fell behind, once; it is no longer a client. Takes hub->lock. */
 static void
 count_drop(struct sse_stream *stream)
 {
@@ -203,28 +215,52 @@ count_drop(struct sse_stream *stream)
 	if (!stream->dropped) {
 		stream->dropped = true;
 		stream->hub->dropped++;
+		stream->hub->clients--;
 		log_warnx("api: dropping an event stream client that fell behind");
 	}
 	hub_unlock(stream->hub);
 }
 
 /*
- * The engine's callback for a stream that fell out of its ring. A client
- * that stopped reading leaves libmicrohttpd with nothing to write to, so
- * its reader would never run again to learn this: shutting the socket
- * down ends the request from here, and libmicrohttpd frees the stream.
+ * The engine's callback for a stream that fell out of its ring. Its reader
+ * learns it at its next read, when the client has taken what was sent, and
+ * ends the stream with its final chunk.
  */
 static void
 stream_behind(void *arg)
 {
 	struct sse_stream *stream = arg;
-	const union MHD_ConnectionInfo *info;
 
 	count_drop(stream);
-	info = MHD_get_connection_info(stream->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (info != NULL)
-		shutdown(info->connect_fd, SHUT_RDWR);
 	wake_stream(stream);
+}
+
+void
+sse_hub_sweep(struct sse_hub *hub)
+{
+	struct pollfd polls[SSE_SWEEP_MAX];
+	struct sse_stream *watched[SSE_SWEEP_MAX];
+	struct sse_stream *stream;
+	nfds_t n = 0;
+
+	hub_lock(hub);
+	DL_FOREACH(hub->streams, stream) {
+		if (!stream->suspended || n == SSE_SWEEP_MAX)
+			continue;
+		/* After the FIN woke it once, only an error or a reset counts: it may still read. */
+		polls[n] = (struct pollfd){ .fd = stream->fd,
+		    .events = stream->peer_closed ? 0 : POLLRDHUP };
+		watched[n++] = stream;
+	}
+	if (n > 0 && poll(polls, n, 0) > 0) {
+		for (nfds_t i = 0; i < n; i++) {
+			if (polls[i].revents == 0)
+				continue;
+			watched[i]->peer_closed = true;
+			wake_locked(watched[i]);
+		}
+	}
+	hub_unlock(hub);
 }
 
 /*
@@ -334,7 +370,8 @@ stream_free(void *cls)
 	engine_unsubscribe(hub->engine, stream->subscriber);
 	hub_lock(hub);
 	DL_DELETE(hub->streams, stream);
-	hub->clients--;
+	if (!stream->dropped)
+		hub->clients--;
 	hub_unlock(hub);
 	free(stream);
 }
@@ -343,6 +380,7 @@ int
 sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
     const struct sse_filter *filter, uint64_t last_seen, struct MHD_Response **out)
 {
+	const union MHD_ConnectionInfo *info;
 	struct MHD_Response *response;
 	struct sse_stream *stream;
 	int rc;
@@ -350,8 +388,10 @@ sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
 	stream = calloc(1, sizeof(*stream));
 	if (stream == NULL)
 		return -ENOMEM;
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
 	stream->hub = hub;
 	stream->connection = connection;
+	stream->fd = info != NULL ? info->connect_fd : -1;
 	stream->filter = *filter;
 	memcpy(stream->text, sse_hello, sizeof(sse_hello) - 1);
 	stream->len = sizeof(sse_hello) - 1;

@@ -46,6 +46,15 @@ void sse_hub_free(struct sse_hub *hub);
  */
 void sse_hub_stop(struct sse_hub *hub);
 
+/* Streams the sweep watches at most: more than the engine's 64 subscribers. */
+#define SSE_SWEEP_MAX 128
+
+/*
+ * Resumes each suspended stream whose client has hung up, so that
+ * libmicrohttpd notices and frees its slot. Called from the gate's thread.
+ */
+void sse_hub_sweep(struct sse_hub *hub);
+
 /* Streams open now, and streams dropped for falling behind since the start. */
 void sse_hub_counts(struct sse_hub *hub, uint64_t *clients, uint64_t *dropped);
 

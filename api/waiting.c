@@ -42,10 +42,14 @@ wake_exchange(void *arg)
  */
 static int
 wait_start(const struct call *call, const struct request_wait *wait, bool for_listener,
-    struct reply *reply)
+    struct reply *reply, struct problem *err)
 {
 	struct pending_wait *pending = &call->exchange->wait;
+	int rc;
 
+	rc = http_may_wait(call->server, err);
+	if (rc != 0)
+		return rc;
 	pending->begun = true;
 	MHD_suspend_connection(call->connection);
 	if (for_listener)
@@ -128,11 +132,18 @@ waiting_get(const struct call *call, const struct request_wait *wait, bool for_l
 	enum engine_result rc;
 
 	if (wait->requested && !call->exchange->wait.begun)
-		return wait_start(call, wait, for_listener, reply);
+		return wait_start(call, wait, for_listener, reply, err);
 	if (wait->requested)
 		rc = wait_end(call, &subject, &result);
 	else
 		rc = subject_get(call, &subject);
+	/* A deleted listener is gone by the time its waiter is collected. */
+	if (rc == ENGINE_NOT_FOUND && for_listener && result == ENGINE_WAIT_UNREACHABLE) {
+		problem_set(err, PROBLEM_TIMEOUT, NULL,
+		    "listener %" PRIu64 " stopped listening before accepting %" PRIu64
+		    " connections", call->id, wait->accepted);
+		return -ETIMEDOUT;
+	}
 	if (rc != ENGINE_OK)
 		return errors_engine(rc, &about, err);
 	switch (result) {

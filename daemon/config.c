@@ -221,6 +221,15 @@ static const struct number_option {
 	    CONFIG_FAULT_HOLD_DEFAULT, "" },
 	{ "fault-hold-bytes", offsetof(struct config, fault_hold_bytes), CONFIG_FAULT_HOLD_BYTES_MIN,
 	    CONFIG_FAULT_HOLD_BYTES_MAX, CONFIG_FAULT_HOLD_BYTES_DEFAULT, "" },
+	{ "http-max-clients", offsetof(struct config, http_max_clients), CONFIG_HTTP_MAX_CLIENTS_MIN,
+	    CONFIG_HTTP_MAX_CLIENTS_MAX, CONFIG_HTTP_MAX_CLIENTS_DEFAULT, "" },
+	{ "http-max-per-client", offsetof(struct config, http_max_per_client), 0,
+	    CONFIG_HTTP_MAX_CLIENTS_MAX, 0, "" },
+	{ "http-timeout-s", offsetof(struct config, http_timeout_s), CONFIG_HTTP_TIMEOUT_S_MIN,
+	    CONFIG_HTTP_TIMEOUT_S_MAX, CONFIG_HTTP_TIMEOUT_S_DEFAULT,
+	    ", above the event stream's 15 s heartbeat" },
+	{ "max-waiters", offsetof(struct config, max_waiters), 0, CONFIG_HTTP_MAX_CLIENTS_MAX - 1,
+	    0, "" },
 };
 
 static const struct number_option *
@@ -277,6 +286,10 @@ set_option(struct config *cfg, const char *name, const char *opt, const char *or
 		return set_mac(cfg, opt, value, err, errlen);
 	} else if (strcmp(name, "listen") == 0) {
 		return set_listen(cfg, opt, value, err, errlen);
+	} else if (strcmp(name, "api-token-file") == 0) {
+		if (value[0] == '\0')
+			return config_error(err, errlen, "%s: expected a file name", opt);
+		strcpy(cfg->api_token_file, value);
 	} else if (strcmp(name, "fault") == 0) {
 		if (cfg->fault_count == CONFIG_FAULTS_MAX)
 			return config_error(err, errlen, "%s: at most %d rules can be given at start", opt,
@@ -467,6 +480,18 @@ read_config_file(struct config *cfg, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* Whether the API would listen on loopback only: 127.0.0.0/8 or ::1. */
+static bool
+listen_is_loopback(const struct config *cfg)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&cfg->listen_addr;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&cfg->listen_addr;
+
+	if (cfg->listen_addr.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+	return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+}
+
 static int
 config_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -484,6 +509,18 @@ config_check(const struct config *cfg, char *err, size_t errlen)
 		if ((cfg->gateway & ~mask) == ~mask)
 			return config_error(err, errlen, "--gateway: is the subnet's broadcast address");
 	}
+	if (!listen_is_loopback(cfg) && cfg->api_token_file[0] == '\0')
+		return config_error(err, errlen,
+		    "--listen: an address other than loopback needs --api-token-file, "
+		    "as the API drives the stack");
+	if (cfg->max_waiters != 0 && cfg->max_waiters >= cfg->http_max_clients)
+		return config_error(err, errlen,
+		    "--max-waiters: must be below --http-max-clients (%u), so that other requests "
+		    "keep slots", cfg->http_max_clients);
+	if (cfg->http_max_per_client > cfg->http_max_clients)
+		return config_error(err, errlen,
+		    "--http-max-per-client: must not exceed --http-max-clients (%u)",
+		    cfg->http_max_clients);
 	return 0;
 }
 
@@ -503,7 +540,18 @@ config_usage(FILE *out)
 	    "                       and address, locally administered)\n"
 	    "  --netns NSNAME       open the TAP inside /run/netns/NSNAME; the API stays in\n"
 	    "                       the daemon's own namespace\n"
-	    "  --listen HOST:PORT   API address (default 127.0.0.1:8080; port 0 picks one)\n"
+	    "  --listen HOST:PORT   API address (default 127.0.0.1:8080; port 0 picks one);\n"
+	    "                       an address other than loopback needs --api-token-file\n"
+	    "  --api-token-file FILE  bearer token the API requires (at least 16 bytes)\n"
+	    "  --http-max-clients N API connections at once (default %u, %u to %u), plus a\n"
+	    "                       few kept for /healthz and /metrics\n"
+	    "  --http-max-per-client N  API connections from one address (default 0:\n"
+	    "                       half of --http-max-clients)\n"
+	    "  --http-timeout-s N   close an idle or half-sent API request after N s\n"
+	    "                       (default %u, %u to %u)\n"
+	    "  --max-waiters N      requests waiting at once (?wait_for=, ?wait_accepted=,\n"
+	    "                       event streams), below --http-max-clients (default 0:\n"
+	    "                       three quarters of it)\n"
 	    "  --msl-ms N           maximum segment lifetime; TIME_WAIT lasts 2 x N ms\n"
 	    "                       (default %u, at most %u)\n"
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
@@ -532,6 +580,8 @@ config_usage(FILE *out)
 	    "  --version            show the version and exit\n"
 	    "\n"
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
+	    CONFIG_HTTP_MAX_CLIENTS_DEFAULT, CONFIG_HTTP_MAX_CLIENTS_MIN, CONFIG_HTTP_MAX_CLIENTS_MAX,
+	    CONFIG_HTTP_TIMEOUT_S_DEFAULT, CONFIG_HTTP_TIMEOUT_S_MIN, CONFIG_HTTP_TIMEOUT_S_MAX,
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
 	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, ENGINE_SNAPLEN_DEFAULT, ENGINE_SNAPLEN_MAX,
@@ -561,6 +611,11 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "max-fault-rules", required_argument, NULL, 0 },
 		{ "fault-hold-max", required_argument, NULL, 0 },
 		{ "fault-hold-bytes", required_argument, NULL, 0 },
+		{ "api-token-file", required_argument, NULL, 0 },
+		{ "http-max-clients", required_argument, NULL, 0 },
+		{ "http-max-per-client", required_argument, NULL, 0 },
+		{ "http-timeout-s", required_argument, NULL, 0 },
+		{ "max-waiters", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },

@@ -45,6 +45,19 @@
 #define CONFIG_FAULT_HOLD_BYTES_MIN 65536u
 #define CONFIG_FAULT_HOLD_BYTES_MAX (256u << 20)
 
+/*
+ * The HTTP API's limits: connections in all, from one address, their idle
+ * timeout, and waits. 0 for --http-max-per-client or --max-waiters lets the
+ * API derive them from --http-max-clients (a half and three quarters).
+ */
+#define CONFIG_HTTP_MAX_CLIENTS_DEFAULT 256u
+#define CONFIG_HTTP_MAX_CLIENTS_MIN 16u
+#define CONFIG_HTTP_MAX_CLIENTS_MAX 4096u
+/* Above the event stream's 15 s heartbeat, so an idle stream is never timed out. */
+#define CONFIG_HTTP_TIMEOUT_S_DEFAULT 30u
+#define CONFIG_HTTP_TIMEOUT_S_MIN 20u
+#define CONFIG_HTTP_TIMEOUT_S_MAX 3600u
+
 /* Where an option was given: "--fault", or "FILE:LINE: fault". */
 #define CONFIG_ORIGIN_MAX 216
 
@@ -71,6 +84,11 @@ struct config {
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;
+	uint32_t http_max_clients;
+	uint32_t http_max_per_client;
+	uint32_t http_timeout_s;
+	uint32_t max_waiters;
+	char api_token_file[CONFIG_VALUE_MAX + 1];	/* empty: none */
 	bool lwip_raw;				/* no RFC 9293 drops before lwIP */
 	bool peer_trace;			/* read the kernel's TCP states (lab only) */
 	size_t fault_count;

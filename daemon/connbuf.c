@@ -104,7 +104,7 @@ connbuf_recv_put(struct connbuf_recv *ring, size_t capacity, const uint8_t *data
 }
 
 int
-connbuf_recv_take(struct connbuf_recv *ring, uint8_t **data, size_t *len)
+connbuf_recv_copy(const struct connbuf_recv *ring, uint8_t **data, size_t *len)
 {
 	uint8_t *copy = NULL;
 
@@ -117,6 +117,16 @@ connbuf_recv_take(struct connbuf_recv *ring, uint8_t **data, size_t *len)
 	}
 	*data = copy;
 	*len = ring->len;
+	return 0;
+}
+
+int
+connbuf_recv_take(struct connbuf_recv *ring, uint8_t **data, size_t *len)
+{
+	int rc = connbuf_recv_copy(ring, data, len);
+
+	if (rc != 0)
+		return rc;
 	ring->start = 0;
 	ring->len = 0;
 	return 0;

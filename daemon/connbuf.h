@@ -67,6 +67,9 @@ size_t connbuf_recv_put(struct connbuf_recv *ring, size_t capacity, const uint8_
  */
 int connbuf_recv_take(struct connbuf_recv *ring, uint8_t **data, size_t *len);
 
+/* The same copy, leaving the ring as it was. */
+int connbuf_recv_copy(const struct connbuf_recv *ring, uint8_t **data, size_t *len);
+
 /* Frees the ring's storage and empties it. */
 void connbuf_recv_clear(struct connbuf_recv *ring);
 

@@ -227,6 +227,24 @@ unlock:
 }
 
 enum engine_result
+engine_peek(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated)
+{
+	enum engine_result rc = ENGINE_OK;
+	struct conn *conn;
+
+	engine_lock();
+	conn = engine_conn_find(engine, id);
+	if (conn == NULL)
+		rc = ENGINE_NOT_FOUND;
+	else if (connbuf_recv_copy(&conn->recv, data, len) < 0)
+		rc = ENGINE_NO_MEMORY;
+	else
+		*truncated = conn->recv_truncated;
+	engine_unlock();
+	return rc;
+}
+
+enum engine_result
 engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 {
 	enum engine_result rc = ENGINE_OK;

@@ -305,6 +305,9 @@ enum engine_result engine_send(struct engine *engine, uint64_t id, const void *d
  */
 enum engine_result engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated);
 
+/* The same copy without draining: the buffer and *truncated stay as they were. */
+enum engine_result engine_peek(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, bool *truncated);
+
 void engine_stats(struct engine *engine, struct engine_stats *out);
 
 /*

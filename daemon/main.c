@@ -146,6 +146,11 @@ run(const struct config *cfg, const struct fault_spec *faults)
 	struct api_config api_cfg = {
 		.listen_addr = cfg->listen_addr,
 		.listen_addr_len = cfg->listen_addr_len,
+		.max_clients = cfg->http_max_clients,
+		.max_per_client = cfg->http_max_per_client,
+		.timeout_s = cfg->http_timeout_s,
+		.max_waiters = cfg->max_waiters,
+		.token_file = cfg->api_token_file,
 	};
 	struct engine *engine = NULL;
 	struct api_server *api = NULL;

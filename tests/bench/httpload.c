@@ -1,6 +1,8 @@
 /*
  * httpload: drives lwipd's REST API with C keep-alive HTTP/1.1 clients on
- * epoll, each with one request outstanding, and prints one JSON line.
+ * epoll, each with one request outstanding, and prints one JSON line. A
+ * server that answers "Connection: close" (lwipd does, so that every
+ * request passes its gate) gets a new connection for the next request.
  *
  *   --mode open: each operation is POST /v1/connections to the next
  *     target; then, with --wait, GET ...?wait_for=ESTABLISHED; then,
@@ -151,6 +153,25 @@ api_connect(void)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
+}
+
+/*
+ * Opens a new connection for c when its last response closed the old one.
+ * Returns false when that fails.
+ */
+static bool
+reopen_if_closed(int ep, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	const char *head_end = strstr(c->resp, "\r\n\r\n");
+	const char *found = strcasestr(c->resp, "\r\nConnection: close\r\n");
+
+	if (found == NULL || head_end == NULL || found > head_end)
+		return true;
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = api_connect();
+	return c->fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) == 0;
 }
 
 /* Sends what is left of c's request; false when the connection failed. */
@@ -394,7 +415,7 @@ main(int argc, char **argv)
 				len = complete_length(c, &status);
 				if (len == 0)
 					continue;
-				if (len > 0 && (size_t)len == c->resp_len &&
+				if (len > 0 && (size_t)len == c->resp_len && reopen_if_closed(ep, c) &&
 				    on_response(c, status, may_start)) {
 					busy -= c->step == STEP_IDLE;
 					continue;

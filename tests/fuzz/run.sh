@@ -23,7 +23,8 @@ fi
 
 names=("$@")
 if [ "${#names[@]}" -eq 0 ]; then
-  for f in "$build"/fuzz_*; do names+=("${f##*/fuzz_}"); done
+  # Only the harnesses: their logs (fuzz_NAME.log) sit next to them.
+  for f in "$build"/fuzz_*; do [ -f "$f" ] && [ -x "$f" ] && names+=("${f##*/fuzz_}"); done
 fi
 
 passed=0

@@ -300,21 +300,24 @@ def test_slow_client_is_dropped_and_counted(netns, start_daemon, start_peer):
         wait_for(lambda: sample_value(scrape(d)[0], "lwipd_sse_clients") == 1,
                  "lwipd_sse_clients to drop to the one reader")
 
-        # The server ended the slow client's stream: reading now reaches EOF.
+        # The server ended the slow client's stream: reading now reaches EOF,
+        # after the final chunk of a well-formed chunked body (issue 9).
         slow.settimeout(5)
         deadline = time.monotonic() + 30
+        got = bytearray()
 
         def drained():
             while time.monotonic() < deadline:
                 try:
-                    if slow.recv(65536) == b"":
-                        return True
+                    chunk = slow.recv(65536)
                 except socket.timeout:
                     return False
-                except ConnectionResetError:
+                if chunk == b"":
                     return True
+                got.extend(chunk)
             return False
         wait_for(drained, "the dropped client's stream to end", timeout=60)
+        assert got.endswith(b"\r\n0\r\n\r\n"), bytes(got[-200:])
 
         # The client that reads got everything, in order, exactly once.
         for cid in opened:

@@ -557,6 +557,16 @@ test_problem_types(void **state)
 		    "Unprocessable Content" },
 		{ PROBLEM_INTERNAL, 500, "urn:lwipd:problem:internal", "Internal Server Error" },
 		{ PROBLEM_UNAVAILABLE, 503, "urn:lwipd:problem:unavailable", "Service Unavailable" },
+		{ PROBLEM_BAD_REQUEST, 400, "urn:lwipd:problem:bad-request", "Bad Request" },
+		{ PROBLEM_UNAUTHORIZED, 401, "urn:lwipd:problem:unauthorized", "Unauthorized" },
+		{ PROBLEM_URI_TOO_LONG, 414, "urn:lwipd:problem:uri-too-long", "URI Too Long" },
+		{ PROBLEM_EXPECTATION_FAILED, 417, "urn:lwipd:problem:expectation-failed",
+		    "Expectation Failed" },
+		{ PROBLEM_HEADERS_TOO_LARGE, 431, "urn:lwipd:problem:headers-too-large",
+		    "Request Header Fields Too Large" },
+		{ PROBLEM_NOT_IMPLEMENTED, 501, "urn:lwipd:problem:not-implemented", "Not Implemented" },
+		{ PROBLEM_VERSION_NOT_SUPPORTED, 505, "urn:lwipd:problem:version-not-supported",
+		    "HTTP Version Not Supported" },
 	};
 	struct problem err;
 	json_t *obj;
@@ -571,6 +581,7 @@ test_problem_types(void **state)
 		assert_non_null(obj);
 		assert_string_equal(json_string_value(json_object_get(obj, "type")), cases[i].urn);
 		assert_string_equal(json_string_value(json_object_get(obj, "title")), cases[i].title);
+		assert_string_equal(problem_title(&err), cases[i].title);
 		assert_int_equal(json_integer_value(json_object_get(obj, "status")), cases[i].status);
 		json_decref(obj);
 	}
