@@ -57,8 +57,13 @@
 #include "token.h"
 #include "webserve.h"
 
-/* Per-connection memory for headers and read buffers; bodies are kept outside it. */
-#define API_CONNECTION_MEMORY 65536
+/*
+ * Per-connection memory for headers and read buffers; bodies are kept
+ * outside it. Twice the gate's largest head, and no more than 32 KiB:
+ * libmicrohttpd maps a bigger pool with mmap, and unmapping it at every
+ * close (every answer closes) costs each CPU a TLB flush.
+ */
+#define API_CONNECTION_MEMORY 32768
 
 /* The most of an oversized body read and dropped so the client sees the 413; see refuse_unread. */
 #define API_DISCARD_MAX (4u << 20)
