@@ -122,6 +122,7 @@ validate(handler_fn *handle, const struct split *req, struct problem *err)
 	struct request_wait wait;
 	enum tcpinfo_state state;
 	uint64_t id;
+	enum request_timeline_format format;
 	bool flag;
 	int rc;
 
@@ -154,7 +155,7 @@ validate(handler_fn *handle, const struct split *req, struct problem *err)
 	if (handle == handlers_conn_data && param(q, "peek") != NULL)
 		return request_parse_peek(param(q, "peek")->value, &flag, err);
 	if (handle == handlers_conn_timeline && param(q, "format") != NULL)
-		return request_parse_timeline_format(param(q, "format")->value, &flag, err);
+		return request_parse_timeline_format(param(q, "format")->value, &format, err);
 	if (handle == handlers_events && param(q, "connection") != NULL)
 		return request_parse_connection_filter(param(q, "connection")->value, &id, err);
 	return 0;
