@@ -326,14 +326,18 @@ def test_lost_fin_is_retransmitted(lwipd, start_peer, start_capture):
 
 
 def out_of_order(events):
-    """Whether a later data segment of one direction starts below an earlier one's end."""
+    """Whether a later segment of one direction starts below what an earlier one reached.
+    Pure ACKs count too: a reorder hold ends when the next segment of its direction passes,
+    and that may be a pure ACK (the kernel acknowledging our data between its echoes), which
+    then carries a sequence number beyond the held data's."""
     highest = None
     for e in events:
-        if e["len"] and e["rel_seq"] is not None:
-            if highest is not None and e["rel_seq"] < highest:
-                return True
-            end = e["rel_seq"] + e["len"]
-            highest = end if highest is None else max(highest, end)
+        if e["rel_seq"] is None:
+            continue
+        if highest is not None and e["rel_seq"] < highest:
+            return True
+        end = e["rel_seq"] + e["len"]
+        highest = end if highest is None else max(highest, end)
     return False
 
 
