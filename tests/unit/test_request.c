@@ -719,11 +719,11 @@ test_send_size(void **state)
 	assert_int_equal(parse_send("{\"size\":1}", 10, &send, &err), 0);
 	assert_null(send.data);
 	assert_true(send.len == 1);
-	snprintf(body, sizeof(body), "{\"size\":%llu}", ENGINE_SEND_QUEUE_MAX);
+	snprintf(body, sizeof(body), "{\"size\":%u}", ENGINE_SEND_QUEUE_MAX);
 	assert_int_equal(parse_send(body, strlen(body), &send, &err), 0);
 	assert_null(send.data);
 	assert_true(send.len == ENGINE_SEND_QUEUE_MAX);
-	snprintf(body, sizeof(body), "{\"size\":%llu}", ENGINE_SEND_QUEUE_MAX + 1);
+	snprintf(body, sizeof(body), "{\"size\":%u}", ENGINE_SEND_QUEUE_MAX + 1);
 	expect_send_field(body, "size");
 	expect_send_field("{\"size\":0}", "size");
 	expect_send_field("{\"size\":-1}", "size");
