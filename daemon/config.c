@@ -223,7 +223,7 @@ static const struct number_option {
 	    ENGINE_EVENT_STREAMS_MAX, ENGINE_EVENT_STREAMS_DEFAULT, "" },
 	{ "max-capture-readers", offsetof(struct config, max_capture_readers), 1,
 	    ENGINE_CAPTURE_READERS_MAX, ENGINE_CAPTURE_READERS_DEFAULT,
-	    ", as each reader's queue takes 420 KiB" },
+	    ", as each reader's queue takes 414 KiB" },
 	{ "max-send-queue", offsetof(struct config, max_send_queue), ENGINE_SEND_QUEUE_MIN,
 	    ENGINE_SEND_QUEUE_MAX, ENGINE_SEND_QUEUE_DEFAULT, "" },
 	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,

@@ -198,7 +198,7 @@ struct stack_config;
 #define ENGINE_EVENT_STREAMS_DEFAULT 64u
 #define ENGINE_EVENT_STREAMS_MAX 4096u		/* --http-max-clients' own cap */
 #define ENGINE_CAPTURE_READERS_DEFAULT 8u
-#define ENGINE_CAPTURE_READERS_MAX 64u		/* each queues ENGINE_CAPTURE_QUEUE frames: 420 KiB */
+#define ENGINE_CAPTURE_READERS_MAX 64u		/* each queues ENGINE_CAPTURE_QUEUE frames: 414 KiB */
 #define ENGINE_SEND_QUEUE_DEFAULT (256u << 20)
 #define ENGINE_SEND_QUEUE_MIN 65536u
 #define ENGINE_SEND_QUEUE_MAX (1u << 30)
