@@ -60,7 +60,8 @@ listeners_stop(struct engine *engine)
 {
 	struct listener *listener;
 
-	for (listener = listeners_after(engine, 0); listener != NULL; listener = listeners_next(listener)) {
+	for (listener = listeners_after(engine, 0); listener != NULL;
+	    listener = listeners_next(listener)) {
 		waits_wake_all(&listener->waiters, ENGINE_WAIT_STOPPING);
 		if (listener->stack != NULL)
 			stack_tcp_unlisten(listener->stack);
