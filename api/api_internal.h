@@ -24,6 +24,8 @@
 /* The longest Location: a collection path, '/', and an id of up to 20 digits. */
 #define API_LOCATION_MAX 64
 #define API_DISPOSITION_MAX 96
+/* The longest Link: a collection path, ?state=, ?limit= and ?after= with an id of 20 digits. */
+#define API_LINK_MAX 160
 
 #define API_CONNECTIONS_PATH "/v1/connections"
 #define API_LISTENERS_PATH "/v1/listeners"
@@ -35,6 +37,7 @@ struct gate;
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct engine *engine;
+	struct engine_limits limits;	/* the engine's, for the problems that name them */
 	struct gate *gate;
 	pthread_mutex_t lock;
 	pthread_cond_t drained;		/* signalled when waiting drops to 0 */
@@ -88,6 +91,7 @@ struct reply {
 	bool is_problem;		/* sends application/problem+json */
 	bool suspended;			/* nothing to send yet: a wait has begun */
 	char location[API_LOCATION_MAX];	/* empty for none */
+	char link[API_LINK_MAX];		/* a list's next page; empty for none */
 	char *text;			/* malloc'd: sent instead of body, as content_type */
 	size_t text_len;		/* 0: text is a string, strlen() tells */
 	const char *content_type;
@@ -139,6 +143,14 @@ int routes_dispatch(struct api_server *server, struct MHD_Connection *connection
 /* Returns the parameter called name, or NULL when the request has none. */
 const struct request_param *routes_param(const struct call *call, const char *name);
 const char *routes_content_type(const struct call *call);
+/* Parses a list's ?limit= and ?after=. */
+int routes_page(const struct call *call, struct engine_page *out, struct problem *err);
+/*
+ * Answers with a page of a list, and when more follow, a Link header to the
+ * next one: path?state=STATE&limit=N&after=LAST (state: the filter to keep, or NULL).
+ */
+int routes_reply_page(struct reply *reply, json_t *body, const char *path, const char *state,
+    const struct engine_page *page, bool more, uint64_t last, struct problem *err);
 /* Fill *reply with body or text (taken over), or answer 500 when building it failed. */
 int routes_reply_json(struct reply *reply, unsigned int status, json_t *body, struct problem *err);
 int routes_reply_text(struct reply *reply, char *text, const char *content_type,

@@ -5,6 +5,61 @@
 
 #include "log.h"
 
+/* A limit that a problem names: the words of its detail, its flag and its value. */
+struct limit {
+	const char *reached;	/* kept as the details said before the limits had flags */
+	const char *counted;	/* what the value counts */
+	const char *hint;	/* what the client may do */
+	const char *flag;	/* without its dashes, as the "limit" member */
+	uint64_t value;
+};
+
+static struct limit
+limit_of(enum engine_result result, const struct errors_subject *s)
+{
+	const struct engine_limits *l = s->limits;
+
+	if (result == ENGINE_QUEUE_FULL)
+		return (struct limit){ "the send queue is full", "bytes may wait",
+		    "retry later, or raise it", "max-send-queue", l->send_queue };
+	if (result == ENGINE_RULES_FULL)
+		return (struct limit){ "fault rule limit reached", "fault rules",
+		    "remove a rule, or raise it", "max-fault-rules", l->fault_rules };
+	switch (s->op) {
+	case ERRORS_OP_LISTEN:
+		return (struct limit){ "listener limit reached", "listeners", "raise it",
+		    "max-listeners", l->listeners };
+	case ERRORS_OP_SUBSCRIBE:
+		return (struct limit){ "too many event stream clients", "event streams", "raise it",
+		    "max-event-streams", l->event_streams };
+	case ERRORS_OP_CAPTURE:
+		return (struct limit){ "capture reader limit reached", "capture readers", "raise it",
+		    "max-capture-readers", l->capture_readers };
+	default:
+		return (struct limit){ "connection limit reached", "live connections", "raise it",
+		    "max-connections", l->connections };
+	}
+}
+
+/* E.g. "connection limit reached: 16384 live connections; raise it with --max-connections". */
+static int
+limit_problem(enum engine_result result, const struct errors_subject *s, enum problem_type type,
+    struct problem *err)
+{
+	struct limit limit;
+
+	if (s->limits == NULL) {
+		log_warnx("api: a limit was reached with no limits to name");
+		problem_set(err, PROBLEM_INTERNAL, NULL, "the engine failed unexpectedly");
+		return -EIO;
+	}
+	limit = limit_of(result, s);
+	problem_set(err, type, NULL, "%s: %" PRIu64 " %s; %s with --%s", limit.reached, limit.value,
+	    limit.counted, limit.hint, limit.flag);
+	problem_set_limit(err, limit.flag, limit.value);
+	return -ENOBUFS;
+}
+
 int
 errors_engine(enum engine_result result, const struct errors_subject *s, struct problem *err)
 {
@@ -17,16 +72,10 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 		    s->refusal, errors_state_text(s->state));
 		return -ENOTCONN;
 	case ENGINE_LIMIT_REACHED:
-		problem_set(err, PROBLEM_UNAVAILABLE, NULL, "%s",
-		    s->op == ERRORS_OP_LISTEN ? "listener limit reached" :
-		    s->op == ERRORS_OP_SUBSCRIBE ? "too many event stream clients" :
-		    "connection limit reached");
-		return -ENOBUFS;
+	case ENGINE_RULES_FULL:
+		return limit_problem(result, s, PROBLEM_UNAVAILABLE, err);
 	case ENGINE_QUEUE_FULL:
-		problem_set(err, PROBLEM_CONFLICT, NULL,
-		    "the send queue is full: at most %llu bytes may wait to be sent; retry later",
-		    ENGINE_SEND_QUEUE_MAX);
-		return -ENOBUFS;
+		return limit_problem(result, s, PROBLEM_CONFLICT, err);
 	case ENGINE_ADDRESS_INVALID:
 		problem_set(err, PROBLEM_INVALID_FIELD, "remote_ip",
 		    "remote_ip is this interface's own, network or broadcast address");
@@ -58,10 +107,6 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
 		    "the TAP device failed or was deleted: the link is down and the daemon is exiting");
 		return -ENETDOWN;
-	case ENGINE_RULES_FULL:
-		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
-		    "fault rule limit reached: remove a rule, or raise the limit with --max-fault-rules");
-		return -ENOBUFS;
 	case ENGINE_OK:
 	default:
 		log_warnx("api: unexpected engine result %d", (int)result);

@@ -17,6 +17,7 @@ enum errors_op {
 	ERRORS_OP_OPEN,			/* POST /v1/connections */
 	ERRORS_OP_LISTEN,		/* POST /v1/listeners */
 	ERRORS_OP_SUBSCRIBE,		/* GET /v1/events */
+	ERRORS_OP_CAPTURE,		/* GET /v1/capture */
 	ERRORS_OP_FAULT			/* POST /v1/faults */
 };
 
@@ -27,6 +28,8 @@ struct errors_subject {
 	uint16_t port;			/* PORT_IN_USE: the port asked for */
 	const char *refusal;		/* WRONG_STATE: what could not be done */
 	enum tcpinfo_state state;	/* WRONG_STATE: the state the connection is in */
+	/* LIMIT_REACHED, QUEUE_FULL, RULES_FULL: the engine's limits, which they name. */
+	const struct engine_limits *limits;
 };
 
 /*

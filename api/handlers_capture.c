@@ -45,7 +45,8 @@ int
 handlers_capture(const struct call *call, struct reply *reply, struct problem *err)
 {
 	const struct request_param *connection = routes_param(call, "connection");
-	struct errors_subject subject = { .noun = "connection" };
+	struct errors_subject subject = {
+		.op = ERRORS_OP_CAPTURE, .noun = "connection", .limits = &call->server->limits };
 	struct engine_iface_view iface;
 	uint64_t id = 0;
 	int rc;
@@ -64,9 +65,7 @@ handlers_capture(const struct call *call, struct reply *reply, struct problem *e
 	case -ENOENT:
 		return errors_engine(ENGINE_NOT_FOUND, &subject, err);
 	case -ENOBUFS:
-		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
-		    "%d capture readers are reading already", ENGINE_CAPTURE_READERS_MAX);
-		return -ENOBUFS;
+		return errors_engine(ENGINE_LIMIT_REACHED, &subject, err);
 	case -ESHUTDOWN:
 		return errors_engine(ENGINE_STOPPING, &subject, err);
 	default:

@@ -15,7 +15,8 @@
 static struct errors_subject
 about(const struct call *call)
 {
-	return (struct errors_subject){ .noun = "connection", .id = call->id };
+	return (struct errors_subject){ .noun = "connection", .id = call->id,
+	    .limits = &call->server->limits };
 }
 
 /* The problem of a refused operation, naming the state the connection is in. */
@@ -36,9 +37,11 @@ handlers_conn_list(const struct call *call, struct reply *reply, struct problem 
 	const struct request_param *state_param = routes_param(call, "state");
 	struct engine_conn_view *conns = NULL;
 	struct errors_subject subject = about(call);
+	struct engine_page page;
 	enum engine_result result;
 	enum tcpinfo_state state;
 	size_t count = 0;
+	bool more;
 	int rc;
 
 	if (state_param != NULL) {
@@ -46,10 +49,16 @@ handlers_conn_list(const struct call *call, struct reply *reply, struct problem 
 		if (rc != 0)
 			return rc;
 	}
-	result = engine_list(call->engine, state_param != NULL ? &state : NULL, &conns, &count);
+	rc = routes_page(call, &page, err);
+	if (rc != 0)
+		return rc;
+	result = engine_list(call->engine, state_param != NULL ? &state : NULL, &page, &conns,
+	    &count, &more);
 	if (result != ENGINE_OK)
 		return errors_engine(result, &subject, err);
-	rc = routes_reply_json(reply, MHD_HTTP_OK, render_connection_list(conns, count), err);
+	rc = routes_reply_page(reply, render_connection_list(conns, count), API_CONNECTIONS_PATH,
+	    state_param != NULL ? tcpinfo_state_name(state) : NULL, &page, more,
+	    count > 0 ? conns[count - 1].id : 0, err);
 	free(conns);
 	return rc;
 }
@@ -59,7 +68,7 @@ handlers_conn_open(const struct call *call, struct reply *reply, struct problem 
 {
 	struct engine_open_params params;
 	struct engine_conn_view conn;
-	struct errors_subject subject = { .op = ERRORS_OP_OPEN };
+	struct errors_subject subject = { .op = ERRORS_OP_OPEN, .limits = &call->server->limits };
 	enum engine_result result;
 	int rc;
 

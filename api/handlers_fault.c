@@ -10,20 +10,52 @@
 #include "errors.h"
 #include "faultjson.h"
 
-/* A list shows at most this many rules, the cap of --max-fault-rules. */
+/* A page holds at most this many rules, the cap of --max-fault-rules. */
 #define HANDLERS_FAULTS_MAX 4096
+/* Rules copied per engine call, so that the core lock is held briefly. */
+#define HANDLERS_FAULTS_CHUNK 256
+
+/* Copies a page of rules and one more, if there is one, into rules; returns how many. */
+static size_t
+fault_page(struct engine *engine, const struct engine_page *page, struct fault_rule_view *rules)
+{
+	size_t n = 0, want, got;
+	uint64_t after = page->after;
+
+	while (n <= page->limit) {
+		want = page->limit + 1 - n < HANDLERS_FAULTS_CHUNK ? page->limit + 1 - n :
+		    HANDLERS_FAULTS_CHUNK;
+		got = engine_fault_list(engine, after, rules + n, want);
+		n += got;
+		if (got < want)
+			break;
+		after = rules[n - 1].id;
+	}
+	return n;
+}
 
 int
 handlers_fault_list(const struct call *call, struct reply *reply, struct problem *err)
 {
 	struct fault_rule_view *rules;
+	struct engine_page page;
 	json_t *list, *body;
 	size_t count;
+	bool more;
+	int rc;
 
-	rules = calloc(HANDLERS_FAULTS_MAX, sizeof(*rules));
+	rc = routes_page(call, &page, err);
+	if (rc != 0)
+		return rc;
+	if (page.limit > HANDLERS_FAULTS_MAX)
+		page.limit = HANDLERS_FAULTS_MAX;
+	rules = calloc(page.limit + 1, sizeof(*rules));
 	if (rules == NULL)
 		return errors_render_failed(err);
-	count = engine_fault_list(call->engine, 0, rules, HANDLERS_FAULTS_MAX);
+	count = fault_page(call->engine, &page, rules);
+	more = count > page.limit;
+	if (more)
+		count = page.limit;
 	list = json_array();
 	for (size_t i = 0; list != NULL && i < count; i++) {
 		if (json_array_append_new(list, faultjson_render(&rules[i])) != 0) {
@@ -31,15 +63,17 @@ handlers_fault_list(const struct call *call, struct reply *reply, struct problem
 			list = NULL;
 		}
 	}
-	free(rules);
 	body = list != NULL ? json_pack("{s:o}", "faults", list) : NULL;
-	return routes_reply_json(reply, MHD_HTTP_OK, body, err);
+	rc = routes_reply_page(reply, body, API_FAULTS_PATH, NULL, &page, more,
+	    count > 0 ? rules[count - 1].id : 0, err);
+	free(rules);
+	return rc;
 }
 
 int
 handlers_fault_create(const struct call *call, struct reply *reply, struct problem *err)
 {
-	struct errors_subject subject = { .op = ERRORS_OP_FAULT };
+	struct errors_subject subject = { .op = ERRORS_OP_FAULT, .limits = &call->server->limits };
 	struct fault_rule_view rule;
 	enum engine_result result;
 	struct fault_spec spec;

@@ -15,14 +15,20 @@ handlers_listener_list(const struct call *call, struct reply *reply, struct prob
 {
 	struct engine_listener_view *listeners = NULL;
 	struct errors_subject subject = { .noun = "listener" };
+	struct engine_page page;
 	enum engine_result result;
 	size_t count = 0;
+	bool more;
 	int rc;
 
-	result = engine_listener_list(call->engine, &listeners, &count);
+	rc = routes_page(call, &page, err);
+	if (rc != 0)
+		return rc;
+	result = engine_listener_list(call->engine, &page, &listeners, &count, &more);
 	if (result != ENGINE_OK)
 		return errors_engine(result, &subject, err);
-	rc = routes_reply_json(reply, MHD_HTTP_OK, render_listener_list(listeners, count), err);
+	rc = routes_reply_page(reply, render_listener_list(listeners, count), API_LISTENERS_PATH,
+	    NULL, &page, more, count > 0 ? listeners[count - 1].id : 0, err);
 	free(listeners);
 	return rc;
 }
@@ -30,7 +36,7 @@ handlers_listener_list(const struct call *call, struct reply *reply, struct prob
 int
 handlers_listener_listen(const struct call *call, struct reply *reply, struct problem *err)
 {
-	struct errors_subject subject = { .op = ERRORS_OP_LISTEN };
+	struct errors_subject subject = { .op = ERRORS_OP_LISTEN, .limits = &call->server->limits };
 	struct engine_listener_view listener;
 	struct request_listen params;
 	enum engine_result result;

@@ -62,7 +62,8 @@ handlers_events(const struct call *call, struct reply *reply, struct problem *er
 {
 	const struct request_param *connection = routes_param(call, "connection");
 	struct sse_filter filter = { .by_connection = connection != NULL };
-	struct errors_subject subject = { .op = ERRORS_OP_SUBSCRIBE };
+	struct errors_subject subject = {
+		.op = ERRORS_OP_SUBSCRIBE, .limits = &call->server->limits };
 	uint64_t last_seen;
 	int rc;
 

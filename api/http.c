@@ -212,7 +212,9 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	}
 	return queue_text(server, exchange, reply.status, text,
 	    reply.is_problem ? "application/problem+json" : "application/json",
-	    reply.location[0] != '\0' ? MHD_HTTP_HEADER_LOCATION : NULL, reply.location);
+	    reply.location[0] != '\0' ? MHD_HTTP_HEADER_LOCATION :
+	    reply.link[0] != '\0' ? MHD_HTTP_HEADER_LINK : NULL,
+	    reply.location[0] != '\0' ? reply.location : reply.link);
 }
 
 /*
@@ -461,6 +463,7 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 	if (server == NULL)
 		return -ENOMEM;
 	server->engine = engine;
+	engine_limits(engine, &server->limits);
 	server->max_waiters = cfg->max_waiters != 0 ? cfg->max_waiters : cfg->max_clients / 4 * 3;
 	gate_cfg.tick_arg = server;
 	rc = sync_init(server);

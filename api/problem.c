@@ -109,6 +109,14 @@ problem_set_position(struct problem *p, int line, int column)
 	p->column = column;
 }
 
+void
+problem_set_limit(struct problem *p, const char *limit, uint64_t value)
+{
+	p->has_limit = true;
+	snprintf(p->limit, sizeof(p->limit), "%s", limit);
+	p->value = value;
+}
+
 unsigned int problem_status(const struct problem *p)
 {
 	return problem_types[p->type].status;
@@ -140,6 +148,10 @@ problem_to_json(const struct problem *p)
 	if (p->has_position &&
 	    (json_object_set_new(obj, "line", json_integer(p->line)) != 0 ||
 	    json_object_set_new(obj, "column", json_integer(p->column)) != 0))
+		goto fail;
+	if (p->has_limit &&
+	    (json_object_set_new(obj, "limit", json_string(p->limit)) != 0 ||
+	    json_object_set_new(obj, "value", json_integer((json_int_t)p->value)) != 0))
 		goto fail;
 	return obj;
 fail:

@@ -10,11 +10,13 @@
 #define LWIPD_PROBLEM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
 #define PROBLEM_DETAIL_MAX 256
 #define PROBLEM_FIELD_MAX 64
+#define PROBLEM_LIMIT_MAX 32
 
 enum problem_type {
 	PROBLEM_MALFORMED_JSON = 0,	/* 400 */
@@ -45,6 +47,9 @@ struct problem {
 	bool has_position;			/* adds the "line" and "column" members */
 	int line;
 	int column;
+	bool has_limit;				/* adds the "limit" and "value" members */
+	char limit[PROBLEM_LIMIT_MAX];		/* the limit's flag without its dashes */
+	uint64_t value;
 };
 
 /*
@@ -57,6 +62,9 @@ void problem_set(struct problem *p, enum problem_type type, const char *field,
 
 /* Adds the position of a JSON syntax error. */
 void problem_set_position(struct problem *p, int line, int column);
+
+/* Adds the limit that was reached, e.g. "max-connections", and its value. */
+void problem_set_limit(struct problem *p, const char *limit, uint64_t value);
 
 /* The HTTP status code of p's type, e.g. 422. */
 unsigned int problem_status(const struct problem *p);

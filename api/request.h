@@ -84,7 +84,8 @@ struct request_send {
 /*
  * Validates a POST .../send body, which holds exactly one of "data" (a
  * string, sent as its UTF-8 bytes), "data_base64" (strict base64) or
- * "size" (1 to ENGINE_SEND_QUEUE_MAX pattern bytes); at least one byte.
+ * "size" (1 to ENGINE_SEND_QUEUE_MAX pattern bytes, the most any
+ * --max-send-queue allows; the engine applies the one set); at least one byte.
  * On success the caller frees *out with request_send_free().
  */
 int request_parse_send(const char *body, size_t len, const char *content_type,
@@ -135,6 +136,17 @@ int request_parse_state_wait(const struct request_param *wait_for,
 /* The same for ?wait_accepted=N (0 to REQUEST_WAIT_ACCEPTED_MAX) and ?timeout_ms=. */
 int request_parse_accepted_wait(const struct request_param *wait_accepted,
     const struct request_param *timeout_ms, struct request_wait *out, struct problem *err);
+
+/* A list's page size when ?limit= is not given. */
+#define REQUEST_PAGE_DEFAULT 1000u
+
+/*
+ * Parses a list's ?limit=N (1 to ENGINE_PAGE_MAX, default
+ * REQUEST_PAGE_DEFAULT) and ?after=ID (default 0: from the first), NULL for
+ * one that is absent.
+ */
+int request_parse_page(const struct request_param *limit, const struct request_param *after,
+    struct engine_page *out, struct problem *err);
 
 /* Parses the value of ?peek= on a connection's data: "true" or "false". */
 int request_parse_peek(const char *value, bool *peek, struct problem *err);

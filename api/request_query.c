@@ -175,6 +175,29 @@ request_parse_accepted_wait(const struct request_param *wait_accepted,
 }
 
 int
+request_parse_page(const struct request_param *limit, const struct request_param *after,
+    struct engine_page *out, struct problem *err)
+{
+	uint64_t n = REQUEST_PAGE_DEFAULT, id = 0;
+	int rc;
+
+	if (limit != NULL && (limit->value == NULL ||
+	    parse_decimal(limit->value, strlen(limit->value), ENGINE_PAGE_MAX, &n) != 0 || n == 0)) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "limit",
+		    "limit must be a decimal integer from 1 to %u, not '%.*s'", ENGINE_PAGE_MAX,
+		    JSONFIELD_QUOTE_MAX, limit->value == NULL ? "" : limit->value);
+		return -EINVAL;
+	}
+	if (after != NULL) {
+		rc = parse_count_param("after", after->value, UINT64_MAX, &id, err);
+		if (rc != 0)
+			return rc;
+	}
+	*out = (struct engine_page){ .after = id, .limit = (size_t)n };
+	return 0;
+}
+
+int
 request_parse_peek(const char *value, bool *peek, struct problem *err)
 {
 	if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {

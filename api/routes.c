@@ -4,6 +4,7 @@
  * handlers fill.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,7 +16,8 @@
 #define ROUTES_METHOD_QUOTE_MAX 32
 
 static const char *const no_params[] = { NULL };
-static const char *const list_params[] = { "state", NULL };
+static const char *const list_params[] = { "state", "limit", "after", NULL };
+static const char *const page_params[] = { "limit", "after", NULL };
 static const char *const close_params[] = { "mode", NULL };
 static const char *const get_params[] = { "wait_for", "timeout_ms", NULL };
 static const char *const listener_get_params[] = { "wait_accepted", "timeout_ms", NULL };
@@ -50,11 +52,11 @@ static const struct route routes[] = {
 	{ "/v1/capture", NULL, NULL, "GET", handlers_capture, capture_params, NULL, NULL,
 	    NULL, NULL },
 	{ "/metrics", NULL, NULL, "GET, HEAD", handlers_metrics, no_params, NULL, NULL, NULL, NULL },
-	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_listener_list, no_params,
+	{ API_LISTENERS_PATH, NULL, NULL, "GET, HEAD, POST", handlers_listener_list, page_params,
 	    MHD_HTTP_METHOD_POST, handlers_listener_listen, no_params, NULL },
 	{ API_LISTENERS_PATH "/", "", "listener", "GET, HEAD, DELETE", handlers_listener_get,
 	    listener_get_params, MHD_HTTP_METHOD_DELETE, handlers_listener_unlisten, no_params, NULL },
-	{ API_FAULTS_PATH, NULL, NULL, "GET, HEAD, POST, DELETE", handlers_fault_list, no_params,
+	{ API_FAULTS_PATH, NULL, NULL, "GET, HEAD, POST, DELETE", handlers_fault_list, page_params,
 	    MHD_HTTP_METHOD_POST, handlers_fault_create, no_params, handlers_fault_clear },
 	{ API_FAULTS_PATH "/", "", "fault rule", "GET, HEAD, DELETE", handlers_fault_get,
 	    no_params, MHD_HTTP_METHOD_DELETE, handlers_fault_remove, no_params, NULL },
@@ -140,6 +142,24 @@ routes_reply_json(struct reply *reply, unsigned int status, json_t *body, struct
 	reply->status = status;
 	reply->body = body;
 	return 0;
+}
+
+int
+routes_page(const struct call *call, struct engine_page *out, struct problem *err)
+{
+	return request_parse_page(routes_param(call, "limit"), routes_param(call, "after"), out, err);
+}
+
+int
+routes_reply_page(struct reply *reply, json_t *body, const char *path, const char *state,
+    const struct engine_page *page, bool more, uint64_t last, struct problem *err)
+{
+	if (more)
+		snprintf(reply->link, sizeof(reply->link),
+		    "<%s?%s%s%slimit=%zu&after=%" PRIu64 ">; rel=\"next\"", path,
+		    state != NULL ? "state=" : "", state != NULL ? state : "", state != NULL ? "&" : "",
+		    page->limit, last);
+	return routes_reply_json(reply, MHD_HTTP_OK, body, err);
 }
 
 int

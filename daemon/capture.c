@@ -90,7 +90,7 @@ engine_capture_open(struct engine *engine, uint64_t connection, engine_wake_fn w
 	int rc = 0;
 
 	engine_lock();
-	rc = engine_admit_stream(engine, engine->capture_reader_count, ENGINE_CAPTURE_READERS_MAX);
+	rc = engine_admit_stream(engine, engine->capture_reader_count, engine->cfg.max_capture_readers);
 	if (rc != 0)
 		goto unlock;
 	conn = connection != 0 ? engine_conn_find(engine, connection) : NULL;

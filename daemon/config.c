@@ -215,6 +215,17 @@ static const struct number_option {
 	    ENGINE_TIMELINE_MAX, ENGINE_TIMELINE_DEFAULT, "" },
 	{ "snaplen", offsetof(struct config, snaplen), 0, ENGINE_SNAPLEN_MAX, ENGINE_SNAPLEN_DEFAULT,
 	    "" },
+	{ "max-connections", offsetof(struct config, max_connections), 1, ENGINE_CONNECTIONS_MAX,
+	    ENGINE_CONNECTIONS_DEFAULT, ", as lwIP walks every connection for each segment" },
+	{ "max-listeners", offsetof(struct config, max_listeners), 1, ENGINE_LISTENERS_MAX,
+	    ENGINE_LISTENERS_DEFAULT, ", one a port" },
+	{ "max-event-streams", offsetof(struct config, max_event_streams), 1,
+	    ENGINE_EVENT_STREAMS_MAX, ENGINE_EVENT_STREAMS_DEFAULT, "" },
+	{ "max-capture-readers", offsetof(struct config, max_capture_readers), 1,
+	    ENGINE_CAPTURE_READERS_MAX, ENGINE_CAPTURE_READERS_DEFAULT,
+	    ", as each reader's queue takes 414 KiB" },
+	{ "max-send-queue", offsetof(struct config, max_send_queue), ENGINE_SEND_QUEUE_MIN,
+	    ENGINE_SEND_QUEUE_MAX, ENGINE_SEND_QUEUE_DEFAULT, "" },
 	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,
 	    CONFIG_FAULT_RULES_DEFAULT, "" },
 	{ "fault-hold-max", offsetof(struct config, fault_hold_max), 1, CONFIG_FAULT_HOLD_MAX,
@@ -552,6 +563,12 @@ config_usage(FILE *out)
 	    "  --max-waiters N      requests waiting at once (?wait_for=, ?wait_accepted=,\n"
 	    "                       event streams), below --http-max-clients (default 0:\n"
 	    "                       three quarters of it)\n"
+	    "  --max-connections N  live connections at once (default %u, at most %u)\n"
+	    "  --max-listeners N    listening ports at once (default %u, at most %u)\n"
+	    "  --max-event-streams N  event stream clients at once (default %u, at most %u)\n"
+	    "  --max-capture-readers N  live capture readers at once (default %u, at most %u)\n"
+	    "  --max-send-queue N   bytes that may wait to be sent per connection\n"
+	    "                       (default %u, %u to %u)\n"
 	    "  --msl-ms N           maximum segment lifetime; TIME_WAIT lasts 2 x N ms\n"
 	    "                       (default %u, at most %u)\n"
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
@@ -582,6 +599,10 @@ config_usage(FILE *out)
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a runtime failure, 2 on a usage error.\n",
 	    CONFIG_HTTP_MAX_CLIENTS_DEFAULT, CONFIG_HTTP_MAX_CLIENTS_MIN, CONFIG_HTTP_MAX_CLIENTS_MAX,
 	    CONFIG_HTTP_TIMEOUT_S_DEFAULT, CONFIG_HTTP_TIMEOUT_S_MIN, CONFIG_HTTP_TIMEOUT_S_MAX,
+	    ENGINE_CONNECTIONS_DEFAULT, ENGINE_CONNECTIONS_MAX, ENGINE_LISTENERS_DEFAULT,
+	    ENGINE_LISTENERS_MAX, ENGINE_EVENT_STREAMS_DEFAULT, ENGINE_EVENT_STREAMS_MAX,
+	    ENGINE_CAPTURE_READERS_DEFAULT, ENGINE_CAPTURE_READERS_MAX, ENGINE_SEND_QUEUE_DEFAULT,
+	    ENGINE_SEND_QUEUE_MIN, ENGINE_SEND_QUEUE_MAX,
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
 	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, ENGINE_SNAPLEN_DEFAULT, ENGINE_SNAPLEN_MAX,
@@ -608,6 +629,11 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "fault", required_argument, NULL, 0 },
 		{ "lwip-raw", no_argument, NULL, 0 },
 		{ "peer-trace", no_argument, NULL, 0 },
+		{ "max-connections", required_argument, NULL, 0 },
+		{ "max-listeners", required_argument, NULL, 0 },
+		{ "max-event-streams", required_argument, NULL, 0 },
+		{ "max-capture-readers", required_argument, NULL, 0 },
+		{ "max-send-queue", required_argument, NULL, 0 },
 		{ "max-fault-rules", required_argument, NULL, 0 },
 		{ "fault-hold-max", required_argument, NULL, 0 },
 		{ "fault-hold-bytes", required_argument, NULL, 0 },

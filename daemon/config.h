@@ -81,6 +81,11 @@ struct config {
 	uint32_t recv_buffer;
 	uint32_t timeline_max;
 	uint32_t snaplen;	/* payload bytes a timeline segment keeps of its frame */
+	uint32_t max_connections;
+	uint32_t max_listeners;
+	uint32_t max_event_streams;
+	uint32_t max_capture_readers;
+	uint32_t max_send_queue;
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;

@@ -19,7 +19,7 @@ engine_open(struct engine *engine, const struct engine_open_params *params,
 	enum engine_result rc;
 
 	engine_lock();
-	rc = engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX);
+	rc = engine_admit(engine, conntable_live_count(engine->table), engine->cfg.max_connections);
 	if (rc != ENGINE_OK)
 		goto unlock;
 	conn = engine_conn_new(engine, ENGINE_ORIGIN_ACTIVE, &local, &params->remote);
@@ -188,7 +188,7 @@ engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
 		goto unlock;
 	if (conn->tcp == NULL || conn->write_shut || !can_send(conn->entry.state))
 		rc = ENGINE_WRONG_STATE;
-	else if (len > ENGINE_SEND_QUEUE_MAX - conn->send.queued)
+	else if (len > engine->cfg.max_send_queue - conn->send.queued)
 		rc = ENGINE_QUEUE_FULL;
 	else if (connbuf_send_push(&conn->send, data, len) < 0)
 		rc = ENGINE_NO_MEMORY;
@@ -257,38 +257,6 @@ engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out)
 	else
 		rc = ENGINE_NOT_FOUND;
 	engine_unlock();
-	return rc;
-}
-
-enum engine_result
-engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
-    struct engine_conn_view **out, size_t *count)
-{
-	struct engine_conn_view *views = NULL;
-	struct conntable_entry *entry;
-	size_t n = 0, i = 0;
-	enum engine_result rc = ENGINE_OK;
-
-	engine_lock();
-	for (entry = conntable_first(engine->table); entry != NULL; entry = conntable_next(entry))
-		n += state_filter == NULL || entry->state == *state_filter;
-	if (n > 0) {
-		views = malloc(n * sizeof(*views));
-		if (views == NULL) {
-			rc = ENGINE_NO_MEMORY;
-			n = 0;
-			goto unlock;
-		}
-	}
-	for (entry = conntable_first(engine->table); entry != NULL && i < n;
-	    entry = conntable_next(entry)) {
-		if (state_filter == NULL || entry->state == *state_filter)
-			engine_conn_view(engine, conn_of(entry), &views[i++]);
-	}
-unlock:
-	engine_unlock();
-	*out = views;
-	*count = n;
 	return rc;
 }
 

@@ -5,7 +5,7 @@
 
 struct conntable {
 	struct conntable_entry *by_id;
-	struct conntable_entry *all;		/* id order: ids only grow, so appends keep it sorted */
+	struct idorder order;			/* id order: ids only grow, so appends keep it sorted */
 	struct conntable_entry *closed;		/* oldest closed first */
 	struct conntable_entry *pinned;
 	size_t live_count;
@@ -23,6 +23,7 @@ conntable_new(uint32_t retain_closed, size_t entry_size)
 
 	if (table == NULL)
 		return NULL;
+	idorder_init(&table->order);
 	table->retain_closed = retain_closed;
 	table->next_id = 1;
 	table->entry_size = entry_size > sizeof(struct conntable_entry) ? entry_size :
@@ -39,6 +40,7 @@ conntable_free(struct conntable *table)
 		return;
 	HASH_ITER(hh, table->by_id, entry, tmp) {
 		HASH_DEL(table->by_id, entry);
+		idorder_remove(&table->order, &entry->order);
 		if (table->destroy != NULL)
 			table->destroy(entry);
 		free(entry);
@@ -60,7 +62,7 @@ conntable_add(struct conntable *table, enum engine_origin origin, enum tcpinfo_s
 	entry->remote = *remote;
 	entry->state = initial;
 	HASH_ADD(hh, table->by_id, id, sizeof(entry->id), entry);
-	DL_APPEND(table->all, entry);
+	idorder_append(&table->order, &entry->order, entry->id);
 	table->live_count++;
 	return entry;
 }
@@ -69,7 +71,7 @@ static void
 conn_remove(struct conntable *table, struct conntable_entry *entry)
 {
 	HASH_DEL(table->by_id, entry);
-	DL_DELETE(table->all, entry);
+	idorder_remove(&table->order, &entry->order);
 	if (table->destroy != NULL)
 		table->destroy(entry);
 	free(entry);
@@ -93,16 +95,28 @@ conntable_find(struct conntable *table, uint64_t id)
 	return entry;
 }
 
+static struct conntable_entry *
+entry_of(struct idorder_node *node)
+{
+	return node != NULL ? idorder_entry(node, struct conntable_entry, order) : NULL;
+}
+
 struct conntable_entry *
 conntable_first(struct conntable *table)
 {
-	return table->all;
+	return entry_of(table->order.first);
 }
 
 struct conntable_entry *
 conntable_next(struct conntable_entry *entry)
 {
-	return entry->next;
+	return entry_of(entry->order.next);
+}
+
+struct conntable_entry *
+conntable_after(struct conntable *table, uint64_t after)
+{
+	return entry_of(idorder_after(&table->order, after));
 }
 
 size_t

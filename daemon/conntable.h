@@ -17,6 +17,7 @@
 #include <uthash.h>
 
 #include "conninfo.h"
+#include "idorder.h"
 #include "tcpinfo.h"
 
 struct conntable_entry {
@@ -30,7 +31,7 @@ struct conntable_entry {
 	struct engine_history_entry history[ENGINE_HISTORY_MAX];
 	struct engine_counters counters;
 	struct tcpinfo_seq_mark sent;	/* for spotting retransmissions */
-	struct conntable_entry *prev, *next;	/* every connection, in id order */
+	struct idorder_node order;	/* every connection, in id order */
 	struct conntable_entry *closed_prev, *closed_next;	/* closed ones, oldest first */
 	UT_hash_handle hh;
 };
@@ -65,6 +66,9 @@ struct conntable_entry *conntable_find(struct conntable *table, uint64_t id);
 /* The first connection in id order, and the next one; NULL at the end. */
 struct conntable_entry *conntable_first(struct conntable *table);
 struct conntable_entry *conntable_next(struct conntable_entry *entry);
+
+/* The first connection with an id above after, which need not exist any more; NULL at the end. */
+struct conntable_entry *conntable_after(struct conntable *table, uint64_t after);
 
 size_t conntable_live_count(const struct conntable *table);
 

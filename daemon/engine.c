@@ -81,6 +81,19 @@ engine_admit(const struct engine *engine, size_t used, size_t max)
 	return used >= max ? ENGINE_LIMIT_REACHED : ENGINE_OK;
 }
 
+void
+engine_limits(const struct engine *engine, struct engine_limits *out)
+{
+	*out = (struct engine_limits){
+		.connections = engine->cfg.max_connections,
+		.listeners = engine->cfg.max_listeners,
+		.event_streams = engine->cfg.max_event_streams,
+		.capture_readers = engine->cfg.max_capture_readers,
+		.send_queue = engine->cfg.max_send_queue,
+		.fault_rules = engine->cfg.max_fault_rules,
+	};
+}
+
 int
 engine_admit_stream(const struct engine *engine, size_t used, size_t max)
 {
@@ -313,7 +326,7 @@ on_passive_open(void *listener_owner, uint32_t remote_ip, uint16_t remote_port,
 	struct engine_endpoint remote = { .ip = remote_ip, .port = remote_port };
 	struct conn *conn;
 
-	if (engine_admit(engine, conntable_live_count(engine->table), ENGINE_LIVE_MAX) != ENGINE_OK)
+	if (engine_admit(engine, conntable_live_count(engine->table), engine->cfg.max_connections) != ENGINE_OK)
 		return NULL;
 	conn = engine_conn_new(engine, ENGINE_ORIGIN_PASSIVE, &local, &remote);
 	if (conn == NULL)
@@ -377,6 +390,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 		return -ENOMEM;
 	engine->cfg = *cfg;
 	engine->next_listener_id = 1;
+	idorder_init(&engine->listeners);
 	events_init(&engine->events);
 	deadline_queue_init(&engine->time_wait, (uint64_t)cfg->msl_ms * 2000u, engine_clock,
 	    expire_time_wait, engine);

@@ -169,8 +169,8 @@ enum engine_result {
 	ENGINE_OK = 0,
 	ENGINE_NOT_FOUND,		/* no connection or listener has that id */
 	ENGINE_WRONG_STATE,		/* the connection's state allows no such operation */
-	ENGINE_LIMIT_REACHED,		/* too many live connections or listeners */
-	ENGINE_QUEUE_FULL,		/* more than ENGINE_SEND_QUEUE_MAX bytes would wait */
+	ENGINE_LIMIT_REACHED,		/* a configured limit: live connections, listeners, ... */
+	ENGINE_QUEUE_FULL,		/* more than --max-send-queue bytes would wait */
 	ENGINE_ADDRESS_INVALID,		/* this interface's own, network or broadcast address */
 	ENGINE_NO_ROUTE,		/* off the subnet, and no gateway is configured */
 	ENGINE_PORT_IN_USE,		/* the local port is taken */
@@ -183,6 +183,35 @@ enum engine_result {
 
 struct engine;
 struct stack_config;
+
+/*
+ * The limits a user sets (config.c has their flags): their defaults and the
+ * largest values allowed. lwIP allocates PCBs with malloc (Debian builds it
+ * with MEMP_MEM_MALLOC), so no pool caps connections; its linear PCB lists
+ * do: every inbound segment and timer tick walks them, and with 262144
+ * connections a segment costs lwIP about a millisecond of walking.
+ */
+#define ENGINE_CONNECTIONS_DEFAULT 16384u
+#define ENGINE_CONNECTIONS_MAX 262144u
+#define ENGINE_LISTENERS_DEFAULT 1024u
+#define ENGINE_LISTENERS_MAX 65535u		/* one per port */
+#define ENGINE_EVENT_STREAMS_DEFAULT 64u
+#define ENGINE_EVENT_STREAMS_MAX 4096u		/* --http-max-clients' own cap */
+#define ENGINE_CAPTURE_READERS_DEFAULT 8u
+#define ENGINE_CAPTURE_READERS_MAX 64u		/* each queues ENGINE_CAPTURE_QUEUE frames: 414 KiB */
+#define ENGINE_SEND_QUEUE_DEFAULT (256u << 20)
+#define ENGINE_SEND_QUEUE_MIN 65536u
+#define ENGINE_SEND_QUEUE_MAX (1u << 30)
+
+/* The limits an engine runs with, for the problems that name them. */
+struct engine_limits {
+	uint32_t connections;		/* live, not CLOSED */
+	uint32_t listeners;
+	uint32_t event_streams;		/* event stream subscribers */
+	uint32_t capture_readers;
+	uint32_t send_queue;		/* bytes waiting to be sent, per connection */
+	uint32_t fault_rules;
+};
 
 /* Settings the engine needs from the daemon's configuration. */
 struct engine_config {
@@ -201,6 +230,11 @@ struct engine_config {
 	 */
 	uint64_t (*clock_us)(void *arg);
 	void *clock_arg;
+	uint32_t max_connections;	/* the limits of struct engine_limits */
+	uint32_t max_listeners;
+	uint32_t max_event_streams;
+	uint32_t max_capture_readers;
+	uint32_t max_send_queue;
 	uint32_t max_fault_rules;
 	uint64_t fault_seed;	/* makes the seeds of rules given none */
 	const struct fault_spec *faults;	/* rules in place from the start */
@@ -219,6 +253,9 @@ void engine_stop(struct engine *engine);
 
 /* Frees the engine after engine_stop() and the stack's stop. Accepts NULL. */
 void engine_free(struct engine *engine);
+
+/* Copies the limits the engine was started with; they never change, so no lock is taken. */
+void engine_limits(const struct engine *engine, struct engine_limits *out);
 
 /*
  * Starts an active open. On success fills *out with the new connection.
@@ -242,13 +279,23 @@ enum engine_result engine_close(struct engine *engine, uint64_t id, enum engine_
 /* Copies one connection. Results: NOT_FOUND. */
 enum engine_result engine_get(struct engine *engine, uint64_t id, struct engine_conn_view *out);
 
+/* A page of a list: at most limit items with ids above after, in id order. */
+#define ENGINE_PAGE_MAX 10000u
+struct engine_page {
+	uint64_t after;		/* 0: from the first */
+	size_t limit;		/* 1 to ENGINE_PAGE_MAX */
+};
+
 /*
- * Copies every connection in id order, or only those in *state_filter when
- * it is not NULL. *out is malloc'd (NULL when *count is 0) and the caller
- * frees it. Results: NO_MEMORY.
+ * Copies a page of connections, only those in *state_filter when it is not
+ * NULL; *more tells that further ones match. The core lock is taken for a
+ * bounded number of connections at a time, so a connection that comes or
+ * goes meanwhile may or may not be listed; after need not exist any more.
+ * *out is malloc'd (NULL when *count is 0) and the caller frees it.
+ * Results: NO_MEMORY.
  */
 enum engine_result engine_list(struct engine *engine, const enum tcpinfo_state *state_filter,
-    struct engine_conn_view **out, size_t *count);
+    const struct engine_page *page, struct engine_conn_view **out, size_t *count, bool *more);
 
 /* Copies the interface's configuration and counters. */
 void engine_interface(struct engine *engine, struct engine_iface_view *out);
@@ -272,8 +319,9 @@ enum engine_result engine_unlisten(struct engine *engine, uint64_t id, struct en
 /* Results: NOT_FOUND. */
 enum engine_result engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_view *out);
 
-/* Copies every listener in id order; *out is malloc'd (NULL when none). Results: NO_MEMORY. */
-enum engine_result engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count);
+/* Copies a page of listeners as engine_list() copies connections. Results: NO_MEMORY. */
+enum engine_result engine_listener_list(struct engine *engine, const struct engine_page *page,
+    struct engine_listener_view **out, size_t *count, bool *more);
 
 /*
  * Half-closes a connection. Shutting the write side sends a FIN after any
@@ -291,10 +339,10 @@ enum engine_result engine_expire(struct engine *engine, uint64_t id, struct engi
  * the pattern byte[k] = k % 251 counted from the first byte of this call.
  * Queued bytes go to lwIP as its send buffer frees up, so a large send waits
  * rather than fails. *out (may be NULL) holds the connection after the call.
- * Results: NOT_FOUND, WRONG_STATE (the connection cannot send), QUEUE_FULL,
+ * Results: NOT_FOUND, WRONG_STATE (the connection cannot send), QUEUE_FULL (more than
+ * --max-send-queue bytes would wait),
  * NO_MEMORY, STOPPING.
  */
-#define ENGINE_SEND_QUEUE_MAX (256ull << 20)
 enum engine_result engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
     struct engine_conn_view *out);
 
@@ -479,8 +527,8 @@ struct engine_subscriber;
  * waiter's wake it must only signal. behind(arg) is called the same way,
  * once, when the subscriber has fallen further behind than the ring holds:
  * a reader stuck on a client that does not read learns it there, as its
- * reads would only fail later. Returns 0, -ENOBUFS (64 subscribers
- * already), -ENOMEM or -ESHUTDOWN. The stream's calls keep errno values:
+ * reads would only fail later. Returns 0, -ENOBUFS (--max-event-streams
+ * subscribers already), -ENOMEM or -ESHUTDOWN. The stream's calls keep errno values:
  * the SSE hub is their one caller, and it answers for itself.
  */
 int engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
@@ -508,7 +556,6 @@ void engine_unsubscribe(struct engine *engine, struct engine_subscriber *subscri
  * frame arrives for a reader that had read everything, or the daemon
  * stops; behind once when the reader is dropped.
  */
-#define ENGINE_CAPTURE_READERS_MAX 8
 #define ENGINE_CAPTURE_QUEUE 256
 
 struct engine_capture_frame {
@@ -522,7 +569,7 @@ struct engine_capture_reader;
 
 /*
  * Starts a reader of every frame (connection 0) or of one connection's.
- * Returns 0, -ENOENT (no such connection), -ENOBUFS (ENGINE_CAPTURE_READERS_MAX
+ * Returns 0, -ENOENT (no such connection), -ENOBUFS (--max-capture-readers
  * readers already), -ENOMEM or -ESHUTDOWN; errno values, as for the event
  * stream, whose one caller answers for itself.
  */

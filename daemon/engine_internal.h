@@ -16,15 +16,14 @@
 #include "deadlines.h"
 #include "engine.h"
 #include "faults.h"
+#include "idorder.h"
 #include "peerstate.h"
 #include "lockorder.h"
 #include "stack.h"
 #include "timeline.h"
 
-/* lwIP walks every PCB per frame and per timer tick; past this, each open slows all the others. */
-#define ENGINE_LIVE_MAX 16384
-#define ENGINE_LISTENERS_MAX 1024
-#define ENGINE_SUBSCRIBERS_MAX 64
+/* A list is gathered with the core lock held for at most this many entries at a time. */
+#define ENGINE_LIST_CHUNK 256
 
 /*
  * A connection: the table's record, then what the engine hangs on it. Every
@@ -64,7 +63,7 @@ struct listener {
 	uint64_t accepted;
 	struct stack_listener *stack;
 	struct engine_waiter *waiters;
-	struct listener *prev, *next;	/* id order */
+	struct idorder_node order;
 	UT_hash_handle hh;
 };
 
@@ -82,7 +81,7 @@ struct engine {
 	struct events events;
 	struct conntable *table;
 	struct listener *listeners_by_id;
-	struct listener *listeners;	/* id order */
+	struct idorder listeners;	/* id order */
 	size_t listener_count;
 	uint64_t next_listener_id;
 	struct deadline_queue time_wait;
@@ -165,6 +164,9 @@ void waits_wake_all(struct engine_waiter **list, enum engine_wait_result result)
 
 /* listeners.c */
 struct listener *listeners_find(struct engine *engine, uint64_t id);
+/* The first listener with an id above after, and the next one; NULL at the end. */
+struct listener *listeners_after(struct engine *engine, uint64_t after);
+struct listener *listeners_next(struct listener *listener);
 void listeners_view(const struct listener *listener, struct engine_listener_view *out);
 /* For engine_stop: ends every listener's waits and stops it listening. */
 void listeners_stop(struct engine *engine);

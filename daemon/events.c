@@ -124,7 +124,7 @@ engine_subscribe(struct engine *engine, uint64_t last_seen, engine_wake_fn wake,
 	int rc = 0;
 
 	engine_lock();
-	rc = engine_admit_stream(engine, events->subscriber_count, ENGINE_SUBSCRIBERS_MAX);
+	rc = engine_admit_stream(engine, events->subscriber_count, engine->cfg.max_event_streams);
 	if (rc != 0)
 		goto unlock;
 	subscriber = calloc(1, sizeof(*subscriber));

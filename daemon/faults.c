@@ -109,9 +109,9 @@ faults_add(struct faults *faults, const struct fault_spec *spec, struct fault_ru
 	return 0;
 }
 
-/* The index of the rule with that id, or -1. */
-static ptrdiff_t
-rule_index(const struct faults *faults, uint64_t id)
+/* The index of the first rule with an id of at least id: a binary search, ids being in order. */
+static size_t
+rule_lower_bound(const struct faults *faults, uint64_t id)
 {
 	size_t lo = 0, hi = faults->count;
 
@@ -123,6 +123,15 @@ rule_index(const struct faults *faults, uint64_t id)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The index of the rule with that id, or -1. */
+static ptrdiff_t
+rule_index(const struct faults *faults, uint64_t id)
+{
+	size_t lo = rule_lower_bound(faults, id);
+
 	return lo < faults->count && faults->rules[lo].view.id == id ? (ptrdiff_t)lo : -1;
 }
 
@@ -176,10 +185,10 @@ faults_list(const struct faults *faults, uint64_t after, struct fault_rule_view 
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < faults->count && n < max; i++) {
-		if (faults->rules[i].view.id > after)
-			out[n++] = faults->rules[i].view;
-	}
+	/* Ids above after are those of at least after + 1; none is above UINT64_MAX. */
+	for (size_t i = after == UINT64_MAX ? faults->count : rule_lower_bound(faults, after + 1);
+	    i < faults->count && n < max; i++)
+		out[n++] = faults->rules[i].view;
 	return n;
 }
 

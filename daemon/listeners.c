@@ -4,7 +4,6 @@
  * are the engine's (engine.c, the passive_open hook).
  */
 #include <stdlib.h>
-#include <utlist.h>
 
 #include "engine_internal.h"
 
@@ -15,6 +14,24 @@ listeners_find(struct engine *engine, uint64_t id)
 
 	HASH_FIND(hh, engine->listeners_by_id, &id, sizeof(id), listener);
 	return listener;
+}
+
+static struct listener *
+listener_of(struct idorder_node *node)
+{
+	return node != NULL ? idorder_entry(node, struct listener, order) : NULL;
+}
+
+struct listener *
+listeners_after(struct engine *engine, uint64_t after)
+{
+	return listener_of(idorder_after(&engine->listeners, after));
+}
+
+struct listener *
+listeners_next(struct listener *listener)
+{
+	return listener_of(listener->order.next);
 }
 
 void
@@ -43,7 +60,8 @@ listeners_stop(struct engine *engine)
 {
 	struct listener *listener;
 
-	DL_FOREACH(engine->listeners, listener) {
+	for (listener = listeners_after(engine, 0); listener != NULL;
+	    listener = listeners_next(listener)) {
 		waits_wake_all(&listener->waiters, ENGINE_WAIT_STOPPING);
 		if (listener->stack != NULL)
 			stack_tcp_unlisten(listener->stack);
@@ -58,9 +76,9 @@ listeners_free(struct engine *engine)
 
 	HASH_ITER(hh, engine->listeners_by_id, listener, tmp) {
 		HASH_DEL(engine->listeners_by_id, listener);
+		idorder_remove(&engine->listeners, &listener->order);
 		free(listener);
 	}
-	engine->listeners = NULL;
 	engine->listener_count = 0;
 }
 
@@ -72,7 +90,7 @@ engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
 	enum engine_result rc;
 
 	engine_lock();
-	rc = engine_admit(engine, engine->listener_count, ENGINE_LISTENERS_MAX);
+	rc = engine_admit(engine, engine->listener_count, engine->cfg.max_listeners);
 	if (rc != ENGINE_OK)
 		goto unlock;
 	listener = calloc(1, sizeof(*listener));
@@ -90,7 +108,7 @@ engine_listen(struct engine *engine, uint16_t port, uint32_t backlog,
 	listener->port = port;
 	listener->backlog = backlog;
 	HASH_ADD(hh, engine->listeners_by_id, id, sizeof(listener->id), listener);
-	DL_APPEND(engine->listeners, listener);
+	idorder_append(&engine->listeners, &listener->order, listener->id);
 	engine->listener_count++;
 	listeners_view(listener, out);
 	events_emit(engine, (struct engine_stream_event){
@@ -119,7 +137,7 @@ engine_unlisten(struct engine *engine, uint64_t id, struct engine_listener_view 
 	events_emit(engine, (struct engine_stream_event){
 		.kind = ENGINE_STREAM_LISTENER_REMOVED, .id = listener->id, .port = listener->port });
 	HASH_DEL(engine->listeners_by_id, listener);
-	DL_DELETE(engine->listeners, listener);
+	idorder_remove(&engine->listeners, &listener->order);
 	engine->listener_count--;
 	free(listener);
 unlock:
@@ -140,30 +158,5 @@ engine_listener_get(struct engine *engine, uint64_t id, struct engine_listener_v
 	else
 		rc = ENGINE_NOT_FOUND;
 	engine_unlock();
-	return rc;
-}
-
-enum engine_result
-engine_listener_list(struct engine *engine, struct engine_listener_view **out, size_t *count)
-{
-	struct engine_listener_view *views = NULL;
-	struct listener *listener;
-	size_t i = 0;
-	enum engine_result rc = ENGINE_OK;
-
-	engine_lock();
-	if (engine->listener_count > 0) {
-		views = malloc(engine->listener_count * sizeof(*views));
-		if (views == NULL) {
-			rc = ENGINE_NO_MEMORY;
-			goto unlock;
-		}
-	}
-	DL_FOREACH(engine->listeners, listener)
-		listeners_view(listener, &views[i++]);
-unlock:
-	engine_unlock();
-	*out = views;
-	*count = i;
 	return rc;
 }

@@ -89,11 +89,25 @@ async function api(method, path, body) {
 		} catch (e) {
 			data = { detail: text };
 		}
-		return { ok: res.ok, status: res.status, body: data };
+		return { ok: res.ok, status: res.status, body: data, link: res.headers.get("Link") };
 	} catch (e) {
 		return { ok: false, status: 0,
 			body: { title: "No answer", detail: "the daemon did not answer (" + e.message + ")" } };
 	}
+}
+
+/* A whole list, page by page: each page's Link header names the next one. */
+async function apiList(path, key) {
+	const items = [];
+	for (let next = path + "?limit=10000"; next;) {
+		const res = await api("GET", next);
+		if (!res.ok)
+			return res;
+		items.push(...res.body[key]);
+		const link = /<([^>]*)>;\s*rel="next"/.exec(res.link || "");
+		next = link ? link[1] : null;
+	}
+	return { ok: true, status: 200, body: { [key]: items } };
 }
 
 /* Shows an answer in a result line: the problem's detail and field, or a note of success. */
@@ -166,7 +180,7 @@ function fetchSoon(id) {
 async function resync() {
 	const started = performance.now();
 	const [conns, listeners] = await Promise.all([
-		api("GET", "/v1/connections"), api("GET", "/v1/listeners")]);
+		apiList("/v1/connections", "connections"), apiList("/v1/listeners", "listeners")]);
 	if (conns.ok) {
 		const fresh = new Set(conns.body.connections.map((c) => c.id));
 		for (const [id, c] of lab.conns) {
@@ -192,7 +206,7 @@ async function refreshInterface() {
 }
 
 async function refreshListeners() {
-	const res = await api("GET", "/v1/listeners");
+	const res = await apiList("/v1/listeners", "listeners");
 	if (res.ok) {
 		lab.listeners = res.body.listeners;
 		renderListeners();
@@ -200,7 +214,7 @@ async function refreshListeners() {
 }
 
 async function refreshFaults() {
-	const res = await api("GET", "/v1/faults");
+	const res = await apiList("/v1/faults", "faults");
 	lab.faults = res.ok ? res.body.faults : null;
 	renderFaults(res);
 }

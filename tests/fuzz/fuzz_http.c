@@ -121,6 +121,7 @@ validate(handler_fn *handle, const struct split *req, struct problem *err)
 	struct request_send send;
 	struct request_wait wait;
 	enum tcpinfo_state state;
+	struct engine_page page;
 	uint64_t id;
 	enum request_timeline_format format;
 	bool flag;
@@ -148,8 +149,12 @@ validate(handler_fn *handle, const struct split *req, struct problem *err)
 	if (handle == handlers_listener_get)
 		return request_parse_accepted_wait(param(q, "wait_accepted"), param(q, "timeout_ms"),
 		    &wait, err);
-	if (handle == handlers_conn_list && param(q, "state") != NULL)
-		return request_parse_state_filter(param(q, "state")->value, &state, err);
+	if (handle == handlers_conn_list && param(q, "state") != NULL &&
+	    (rc = request_parse_state_filter(param(q, "state")->value, &state, err)) != 0)
+		return rc;
+	if (handle == handlers_conn_list || handle == handlers_listener_list ||
+	    handle == handlers_fault_list)
+		return request_parse_page(param(q, "limit"), param(q, "after"), &page, err);
 	if (handle == handlers_conn_close && param(q, "mode") != NULL)
 		return request_parse_close_mode(param(q, "mode")->value, &mode, err);
 	if (handle == handlers_conn_data && param(q, "peek") != NULL)

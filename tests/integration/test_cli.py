@@ -69,6 +69,14 @@ BAD = [
     ({"--retain-closed": "abc"}, "--retain-closed"),
     ({"--max-fault-rules": "0"}, "--max-fault-rules"),
     ({"--max-fault-rules": "4097"}, "--max-fault-rules"),
+    ({"--max-connections": "0"}, "--max-connections"),
+    ({"--max-connections": "262145"}, "--max-connections"),
+    ({"--max-listeners": "0"}, "--max-listeners"),
+    ({"--max-listeners": "65536"}, "--max-listeners"),
+    ({"--max-event-streams": "4097"}, "--max-event-streams"),
+    ({"--max-capture-readers": "65"}, "--max-capture-readers"),
+    ({"--max-send-queue": "65535"}, "--max-send-queue"),
+    ({"--max-send-queue": "1073741825"}, "--max-send-queue"),
     ({"--fault-hold-max": "0"}, "--fault-hold-max"),
     ({"--fault-hold-bytes": "65535"}, "--fault-hold-bytes"),
     ({"--fault": "{"}, "--fault"),
@@ -128,6 +136,8 @@ def test_missing_value_exits_2(lwipd_bin, netns):
     ["--log-level", "debug"], ["--log-level", "warn"], ["--log-level", "error"],
     ["--gateway", "10.9.0.254"],
     ["--max-fault-rules", "1"], ["--max-fault-rules", "4096"],
+    ["--max-connections", "1"], ["--max-connections", "262144"],
+    ["--max-listeners", "65535"], ["--max-send-queue", "1073741824"],
     ["--fault-hold-max", "65536"], ["--fault-hold-bytes", "268435456"],
 ])
 def test_boundary_values_are_accepted(netns, start_daemon, extra):

@@ -42,6 +42,7 @@ static struct {
 	int fail_connect;
 	enum fake_allow allow;		/* for the hook running now */
 	uint16_t next_port;
+	unsigned long locks;		/* stack_lock() calls since the reset */
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_port = 49152 };
 
 static void
@@ -101,6 +102,7 @@ fake_stack_reset(void)
 	fake.timers = NULL;
 	fake.last_tcp = NULL;
 	fake.now_us = 0;
+	fake.locks = 0;
 	fake.fail_connect = 0;
 	fake.next_port = 49152;
 }
@@ -307,6 +309,13 @@ stack_lock(void)
 	pthread_mutex_lock(&fake.lock);
 	fake.locked = true;
 	fake.holder = pthread_self();
+	fake.locks++;
+}
+
+unsigned long
+fake_lock_count(void)
+{
+	return fake.locks;
 }
 
 void

@@ -57,6 +57,9 @@ uint64_t fake_clock_us(void *arg);
 /* Moves the clock on and fires every timer that falls due, in order, with the lock held. */
 void fake_advance_ms(uint32_t ms);
 
+/* How many times the lock was taken since the last reset. */
+unsigned long fake_lock_count(void);
+
 /* How many stack_timeout() callbacks are pending. */
 size_t fake_timer_count(void);
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "engine.h"
 
 #define MAX_ARGS 32
 
@@ -404,6 +405,68 @@ unreadable_files(void **unused)
 	assert_string_equal(err, "/dev/zero: not a regular file");
 }
 
+/* The engine's limits: defaults, flags, file keys, and ranges named with the file's line. */
+static void
+limits_are_flags_and_keys(void **unused)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+		uint32_t def, min, max;
+	} limits[] = {
+		{ "max-connections", offsetof(struct config, max_connections),
+		    ENGINE_CONNECTIONS_DEFAULT, 1, ENGINE_CONNECTIONS_MAX },
+		{ "max-listeners", offsetof(struct config, max_listeners), ENGINE_LISTENERS_DEFAULT, 1,
+		    ENGINE_LISTENERS_MAX },
+		{ "max-event-streams", offsetof(struct config, max_event_streams),
+		    ENGINE_EVENT_STREAMS_DEFAULT, 1, ENGINE_EVENT_STREAMS_MAX },
+		{ "max-capture-readers", offsetof(struct config, max_capture_readers),
+		    ENGINE_CAPTURE_READERS_DEFAULT, 1, ENGINE_CAPTURE_READERS_MAX },
+		{ "max-send-queue", offsetof(struct config, max_send_queue), ENGINE_SEND_QUEUE_DEFAULT,
+		    ENGINE_SEND_QUEUE_MIN, ENGINE_SEND_QUEUE_MAX },
+	};
+	struct config cfg;
+	enum config_action action;
+	char err[CONFIG_ERROR_MAX], flag[64], value[16], text[128], expected[128];
+
+	(void)unused;
+	assert_int_equal(ENGINE_CONNECTIONS_DEFAULT, 16384);
+	assert_int_equal(ENGINE_LISTENERS_DEFAULT, 1024);
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		uint32_t *field = (uint32_t *)((char *)&cfg + limits[i].offset);
+
+		assert_int_equal(parse(&cfg, &action, err, BASE, NULL), 0);
+		assert_int_equal(*field, limits[i].def);
+		snprintf(flag, sizeof(flag), "--%s", limits[i].name);
+		snprintf(value, sizeof(value), "%u", limits[i].max);
+		assert_int_equal(parse(&cfg, &action, err, BASE, flag, value, NULL), 0);
+		assert_int_equal(*field, limits[i].max);
+		snprintf(value, sizeof(value), "%u", limits[i].min);
+		assert_int_equal(parse(&cfg, &action, err, BASE, flag, value, NULL), 0);
+		assert_int_equal(*field, limits[i].min);
+		snprintf(value, sizeof(value), "%u", limits[i].max + 1);
+		assert_int_equal(parse(&cfg, &action, err, BASE, flag, value, NULL), -EINVAL);
+		snprintf(expected, sizeof(expected), "%s: must be an integer from %u to %u", flag,
+		    limits[i].min, limits[i].max);
+		assert_memory_equal(err, expected, strlen(expected));
+		snprintf(value, sizeof(value), "%u", limits[i].min - 1);
+		assert_int_equal(parse(&cfg, &action, err, BASE, flag, value, NULL), -EINVAL);
+
+		/* The file's key, '_' for '-', and a bad value named with its line. */
+		snprintf(text, sizeof(text), "tap = tap0\naddress = 10.9.0.2/24\n%s = %u\n",
+		    limits[i].name, limits[i].min);
+		for (char *p = strstr(text, limits[i].name); *p != ' '; p++)
+			*p = *p == '-' ? '_' : *p;
+		assert_int_equal(parse_file(&cfg, &action, err, text, NULL), 0);
+		assert_int_equal(*field, limits[i].min);
+		snprintf(text, sizeof(text), "# limits\n%s = 0\n", limits[i].name);
+		assert_int_equal(parse_file(&cfg, &action, err, text, BASE, NULL), -EINVAL);
+		snprintf(expected, sizeof(expected), ":2: %s: must be an integer from", limits[i].name);
+		if (strstr(err, expected) == NULL)
+			fail_msg("%s: message '%s'", limits[i].name, err);
+	}
+}
+
 static void
 check_validates_everything(void **unused)
 {
@@ -441,6 +504,7 @@ main(void)
 		cmocka_unit_test(line_and_file_limits),
 		cmocka_unit_test(nul_bytes_are_refused),
 		cmocka_unit_test(unreadable_files),
+		cmocka_unit_test(limits_are_flags_and_keys),
 		cmocka_unit_test(check_validates_everything),
 	};
 

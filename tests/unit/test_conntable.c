@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -237,6 +238,74 @@ free_accepts_null(void **unused)
 	conntable_free(NULL);
 }
 
+/* after= finds the next larger id whether that id is live, retained, pruned or never was. */
+static void
+after_finds_the_next_id_even_when_it_is_gone(void **unused)
+{
+	struct conntable *table = conntable_new(2, sizeof(struct conntable_entry));
+	struct conntable_entry *live[3];
+
+	(void)unused;
+	add_closed(table);						/* 1 */
+	live[0] = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);	/* 2 */
+	add_closed(table);						/* 3 */
+	add_closed(table);						/* 4 */
+	live[1] = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);	/* 5 */
+	live[2] = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);	/* 6 */
+	conntable_prune(table);						/* 1 goes: 3 and 4 stay */
+	assert_null(conntable_find(table, 1));
+	assert_ptr_equal(conntable_after(table, 0), live[0]);
+	assert_ptr_equal(conntable_after(table, 1), live[0]);
+	assert_int_equal(conntable_after(table, 2)->id, 3);
+	conntable_discard(table, live[1]);
+	assert_ptr_equal(conntable_after(table, 4), live[2]);
+	assert_ptr_equal(conntable_after(table, 5), live[2]);
+	assert_null(conntable_after(table, 6));
+	assert_null(conntable_after(table, UINT64_MAX));
+	assert_ptr_equal(conntable_first(table), live[0]);
+	assert_int_equal(conntable_next(live[0])->id, 3);
+	conntable_free(table);
+}
+
+/* Against a plain array: many entries, a random half removed, every after= answered right. */
+static void
+after_agrees_with_a_sorted_array(void **unused)
+{
+	enum { N = 20000 };
+	struct conntable *table = conntable_new(0, sizeof(struct conntable_entry));
+	static struct conntable_entry *entries[N + 1];
+	static bool gone[N + 2];
+	struct conntable_entry *found;
+	uint64_t expected;
+
+	(void)unused;
+	srand(12);
+	for (uint64_t id = 1; id <= N; id++)
+		entries[id] = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	for (uint64_t id = 1; id <= N; id++) {
+		/* Runs of removals as well as single ones. */
+		if (rand() % 2 == 0 || (id > 5000 && id < 6000)) {
+			conntable_discard(table, entries[id]);
+			gone[id] = true;
+		}
+	}
+	for (uint64_t after = 0; after <= N + 1; after++) {
+		for (expected = after + 1; expected <= N && gone[expected]; expected++)
+			;
+		found = conntable_after(table, after);
+		if (expected > N)
+			assert_null(found);
+		else if (found == NULL || found->id != expected)
+			fail_msg("after %lu: got %lu, expected %lu", (unsigned long)after,
+			    found != NULL ? (unsigned long)found->id : 0ul, (unsigned long)expected);
+	}
+	/* New ids keep appending after removals at the end. */
+	conntable_discard(table, conntable_after(table, N - 100));
+	found = conntable_add(table, ENGINE_ORIGIN_ACTIVE, TCPINFO_CLOSED, &local, &remote);
+	assert_ptr_equal(conntable_after(table, N), found);
+	conntable_free(table);
+}
+
 int
 main(void)
 {
@@ -251,6 +320,8 @@ main(void)
 		cmocka_unit_test(retransmission_detection_wraps_around),
 		cmocka_unit_test(destructor_runs_for_every_freed_connection),
 		cmocka_unit_test(passive_connections_start_in_listen),
+		cmocka_unit_test(after_finds_the_next_id_even_when_it_is_gone),
+		cmocka_unit_test(after_agrees_with_a_sorted_array),
 		cmocka_unit_test(free_accepts_null),
 	};
 

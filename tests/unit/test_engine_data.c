@@ -57,7 +57,7 @@ send_refuses_what_cannot_be_sent_or_queued(void **unused)
 
 	(void)unused;
 	tcp->send_space = 0;
-	assert_int_equal(engine_send(engine, id, NULL, ENGINE_SEND_QUEUE_MAX, NULL), 0);
+	assert_int_equal(engine_send(engine, id, NULL, ENGINE_SEND_QUEUE_DEFAULT, NULL), 0);
 	assert_int_equal(engine_send(engine, id, NULL, 1, NULL), ENGINE_QUEUE_FULL);
 	assert_int_equal(engine_send(engine, 99, NULL, 1, NULL), ENGINE_NOT_FOUND);
 	assert_int_equal(engine_shutdown(engine, id, ENGINE_SHUT_WRITE, &view), 0);

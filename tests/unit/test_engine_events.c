@@ -170,9 +170,11 @@ closed_connections_are_retained_up_to_the_cap(void **unused)
 	struct engine *engine;
 	struct engine_stream_event events[16];
 	struct engine_conn_view view, *list;
+	struct engine_page page = { .limit = ENGINE_PAGE_MAX };
 	struct reader reader = { 0 };
 	struct engine_subscriber *subscriber;
 	uint64_t counts[TCPINFO_STATE_COUNT];
+	bool more;
 	struct stack_tcp *tcp;
 	uint64_t ids[3];
 	size_t count;
@@ -187,8 +189,9 @@ closed_connections_are_retained_up_to_the_cap(void **unused)
 	}
 	assert_int_equal(engine_get(engine, ids[0], &view), ENGINE_NOT_FOUND);
 	assert_int_equal(unit_state(engine, ids[1]), TCPINFO_CLOSED);
-	assert_int_equal(engine_list(engine, NULL, &list, &count), 0);
+	assert_int_equal(engine_list(engine, NULL, &page, &list, &count, &more), 0);
 	assert_int_equal(count, 2);
+	assert_false(more);
 	assert_int_equal(list[0].id, ids[1]);
 	free(list);
 	engine_count_by_state(engine, counts);

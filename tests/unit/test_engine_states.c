@@ -168,12 +168,14 @@ failed_connect_leaves_no_record(void **unused)
 	struct engine_open_params params = { .remote = { .ip = UNIT_REMOTE_IP, .port = 7000 } };
 	struct engine_conn_view *list;
 	struct engine_conn_view view;
+	struct engine_page page = { .limit = ENGINE_PAGE_MAX };
 	size_t count;
+	bool more;
 
 	(void)unused;
 	fake_fail_next_connect(-EADDRINUSE);
 	assert_int_equal(engine_open(engine, &params, &view), ENGINE_PORT_IN_USE);
-	assert_int_equal(engine_list(engine, NULL, &list, &count), 0);
+	assert_int_equal(engine_list(engine, NULL, &page, &list, &count, &more), 0);
 	assert_int_equal(count, 0);
 	assert_null(list);
 	unit_end(engine);

@@ -5,9 +5,11 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
 #include "problem.h"
 #include "render.h"
 
@@ -534,6 +536,55 @@ test_problem_without_extensions(void **state)
 	    "\"status\":422,\"detail\":\"unknown query parameter ''\",\"field\":\"\"}");
 }
 
+/* Every limit's problem names the limit, its value and the flag that raises it. */
+static void
+test_limit_problems_name_their_flag(void **state)
+{
+	static const struct engine_limits limits = {
+		.connections = 16384, .listeners = 3, .event_streams = 64, .capture_readers = 8,
+		.send_queue = 65536, .fault_rules = 2,
+	};
+	static const struct {
+		enum engine_result result;
+		enum errors_op op;
+		unsigned int status;
+		const char *limit;
+		uint64_t value;
+		const char *detail;
+	} cases[] = {
+		{ ENGINE_LIMIT_REACHED, ERRORS_OP_OPEN, 503, "max-connections", 16384,
+		    "connection limit reached: 16384 live connections; raise it with --max-connections" },
+		{ ENGINE_LIMIT_REACHED, ERRORS_OP_LISTEN, 503, "max-listeners", 3,
+		    "listener limit reached: 3 listeners; raise it with --max-listeners" },
+		{ ENGINE_LIMIT_REACHED, ERRORS_OP_SUBSCRIBE, 503, "max-event-streams", 64,
+		    "too many event stream clients: 64 event streams; raise it with --max-event-streams" },
+		{ ENGINE_LIMIT_REACHED, ERRORS_OP_CAPTURE, 503, "max-capture-readers", 8,
+		    "capture reader limit reached: 8 capture readers; raise it with --max-capture-readers" },
+		{ ENGINE_QUEUE_FULL, ERRORS_OP_OTHER, 409, "max-send-queue", 65536,
+		    "the send queue is full: 65536 bytes may wait; retry later, or raise it with "
+		    "--max-send-queue" },
+		{ ENGINE_RULES_FULL, ERRORS_OP_FAULT, 503, "max-fault-rules", 2,
+		    "fault rule limit reached: 2 fault rules; remove a rule, or raise it with "
+		    "--max-fault-rules" },
+	};
+	struct problem err;
+	json_t *obj;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct errors_subject subject = { .op = cases[i].op, .limits = &limits };
+
+		assert_int_equal(errors_engine(cases[i].result, &subject, &err), -ENOBUFS);
+		assert_int_equal(problem_status(&err), cases[i].status);
+		obj = problem_to_json(&err);
+		assert_non_null(obj);
+		assert_string_equal(json_string_value(json_object_get(obj, "detail")), cases[i].detail);
+		assert_string_equal(json_string_value(json_object_get(obj, "limit")), cases[i].limit);
+		assert_int_equal(json_integer_value(json_object_get(obj, "value")), cases[i].value);
+		json_decref(obj);
+	}
+}
+
 static void
 test_problem_types(void **state)
 {
@@ -797,6 +848,7 @@ main(void)
 		cmocka_unit_test(test_problem_invalid_field),
 		cmocka_unit_test(test_problem_position),
 		cmocka_unit_test(test_problem_without_extensions),
+		cmocka_unit_test(test_limit_problems_name_their_flag),
 		cmocka_unit_test(test_problem_types),
 		cmocka_unit_test(test_problem_sanitizes_utf8),
 		cmocka_unit_test(test_problem_detail_truncated),

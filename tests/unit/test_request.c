@@ -719,11 +719,11 @@ test_send_size(void **state)
 	assert_int_equal(parse_send("{\"size\":1}", 10, &send, &err), 0);
 	assert_null(send.data);
 	assert_true(send.len == 1);
-	snprintf(body, sizeof(body), "{\"size\":%llu}", ENGINE_SEND_QUEUE_MAX);
+	snprintf(body, sizeof(body), "{\"size\":%u}", ENGINE_SEND_QUEUE_MAX);
 	assert_int_equal(parse_send(body, strlen(body), &send, &err), 0);
 	assert_null(send.data);
 	assert_true(send.len == ENGINE_SEND_QUEUE_MAX);
-	snprintf(body, sizeof(body), "{\"size\":%llu}", ENGINE_SEND_QUEUE_MAX + 1);
+	snprintf(body, sizeof(body), "{\"size\":%u}", ENGINE_SEND_QUEUE_MAX + 1);
 	expect_send_field(body, "size");
 	expect_send_field("{\"size\":0}", "size");
 	expect_send_field("{\"size\":-1}", "size");
@@ -884,6 +884,35 @@ test_accepted_wait(void **state)
 	expect_field(request_parse_accepted_wait(NULL, param(&t, "timeout_ms", "1"), &wait, &err),
 	    &err, "timeout_ms");
 	assert_string_equal(err.detail, "timeout_ms is only allowed together with wait_accepted");
+}
+
+static void
+test_page(void **state)
+{
+	struct engine_page page;
+	struct request_param l, a;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(request_parse_page(NULL, NULL, &page, &err), 0);
+	assert_int_equal(page.limit, REQUEST_PAGE_DEFAULT);
+	assert_true(page.after == 0);
+	assert_int_equal(request_parse_page(param(&l, "limit", "10000"),
+	    param(&a, "after", "9999999999999999999"), &page, &err), 0);
+	assert_int_equal(page.limit, 10000);
+	assert_true(page.after == UINT64_C(9999999999999999999));
+	assert_int_equal(request_parse_page(param(&l, "limit", "1"), NULL, &page, &err), 0);
+	assert_int_equal(page.limit, 1);
+	expect_field(request_parse_page(param(&l, "limit", "0"), NULL, &page, &err), &err, "limit");
+	assert_string_equal(err.detail, "limit must be a decimal integer from 1 to 10000, not '0'");
+	expect_field(request_parse_page(param(&l, "limit", "10001"), NULL, &page, &err), &err,
+	    "limit");
+	expect_field(request_parse_page(param(&l, "limit", "ten"), NULL, &page, &err), &err, "limit");
+	expect_field(request_parse_page(param(&l, "limit", NULL), NULL, &page, &err), &err, "limit");
+	expect_field(request_parse_page(NULL, param(&a, "after", "-1"), &page, &err), &err, "after");
+	expect_field(request_parse_page(NULL, param(&a, "after", "18446744073709551616"), &page,
+	    &err), &err, "after");
+	expect_field(request_parse_page(NULL, param(&a, "after", ""), &page, &err), &err, "after");
 }
 
 static const char *const close_params[] = { "mode", NULL };
@@ -1124,6 +1153,7 @@ main(void)
 		cmocka_unit_test(test_state_wait),
 		cmocka_unit_test(test_state_wait_invalid),
 		cmocka_unit_test(test_accepted_wait),
+		cmocka_unit_test(test_page),
 		cmocka_unit_test(test_query_accepts_known),
 		cmocka_unit_test(test_query_unknown),
 		cmocka_unit_test(test_query_repeated),

@@ -32,7 +32,10 @@ unit_config(void)
 	return (struct engine_config){
 		.ifname = "tap0", .address = UNIT_LOCAL_IP, .prefix = 24, .msl_ms = UNIT_MSL_MS,
 		.retain_closed = 16, .recv_buffer = 64, .timeline_max = ENGINE_TIMELINE_DEFAULT,
-		.clock_us = fake_clock_us,
+		.clock_us = fake_clock_us, .max_connections = ENGINE_CONNECTIONS_DEFAULT,
+		.max_listeners = ENGINE_LISTENERS_DEFAULT, .max_event_streams = ENGINE_EVENT_STREAMS_DEFAULT,
+		.max_capture_readers = ENGINE_CAPTURE_READERS_DEFAULT,
+		.max_send_queue = ENGINE_SEND_QUEUE_DEFAULT,
 	};
 }
 
