@@ -282,10 +282,13 @@ batches_on_state(struct conn *conn, enum tcpinfo_state to, struct tcpinfo_cause 
 	}
 }
 
+/* The hold queue's clock: its context is the batch. */
 static uint64_t
 batch_clock(void *ctx)
 {
-	return engine_now_us(ctx);
+	const struct batch *batch = ctx;
+
+	return engine_now_us(batch->engine);
 }
 
 static void
