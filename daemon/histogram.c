@@ -62,7 +62,8 @@ histogram_percentile(const struct histogram *h, unsigned int permille)
 		if (seen >= want)
 			break;
 	}
-	top = i < HISTOGRAM_BUCKETS ? bucket_top(i) : h->max;
+	/* The last bucket has no top of its own: it holds everything past the others. */
+	top = i < HISTOGRAM_BUCKETS - 1 ? bucket_top(i) : h->max;
 	if (top > h->max)
 		return h->max;
 	return top < h->min ? h->min : top;

@@ -3,7 +3,7 @@ peer with at most in_flight handshakes outstanding, each closed as asked.
 The wire (a capture) shows count SYNs and the kind of close; the peer's
 sockets (ss) show what is left; ?wait_for=done waits; DELETE stops."""
 
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, dedupe, tcp_segments, wait_for
 from kit import problem
 
 COUNT = 200
@@ -31,7 +31,9 @@ def wait_done(d, bid, timeout_ms=60000):
 
 
 def from_lwip(segs, flag):
-    return [s for s in segs if s.src == LWIP_IP and s.dport == PEER_PORT and flag in s.flags]
+    """lwIP's segments to the peer with that flag, retransmissions left out."""
+    return dedupe([s for s in segs if s.src == LWIP_IP and s.dport == PEER_PORT and
+                   flag in s.flags])[0]
 
 
 def peer_conns(ns):
@@ -64,9 +66,9 @@ def test_abort_resets_each_connection_once_established(lwipd, start_peer, start_
     assert lwipd.stats()["tcp"]["active_opens"] >= COUNT
     cap.stop_when(lambda segs: len(from_lwip(segs, "R")) >= COUNT, "%d RSTs" % COUNT)
     segs = tcp_segments(cap.stop())
-    syns = from_lwip(segs, "S")
-    assert len(syns) == COUNT and len({s.sport for s in syns}) == COUNT, len(syns)
-    assert len({s.sport for s in from_lwip(segs, "R")}) == COUNT
+    # A port freed by a RST may be chosen again, so count segments, not ports.
+    assert len(from_lwip(segs, "S")) == COUNT
+    assert len(from_lwip(segs, "R")) == COUNT
     assert not from_lwip(segs, "F"), "an abort sends no FIN"
     wait_for(lambda: not peer_conns(ns), "the peer to hold no connection after the RSTs")
 
@@ -81,7 +83,7 @@ def test_graceful_closes_with_fins(lwipd, start_peer, start_capture):
     cap.stop_when(lambda segs: len(from_lwip(segs, "F")) >= COUNT, "%d FINs" % COUNT)
     segs = tcp_segments(cap.stop())
     assert len(from_lwip(segs, "S")) == COUNT
-    assert len({s.sport for s in from_lwip(segs, "F")}) == COUNT
+    assert len(from_lwip(segs, "F")) == COUNT
     assert not from_lwip(segs, "R"), "a graceful close sends no RST"
 
 
