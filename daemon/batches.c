@@ -367,22 +367,6 @@ unlock:
 }
 
 enum engine_result
-engine_batch_get(struct engine *engine, uint64_t id, struct engine_batch_view *out)
-{
-	enum engine_result rc = ENGINE_OK;
-	struct batch *batch;
-
-	engine_lock();
-	batch = batches_find(engine, id);
-	if (batch != NULL)
-		batch_view(batch, out);
-	else
-		rc = ENGINE_NOT_FOUND;
-	engine_unlock();
-	return rc;
-}
-
-enum engine_result
 engine_batch_list(struct engine *engine, struct engine_batch_view **out, size_t *count)
 {
 	struct engine_batch_view *views = NULL;
@@ -407,8 +391,27 @@ unlock:
 	return rc;
 }
 
-enum engine_result
-engine_batch_stop(struct engine *engine, uint64_t id, struct engine_batch_view *out)
+/* Stops a batch from starting more opens; its connections go on as asked. */
+static void
+batch_halt(struct batch *batch)
+{
+	struct engine *engine = batch->engine;
+
+	if (batch->state == ENGINE_BATCH_RUNNING) {
+		batch->state = ENGINE_BATCH_STOPPED;
+		engine->batches_running--;
+		if (batch->finished == batch->started)
+			batch->end_us = engine_now_us(engine);
+	}
+	if (batch->refill_armed) {
+		stack_untimeout(batch_refill, batch);
+		batch->refill_armed = false;
+	}
+}
+
+/* Copies a batch, stopping it first when stop is set. */
+static enum engine_result
+batch_copy(struct engine *engine, uint64_t id, bool stop, struct engine_batch_view *out)
 {
 	enum engine_result rc = ENGINE_OK;
 	struct batch *batch;
@@ -419,15 +422,8 @@ engine_batch_stop(struct engine *engine, uint64_t id, struct engine_batch_view *
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
-	if (batch->state == ENGINE_BATCH_RUNNING) {
-		batch->state = ENGINE_BATCH_STOPPED;
-		engine->batches_running--;
-		if (batch->refill_armed) {
-			stack_untimeout(batch_refill, batch);
-			batch->refill_armed = false;
-		}
-		if (batch->finished == batch->started)
-			batch->end_us = engine_now_us(engine);
+	if (stop) {
+		batch_halt(batch);
 		waits_check(engine, &batch->waiters);
 	}
 	batch_view(batch, out);
@@ -436,20 +432,25 @@ unlock:
 	return rc;
 }
 
+enum engine_result
+engine_batch_get(struct engine *engine, uint64_t id, struct engine_batch_view *out)
+{
+	return batch_copy(engine, id, false, out);
+}
+
+enum engine_result
+engine_batch_stop(struct engine *engine, uint64_t id, struct engine_batch_view *out)
+{
+	return batch_copy(engine, id, true, out);
+}
+
 void
 batches_stop(struct engine *engine)
 {
 	struct batch *batch;
 
 	DL_FOREACH(engine->batches, batch) {
-		if (batch->state == ENGINE_BATCH_RUNNING) {
-			batch->state = ENGINE_BATCH_STOPPED;
-			engine->batches_running--;
-		}
-		if (batch->refill_armed) {
-			stack_untimeout(batch_refill, batch);
-			batch->refill_armed = false;
-		}
+		batch_halt(batch);
 		deadline_queue_stop(&batch->hold);
 		waits_wake_all(&batch->waiters, ENGINE_WAIT_STOPPING);
 	}
