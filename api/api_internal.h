@@ -30,6 +30,7 @@
 #define API_CONNECTIONS_PATH "/v1/connections"
 #define API_LISTENERS_PATH "/v1/listeners"
 #define API_FAULTS_PATH "/v1/faults"
+#define API_BATCHES_PATH "/v1/batches"
 
 struct sse_hub;
 struct gate;
@@ -159,12 +160,18 @@ int routes_reply_problem(struct reply *reply, const struct problem *p, json_t *b
     struct problem *err);
 
 /* waiting.c */
+enum waiting_kind {
+	WAITING_CONN = 0,
+	WAITING_LISTENER,
+	WAITING_BATCH
+};
+
 /*
- * A GET that may wait (?wait_for= on a connection, ?wait_accepted= on a
- * listener): begins the wait, or answers it once it is over, or answers
- * at once when none was asked for.
+ * A GET that may wait (?wait_for= on a connection or a batch,
+ * ?wait_accepted= on a listener): begins the wait, or answers it once it is
+ * over, or answers at once when none was asked for.
  */
-int waiting_get(const struct call *call, const struct request_wait *wait, bool for_listener,
+int waiting_get(const struct call *call, const struct request_wait *wait, enum waiting_kind kind,
     struct reply *reply, struct problem *err);
 /* Frees the waiter of a request that ends without its answer. */
 void waiting_abandon(struct api_server *server, struct exchange *exchange);
@@ -184,6 +191,9 @@ handler_fn handlers_listener_unlisten;
 /* handlers_fault.c */
 handler_fn handlers_fault_list, handlers_fault_create, handlers_fault_clear;
 handler_fn handlers_fault_get, handlers_fault_remove;
+
+/* handlers_batch.c */
+handler_fn handlers_batch_list, handlers_batch_start, handlers_batch_get, handlers_batch_stop;
 
 /* handlers_observe.c */
 handler_fn handlers_healthz, handlers_interface, handlers_stats, handlers_events, handlers_metrics;

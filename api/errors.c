@@ -72,6 +72,14 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 		    s->refusal, errors_state_text(s->state));
 		return -ENOTCONN;
 	case ENGINE_LIMIT_REACHED:
+		if (s->op == ERRORS_OP_BATCH) {
+			problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+			    "batch limit reached: at most %d batches run at once and %d are kept;"
+			    " stop one (DELETE) or wait until one is done",
+			    ENGINE_BATCHES_RUNNING, ENGINE_BATCHES_KEPT);
+			return -ENOBUFS;
+		}
+		/* FALLTHROUGH */
 	case ENGINE_RULES_FULL:
 		return limit_problem(result, s, PROBLEM_UNAVAILABLE, err);
 	case ENGINE_QUEUE_FULL:

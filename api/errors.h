@@ -18,12 +18,13 @@ enum errors_op {
 	ERRORS_OP_LISTEN,		/* POST /v1/listeners */
 	ERRORS_OP_SUBSCRIBE,		/* GET /v1/events */
 	ERRORS_OP_CAPTURE,		/* GET /v1/capture */
-	ERRORS_OP_FAULT			/* POST /v1/faults */
+	ERRORS_OP_FAULT,		/* POST /v1/faults */
+	ERRORS_OP_BATCH			/* POST /v1/batches */
 };
 
 struct errors_subject {
 	enum errors_op op;
-	const char *noun;		/* NOT_FOUND: "connection", "listener" or "fault rule" */
+	const char *noun;		/* NOT_FOUND: "connection", "listener", "fault rule" or "batch" */
 	uint64_t id;
 	uint16_t port;			/* PORT_IN_USE: the port asked for */
 	const char *refusal;		/* WRONG_STATE: what could not be done */

@@ -78,7 +78,6 @@ parse_match(json_t *match, struct fault_match *out, struct problem *err)
 {
 	uint64_t connection = 0;
 	const char *text;
-	json_t *data;
 	int rc;
 
 	if ((rc = jsonfield_check_known(match, match_members, err)) != 0)
@@ -109,14 +108,9 @@ parse_match(json_t *match, struct fault_match *out, struct problem *err)
 		return -EINVAL;
 	}
 	out->has_step = text != NULL;
-	data = json_object_get(match, "data");
-	if (data != NULL && !json_is_boolean(data)) {
-		problem_set(err, PROBLEM_INVALID_FIELD, "data", "data must be true or false, not %s",
-		    jsonfield_type_name(data));
-		return -EINVAL;
-	}
-	out->has_data = data != NULL;
-	out->data = json_is_true(data);
+	if ((rc = jsonfield_boolean(match, "data", &out->data, err)) != 0)
+		return rc;
+	out->has_data = json_object_get(match, "data") != NULL;
 	if ((rc = jsonfield_port(match, "local_port", false, &out->local_port, err)) != 0 ||
 	    (rc = jsonfield_port(match, "remote_port", false, &out->remote_port, err)) != 0)
 		return rc;

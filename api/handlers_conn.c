@@ -96,7 +96,7 @@ handlers_conn_get(const struct call *call, struct reply *reply, struct problem *
 	    routes_param(call, "timeout_ms"), &wait, err);
 	if (rc != 0)
 		return rc;
-	return waiting_get(call, &wait, false, reply, err);
+	return waiting_get(call, &wait, WAITING_CONN, reply, err);
 }
 
 int

@@ -66,7 +66,7 @@ handlers_listener_get(const struct call *call, struct reply *reply, struct probl
 	    routes_param(call, "timeout_ms"), &wait, err);
 	if (rc != 0)
 		return rc;
-	return waiting_get(call, &wait, true, reply, err);
+	return waiting_get(call, &wait, WAITING_LISTENER, reply, err);
 }
 
 int

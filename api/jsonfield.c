@@ -84,6 +84,22 @@ jsonfield_integer(json_t *obj, const char *name, bool required, uint64_t min, ui
 }
 
 int
+jsonfield_boolean(json_t *obj, const char *name, bool *out, struct problem *err)
+{
+	json_t *value = json_object_get(obj, name);
+
+	if (value == NULL)
+		return 0;
+	if (!json_is_boolean(value)) {
+		problem_set(err, PROBLEM_INVALID_FIELD, name, "%s must be true or false, not %s",
+		    name, jsonfield_type_name(value));
+		return -EINVAL;
+	}
+	*out = json_is_true(value);
+	return 0;
+}
+
+int
 jsonfield_port(json_t *obj, const char *name, bool required, uint16_t *out,
     struct problem *err)
 {

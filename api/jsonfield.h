@@ -33,6 +33,9 @@ int jsonfield_check_known(json_t *obj, const char *const *known, struct problem 
 int jsonfield_integer(json_t *obj, const char *name, bool required, uint64_t min, uint64_t max,
     uint64_t *out, struct problem *err);
 
+/* Parses an optional boolean member; *out is left alone when it is absent. */
+int jsonfield_boolean(json_t *obj, const char *name, bool *out, struct problem *err);
+
 /* A port, 1..65535, as jsonfield_integer() parses it. */
 int jsonfield_port(json_t *obj, const char *name, bool required, uint16_t *out,
     struct problem *err);

@@ -10,9 +10,8 @@
 /* "ESTABLISHED->CLOSE_WAIT", with room to spare. */
 #define RENDER_TRANSITION_KEY_MAX 48
 
-/* Engine counters are uint64_t; JSON integers here are int64_t, so clamp rather than wrap. */
-static json_int_t
-clamp_u64(uint64_t value)
+json_int_t
+render_u64(uint64_t value)
 {
 	return value > INT64_MAX ? INT64_MAX : (json_int_t)value;
 }
@@ -36,7 +35,7 @@ render_history_entry(const struct engine_history_entry *entry)
 	/* A NULL state name makes json_pack fail, which is what an out-of-range state deserves. */
 	return json_pack("{s:s, s:I, s:s}",
 	    "state", tcpinfo_state_name(entry->state),
-	    "at_us", clamp_u64(entry->at_us),
+	    "at_us", render_u64(entry->at_us),
 	    "cause", tcpinfo_cause_format(entry->cause, cause, sizeof(cause)));
 }
 
@@ -54,7 +53,7 @@ render_peer_history(const struct engine_conn_view *conn)
 
 		if (json_array_append_new(history, json_pack("{s:s, s:I, s:s}",
 		    "state", tcpinfo_state_name(e->state),
-		    "at_us", clamp_u64(e->at_us),
+		    "at_us", render_u64(e->at_us),
 		    "cause", peerstate_cause_format(e->cause, cause, sizeof(cause)))) != 0) {
 			json_decref(history);
 			return NULL;
@@ -75,7 +74,7 @@ render_kernel_history(const struct engine_conn_view *conn)
 
 		if (json_array_append_new(history, json_pack("{s:s, s:s, s:I}",
 		    "from", tcpinfo_state_name(t->from), "to", tcpinfo_state_name(t->to),
-		    "at_us", clamp_u64(t->at_us))) != 0) {
+		    "at_us", render_u64(t->at_us))) != 0) {
 			json_decref(history);
 			history = NULL;
 		}
@@ -106,14 +105,14 @@ static json_t *
 render_conn_counters(const struct engine_counters *c)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "segs_in", clamp_u64(c->segs_in),
-	    "segs_out", clamp_u64(c->segs_out),
-	    "bytes_in", clamp_u64(c->bytes_in),
-	    "bytes_out", clamp_u64(c->bytes_out),
-	    "retransmits", clamp_u64(c->retransmits),
-	    "rst_in", clamp_u64(c->rst_in),
-	    "rst_in_ignored", clamp_u64(c->rst_in_ignored),
-	    "rst_out", clamp_u64(c->rst_out));
+	    "segs_in", render_u64(c->segs_in),
+	    "segs_out", render_u64(c->segs_out),
+	    "bytes_in", render_u64(c->bytes_in),
+	    "bytes_out", render_u64(c->bytes_out),
+	    "retransmits", render_u64(c->retransmits),
+	    "rst_in", render_u64(c->rst_in),
+	    "rst_in_ignored", render_u64(c->rst_in_ignored),
+	    "rst_out", render_u64(c->rst_out));
 }
 
 static json_t *
@@ -142,9 +141,9 @@ render_connection(const struct engine_conn_view *conn)
 
 	/* json_pack takes over each "o" value, also when it fails, so nothing leaks here. */
 	obj = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:o, s:o}",
-	    "id", clamp_u64(conn->id),
+	    "id", render_u64(conn->id),
 	    "origin", passive ? "passive" : "active",
-	    "listener_id", passive ? json_integer(clamp_u64(conn->listener_id)) : json_null(),
+	    "listener_id", passive ? json_integer(render_u64(conn->listener_id)) : json_null(),
 	    "local", render_endpoint(&conn->local),
 	    "remote", render_endpoint(&conn->remote),
 	    "state", tcpinfo_state_name(conn->state),
@@ -160,9 +159,9 @@ render_connection(const struct engine_conn_view *conn)
 	if (json_object_set_new(obj, "tcb",
 	    conn->has_tcb ? render_tcb(&conn->tcb) : json_null()) != 0 ||
 	    json_object_set_new(obj, "send_queued",
-	    json_integer(clamp_u64(conn->send_queued))) != 0 ||
+	    json_integer(render_u64(conn->send_queued))) != 0 ||
 	    json_object_set_new(obj, "recv_buffered",
-	    json_integer(clamp_u64(conn->recv_buffered))) != 0 ||
+	    json_integer(render_u64(conn->recv_buffered))) != 0 ||
 	    json_object_set_new(obj, "peer_state",
 	    json_string(tcpinfo_state_name(conn->peer_state))) != 0 ||
 	    json_object_set_new(obj, "peer_state_source",
@@ -176,8 +175,7 @@ fail:
 	return NULL;
 }
 
-/* {"key":[...]} of count items, each drawn by render_at(items, i). NULL when out of memory. */
-static json_t *
+json_t *
 render_list(const char *key, const void *items, size_t count,
     json_t *(*render_at)(const void *items, size_t i))
 {
@@ -211,14 +209,14 @@ static json_t *
 render_iface_counters(const struct engine_iface_counters *c)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "rx_frames", clamp_u64(c->rx_frames),
-	    "tx_frames", clamp_u64(c->tx_frames),
-	    "rx_bytes", clamp_u64(c->rx_bytes),
-	    "tx_bytes", clamp_u64(c->tx_bytes),
-	    "rx_dropped", clamp_u64(c->rx_dropped),
-	    "rx_fragments", clamp_u64(c->rx_fragments),
-	    "rx_malformed", clamp_u64(c->rx_malformed),
-	    "rx_other", clamp_u64(c->rx_other));
+	    "rx_frames", render_u64(c->rx_frames),
+	    "tx_frames", render_u64(c->tx_frames),
+	    "rx_bytes", render_u64(c->rx_bytes),
+	    "tx_bytes", render_u64(c->tx_bytes),
+	    "rx_dropped", render_u64(c->rx_dropped),
+	    "rx_fragments", render_u64(c->rx_fragments),
+	    "rx_malformed", render_u64(c->rx_malformed),
+	    "rx_other", render_u64(c->rx_other));
 }
 
 json_t *
@@ -248,11 +246,11 @@ json_t *
 render_listener(const struct engine_listener_view *listener)
 {
 	return json_pack("{s:I, s:i, s:I, s:s, s:I}",
-	    "id", clamp_u64(listener->id),
+	    "id", render_u64(listener->id),
 	    "port", (int)listener->port,
 	    "backlog", (json_int_t)listener->backlog,
 	    "state", tcpinfo_state_name(listener->state),
-	    "accepted", clamp_u64(listener->accepted));
+	    "accepted", render_u64(listener->accepted));
 }
 
 static json_t *
@@ -271,17 +269,17 @@ static json_t *
 render_tcp_stats(const struct engine_tcp_stats *tcp)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "active_opens", clamp_u64(tcp->active_opens),
-	    "passive_opens", clamp_u64(tcp->passive_opens),
-	    "attempt_fails", clamp_u64(tcp->attempt_fails),
-	    "estab_resets", clamp_u64(tcp->estab_resets),
-	    "curr_estab", clamp_u64(tcp->curr_estab),
-	    "in_segs", clamp_u64(tcp->in_segs),
-	    "out_segs", clamp_u64(tcp->out_segs),
-	    "retrans_segs", clamp_u64(tcp->retrans_segs),
-	    "in_errs", clamp_u64(tcp->in_errs),
-	    "in_rfc_drops", clamp_u64(tcp->in_rfc_drops),
-	    "out_rsts", clamp_u64(tcp->out_rsts));
+	    "active_opens", render_u64(tcp->active_opens),
+	    "passive_opens", render_u64(tcp->passive_opens),
+	    "attempt_fails", render_u64(tcp->attempt_fails),
+	    "estab_resets", render_u64(tcp->estab_resets),
+	    "curr_estab", render_u64(tcp->curr_estab),
+	    "in_segs", render_u64(tcp->in_segs),
+	    "out_segs", render_u64(tcp->out_segs),
+	    "retrans_segs", render_u64(tcp->retrans_segs),
+	    "in_errs", render_u64(tcp->in_errs),
+	    "in_rfc_drops", render_u64(tcp->in_rfc_drops),
+	    "out_rsts", render_u64(tcp->out_rsts));
 }
 
 static json_t *
@@ -291,24 +289,24 @@ render_fault_stats(const struct engine_fault_stats *faults)
 
 	for (int a = FAULT_NONE + 1; applied != NULL && a < FAULT_ACTION_COUNT; a++) {
 		if (json_object_set_new(applied, faults_action_name((enum fault_action)a),
-		    json_integer(clamp_u64(faults->applied[a]))) != 0) {
+		    json_integer(render_u64(faults->applied[a]))) != 0) {
 			json_decref(applied);
 			applied = NULL;
 		}
 	}
 	return json_pack("{s:I, s:o, s:I, s:I, s:I}",
-	    "rules", clamp_u64(faults->rules),
+	    "rules", render_u64(faults->rules),
 	    "applied", applied,
-	    "held", clamp_u64(faults->held),
-	    "held_bytes", clamp_u64(faults->held_bytes),
-	    "hold_overflows", clamp_u64(faults->hold_overflows));
+	    "held", render_u64(faults->held),
+	    "held_bytes", render_u64(faults->held_bytes),
+	    "hold_overflows", render_u64(faults->hold_overflows));
 }
 
 static json_t *
 render_capture_stats(const struct engine_capture_stats *capture)
 {
-	return json_pack("{s:I, s:I}", "readers", clamp_u64(capture->readers),
-	    "readers_dropped", clamp_u64(capture->readers_dropped));
+	return json_pack("{s:I, s:I}", "readers", render_u64(capture->readers),
+	    "readers_dropped", render_u64(capture->readers_dropped));
 }
 
 /* Only the edges taken: most of the 121 pairs are not edges of RFC 9293's diagram at all. */
@@ -330,7 +328,7 @@ render_transitions(const struct engine_stats *stats)
 			    tcpinfo_state_name((enum tcpinfo_state)from),
 			    tcpinfo_state_name((enum tcpinfo_state)to));
 			if (json_object_set_new(obj, key,
-			    json_integer(clamp_u64(stats->transitions[from][to]))) != 0) {
+			    json_integer(render_u64(stats->transitions[from][to]))) != 0) {
 				json_decref(obj);
 				return NULL;
 			}
@@ -361,7 +359,7 @@ render_data(const uint8_t *data, size_t len, bool truncated)
 		return NULL;
 	obj = json_pack("{s:s, s:I, s:b}",
 	    "data_base64", text,
-	    "bytes", clamp_u64(len),
+	    "bytes", render_u64(len),
 	    "truncated", (int)truncated);
 	free(text);
 	return obj;
@@ -383,7 +381,7 @@ render_fault(const struct engine_fault *fault)
 
 	if (fault->action == FAULT_NONE)
 		return json_null();
-	obj = json_pack("{s:I, s:s}", "rule", clamp_u64(fault->rule),
+	obj = json_pack("{s:I, s:s}", "rule", render_u64(fault->rule),
 	    "action", faults_action_name(fault->action));
 	if (obj == NULL)
 		return NULL;
@@ -409,7 +407,7 @@ render_event(const struct engine_event *event)
 	if (event->kind == ENGINE_EVENT_STATE)
 		return json_pack("{s:s, s:I, s:s, s:s, s:s}",
 		    "kind", "state",
-		    "at_us", clamp_u64(event->at_us),
+		    "at_us", render_u64(event->at_us),
 		    "from", tcpinfo_state_name(event->from),
 		    "to", tcpinfo_state_name(event->to),
 		    "cause", tcpinfo_cause_format(event->cause, text, sizeof(text)));
@@ -419,7 +417,7 @@ render_event(const struct engine_event *event)
 	drop = tcpinfo_drop_name(event->drop);
 	return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o, s:o, s:I, s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
 	    "kind", "segment",
-	    "at_us", clamp_u64(event->at_us),
+	    "at_us", render_u64(event->at_us),
 	    "dir", event->outbound ? "out" : "in",
 	    "flags", tcpinfo_flags_format(event->flags, text, sizeof(text)),
 	    "seq", (json_int_t)event->seq,
@@ -455,7 +453,7 @@ render_timeline(const struct engine_timeline *timeline)
 	return json_pack("{s:o, s:o, s:I}",
 	    "connection", render_connection(&timeline->conn),
 	    "events", events,
-	    "dropped", clamp_u64(timeline->dropped));
+	    "dropped", render_u64(timeline->dropped));
 }
 
 const char *
@@ -486,42 +484,41 @@ render_stream_event(const struct engine_stream_event *event)
 	switch (event->kind) {
 	case ENGINE_STREAM_STATE:
 		return json_pack("{s:I, s:s, s:s, s:s, s:I}",
-		    "id", clamp_u64(event->id),
+		    "id", render_u64(event->id),
 		    "from", tcpinfo_state_name(event->from),
 		    "to", tcpinfo_state_name(event->to),
 		    "cause", tcpinfo_cause_format(event->cause, cause, sizeof(cause)),
-		    "at_us", clamp_u64(event->at_us));
+		    "at_us", render_u64(event->at_us));
 	case ENGINE_STREAM_CONN_CREATED:
 	case ENGINE_STREAM_CONN_REMOVED:
 		action = event->kind == ENGINE_STREAM_CONN_CREATED ? "created" : "removed";
 		return json_pack("{s:I, s:s, s:s, s:I}",
-		    "id", clamp_u64(event->id),
+		    "id", render_u64(event->id),
 		    "action", action,
 		    "origin", event->origin == ENGINE_ORIGIN_PASSIVE ? "passive" : "active",
-		    "at_us", clamp_u64(event->at_us));
+		    "at_us", render_u64(event->at_us));
 	case ENGINE_STREAM_LISTENER_CREATED:
 	case ENGINE_STREAM_LISTENER_REMOVED:
 		action = event->kind == ENGINE_STREAM_LISTENER_CREATED ? "created" : "removed";
 		return json_pack("{s:I, s:s, s:i, s:I}",
-		    "id", clamp_u64(event->id),
+		    "id", render_u64(event->id),
 		    "action", action,
 		    "port", (int)event->port,
-		    "at_us", clamp_u64(event->at_us));
+		    "at_us", render_u64(event->at_us));
 	case ENGINE_STREAM_FAULT_FIRED:
 	case ENGINE_STREAM_FAULT_SPENT:
 		return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}",
-		    "rule", clamp_u64(event->rule),
+		    "rule", render_u64(event->rule),
 		    "event", event->kind == ENGINE_STREAM_FAULT_FIRED ? "fired" : "spent",
 		    "action", faults_action_name(event->action),
 		    "dir", event->outbound ? "out" : "in",
-		    "connection", event->id != 0 ? json_integer(clamp_u64(event->id)) : json_null(),
-		    "at_us", clamp_u64(event->at_us));
+		    "connection", event->id != 0 ? json_integer(render_u64(event->id)) : json_null(),
+		    "at_us", render_u64(event->at_us));
 	}
 	return NULL;
 }
 
-/* Adds the members of extras to a problem object. Takes both over; returns NULL when either is. */
-static json_t *
+json_t *
 render_problem_extend(json_t *obj, json_t *extras)
 {
 	if (obj == NULL || extras == NULL) {
@@ -548,7 +545,7 @@ json_t *
 render_listener_problem(const struct problem *p, const struct engine_listener_view *listener)
 {
 	return render_problem_extend(problem_to_json(p), json_pack("{s:I, s:o}",
-	    "accepted", clamp_u64(listener->accepted),
+	    "accepted", render_u64(listener->accepted),
 	    "listener", render_listener(listener)));
 }
 

@@ -61,6 +61,26 @@ json_t *render_conn_problem(const struct problem *p, const struct engine_conn_vi
 json_t *render_listener_problem(const struct problem *p,
     const struct engine_listener_view *listener);
 
+/* A batch: its parameters, progress, failures by cause and handshake latencies. */
+json_t *render_batch(const struct engine_batch_view *batch);
+
+/* {"batches":[...]} in the order given. */
+json_t *render_batch_list(const struct engine_batch_view *batches, size_t count);
+
+/* The problem object of a wait on a batch, plus the "batch". */
+json_t *render_batch_problem(const struct problem *p, const struct engine_batch_view *batch);
+
+/* What the render files share. */
+/* Engine counters are uint64_t; JSON integers here are int64_t, so clamp rather than wrap. */
+json_int_t render_u64(uint64_t value);
+
+/* {"key":[...]} of count items, each drawn by render_at(items, i). NULL when out of memory. */
+json_t *render_list(const char *key, const void *items, size_t count,
+    json_t *(*render_at)(const void *items, size_t i));
+
+/* Adds the members of extras to a problem object. Takes both over; returns NULL when either is. */
+json_t *render_problem_extend(json_t *obj, json_t *extras);
+
 /*
  * Dumps value compactly, keys in insertion order, with a trailing newline.
  * Returns a malloc'd string, or NULL when out of memory.

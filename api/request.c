@@ -237,8 +237,10 @@ int
 request_parse_open(const char *body, size_t len, const char *content_type,
     struct engine_open_params *out, struct problem *err)
 {
-	static const char *const known[] = { "remote_ip", "remote_port", "local_port", NULL };
+	static const char *const known[] = { "remote_ip", "remote_port", "local_port", "timeline",
+		NULL };
 	struct engine_open_params params = { .local_port = 0 };
+	bool timeline = true;
 	json_t *root;
 	int rc;
 
@@ -254,6 +256,69 @@ request_parse_open(const char *body, size_t len, const char *content_type,
 	rc = jsonfield_port(root, "local_port", false, &params.local_port, err);
 	if (rc != 0)
 		goto out;
+	rc = jsonfield_boolean(root, "timeline", &timeline, err);
+	if (rc != 0)
+		goto out;
+	params.timeline_off = !timeline;
+	*out = params;
+out:
+	json_decref(root);
+	return rc;
+}
+
+/* Parses a batch's optional "close": "none", "graceful" or "abort". */
+static int
+parse_batch_close(json_t *obj, enum engine_batch_close *out, struct problem *err)
+{
+	static const char *const names[] = {
+		[ENGINE_BATCH_CLOSE_NONE] = "none",
+		[ENGINE_BATCH_CLOSE_GRACEFUL] = "graceful",
+		[ENGINE_BATCH_CLOSE_ABORT] = "abort",
+	};
+	json_t *value = json_object_get(obj, "close");
+	size_t i;
+
+	if (value == NULL)
+		return 0;
+	for (i = 0; json_is_string(value) && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(json_string_value(value), names[i]) == 0) {
+			*out = (enum engine_batch_close)i;
+			return 0;
+		}
+	}
+	problem_set(err, PROBLEM_INVALID_FIELD, "close",
+	    "close must be \"none\", \"graceful\" or \"abort\"");
+	return -EINVAL;
+}
+
+int
+request_parse_batch(const char *body, size_t len, const char *content_type,
+    struct engine_batch_params *out, struct problem *err)
+{
+	static const char *const known[] = { "remote_ip", "remote_port", "count", "in_flight",
+		"close", "hold_ms", "timelines", NULL };
+	struct engine_batch_params params = { .close = ENGINE_BATCH_CLOSE_NONE };
+	uint64_t count = 0, in_flight = REQUEST_BATCH_IN_FLIGHT_DEFAULT, hold_ms = 0;
+	json_t *root;
+	int rc;
+
+	rc = jsonfield_load_object(body, len, content_type, 0, known, &root, err);
+	if (rc != 0)
+		return rc;
+	if ((rc = parse_remote_ip(root, &params.remote.ip, err)) != 0 ||
+	    (rc = jsonfield_port(root, "remote_port", true, &params.remote.port, err)) != 0 ||
+	    (rc = jsonfield_integer(root, "count", true, 1, ENGINE_BATCH_COUNT_MAX, &count,
+	    err)) != 0 ||
+	    (rc = jsonfield_integer(root, "in_flight", false, 1, ENGINE_BATCH_IN_FLIGHT_MAX,
+	    &in_flight, err)) != 0 ||
+	    (rc = parse_batch_close(root, &params.close, err)) != 0 ||
+	    (rc = jsonfield_integer(root, "hold_ms", false, 0, ENGINE_BATCH_HOLD_MAX_MS, &hold_ms,
+	    err)) != 0 ||
+	    (rc = jsonfield_boolean(root, "timelines", &params.timelines, err)) != 0)
+		goto out;
+	params.count = (uint32_t)count;
+	params.in_flight = (uint32_t)in_flight;
+	params.hold_ms = (uint32_t)hold_ms;
 	*out = params;
 out:
 	json_decref(root);

@@ -54,6 +54,16 @@ int request_check_content_type(const char *content_type, const char *body, size_
 int request_parse_open(const char *body, size_t len, const char *content_type,
     struct engine_open_params *out, struct problem *err);
 
+#define REQUEST_BATCH_IN_FLIGHT_DEFAULT 64
+
+/*
+ * Validates a POST /v1/batches body: remote_ip, remote_port and count are
+ * required; in_flight, close ("none"), hold_ms (0) and timelines (false)
+ * are not. Fills *out only on success.
+ */
+int request_parse_batch(const char *body, size_t len, const char *content_type,
+    struct engine_batch_params *out, struct problem *err);
+
 #define REQUEST_BACKLOG_DEFAULT 16
 #define REQUEST_BACKLOG_MAX 1024
 
@@ -147,6 +157,10 @@ int request_parse_accepted_wait(const struct request_param *wait_accepted,
  */
 int request_parse_page(const struct request_param *limit, const struct request_param *after,
     struct engine_page *out, struct problem *err);
+
+/* The same for ?wait_for=done on a batch, and ?timeout_ms=. */
+int request_parse_batch_wait(const struct request_param *wait_for,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err);
 
 /* Parses the value of ?peek= on a connection's data: "true" or "false". */
 int request_parse_peek(const char *value, bool *peek, struct problem *err);

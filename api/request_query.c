@@ -198,6 +198,26 @@ request_parse_page(const struct request_param *limit, const struct request_param
 }
 
 int
+request_parse_batch_wait(const struct request_param *wait_for,
+    const struct request_param *timeout_ms, struct request_wait *out, struct problem *err)
+{
+	struct request_wait wait = { .accepted = 0 };
+	int rc;
+
+	if (wait_for != NULL && (wait_for->value == NULL || strcmp(wait_for->value, "done") != 0)) {
+		problem_set(err, PROBLEM_INVALID_FIELD, "wait_for",
+		    "wait_for must be 'done' on a batch, not '%.*s'", JSONFIELD_QUOTE_MAX,
+		    wait_for->value == NULL ? "" : wait_for->value);
+		return -EINVAL;
+	}
+	rc = parse_wait_timeout(wait_for, "wait_for", timeout_ms, &wait, err);
+	if (rc != 0)
+		return rc;
+	*out = wait;
+	return 0;
+}
+
+int
 request_parse_peek(const char *value, bool *peek, struct problem *err)
 {
 	if (value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {

@@ -60,6 +60,10 @@ static const struct route routes[] = {
 	    MHD_HTTP_METHOD_POST, handlers_fault_create, no_params, handlers_fault_clear },
 	{ API_FAULTS_PATH "/", "", "fault rule", "GET, HEAD, DELETE", handlers_fault_get,
 	    no_params, MHD_HTTP_METHOD_DELETE, handlers_fault_remove, no_params, NULL },
+	{ API_BATCHES_PATH, NULL, NULL, "GET, HEAD, POST", handlers_batch_list, no_params,
+	    MHD_HTTP_METHOD_POST, handlers_batch_start, no_params, NULL },
+	{ API_BATCHES_PATH "/", "", "batch", "GET, HEAD, DELETE", handlers_batch_get, get_params,
+	    MHD_HTTP_METHOD_DELETE, handlers_batch_stop, no_params, NULL },
 };
 
 #define ROUTES_COUNT (sizeof(routes) / sizeof(routes[0]))

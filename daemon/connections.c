@@ -8,38 +8,51 @@
 
 #include "engine_internal.h"
 
-enum engine_result
-engine_open(struct engine *engine, const struct engine_open_params *params,
-    struct engine_conn_view *out)
+struct conn *
+connections_start(struct engine *engine, const struct engine_open_params *params,
+    uint64_t batch_id, enum engine_result *rc)
 {
 	struct engine_endpoint local = { .ip = engine->cfg.address, .port = params->local_port };
 	struct stack_tcp *tcp;
 	struct conn *conn;
 	uint16_t chosen_port;
-	enum engine_result rc;
 
-	engine_lock();
-	rc = engine_admit(engine, conntable_live_count(engine->table), engine->cfg.max_connections);
-	if (rc != ENGINE_OK)
-		goto unlock;
+	*rc = engine_admit(engine, conntable_live_count(engine->table), engine->cfg.max_connections);
+	if (*rc != ENGINE_OK)
+		return NULL;
 	conn = engine_conn_new(engine, ENGINE_ORIGIN_ACTIVE, &local, &params->remote);
 	if (conn == NULL) {
-		rc = ENGINE_NO_MEMORY;
-		goto unlock;
+		*rc = ENGINE_NO_MEMORY;
+		return NULL;
 	}
+	conn->timeline_off = params->timeline_off;
+	conn->batch_id = batch_id;
 	conntable_pin(engine->table, &conn->entry);
-	rc = engine_result_of(stack_tcp_connect(conn, params->remote.ip, params->remote.port,
+	*rc = engine_result_of(stack_tcp_connect(conn, params->remote.ip, params->remote.port,
 	    params->local_port, &tcp, &chosen_port));
-	if (rc != ENGINE_OK) {
+	if (*rc != ENGINE_OK) {
 		conntable_discard(engine->table, &conn->entry);
-		goto unlock;
+		return NULL;
 	}
 	conn->tcp = tcp;
 	conn->entry.local.port = chosen_port;
-	engine_conn_view(engine, conn, out);
 	conntable_pin(engine->table, NULL);
-	conntable_prune(engine->table);
-unlock:
+	return conn;
+}
+
+enum engine_result
+engine_open(struct engine *engine, const struct engine_open_params *params,
+    struct engine_conn_view *out)
+{
+	struct conn *conn;
+	enum engine_result rc;
+
+	engine_lock();
+	conn = connections_start(engine, params, 0, &rc);
+	if (conn != NULL) {
+		engine_conn_view(engine, conn, out);
+		conntable_prune(engine->table);
+	}
 	engine_unlock();
 	return rc;
 }

@@ -146,6 +146,7 @@ conn_destroy(struct conntable_entry *entry)
 	struct conn *conn = conn_of(entry);
 
 	deadline_remove(&conn->deadline);
+	deadline_remove(&conn->batch_hold);
 	connbuf_send_clear(&conn->send);
 	connbuf_recv_clear(&conn->recv);
 	timeline_free(&conn->timeline);
@@ -294,8 +295,10 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 	inbound = timeline_get(&conn->timeline, conn->open_event);
 	if (inbound != NULL)
 		inbound->state_after = state;
-	timeline_append(&conn->timeline, &(struct engine_event){
-		.kind = ENGINE_EVENT_STATE, .at_us = now, .from = from, .to = state, .cause = cause });
+	if (!conn->timeline_off)
+		timeline_append(&conn->timeline, &(struct engine_event){
+			.kind = ENGINE_EVENT_STATE, .at_us = now, .from = from, .to = state,
+			.cause = cause });
 	conn_announce(engine, conn);
 	events_emit(engine, (struct engine_stream_event){ .kind = ENGINE_STREAM_STATE,
 		.id = conn->entry.id, .origin = conn->entry.origin, .from = from, .to = state,
@@ -309,6 +312,8 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 		connbuf_send_clear(&conn->send);
 	}
 	waits_check(engine, &conn->waiters);
+	if (conn->batch_id != 0)
+		batches_on_state(conn, state, cause);
 	if (state == TCPINFO_CLOSED)
 		conntable_prune(engine->table);
 	else if (!connbuf_send_empty(&conn->send))
@@ -391,6 +396,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	engine->cfg = *cfg;
 	engine->next_listener_id = 1;
 	idorder_init(&engine->listeners);
+	engine->next_batch_id = 1;
 	events_init(&engine->events);
 	deadline_queue_init(&engine->time_wait, (uint64_t)cfg->msl_ms * 2000u, engine_clock,
 	    expire_time_wait, engine);
@@ -457,6 +463,7 @@ engine_stop(struct engine *engine)
 			stack_tcp_abort(conn->tcp, engine_cause(TCPINFO_CAUSE_DAEMON_STOP));
 	}
 	listeners_stop(engine);
+	batches_stop(engine);
 	events_stop(engine);
 	capture_stop(engine);
 	deadline_queue_stop(&engine->time_wait);
@@ -470,7 +477,9 @@ engine_free(struct engine *engine)
 	if (engine == NULL)
 		return;
 	listeners_free(engine);
+	/* Before the batches: freeing a connection takes it off its batch's hold queue. */
 	conntable_free(engine->table);
+	batches_free(engine);
 	events_free(&engine->events);
 	faults_free(engine->faults);
 	free(engine);

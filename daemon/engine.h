@@ -152,6 +152,7 @@ enum engine_shutdown_how {
 struct engine_open_params {
 	struct engine_endpoint remote;
 	uint16_t local_port;	/* 0: the engine picks a free ephemeral port */
+	bool timeline_off;	/* record no timeline events, and allocate none */
 };
 
 enum engine_close_mode {
@@ -391,11 +392,16 @@ enum engine_result engine_wait_state(struct engine *engine, uint64_t id, enum tc
 enum engine_result engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
     uint32_t timeout_ms, engine_wake_fn wake, void *arg, struct engine_waiter **out);
 
+/* Waits until batch id is no longer running (done or stopped). Same returns. */
+enum engine_result engine_wait_batch(struct engine *engine, uint64_t id, uint32_t timeout_ms,
+    engine_wake_fn wake, void *arg, struct engine_waiter **out);
+
 /*
  * Frees the waiter (also to cancel one that has not woken) and returns its
  * result; copies the connection or listener as it is now into conn_out or
  * listener_out, whichever the wait was for (either may be NULL). A copy is
- * not made when it has been dropped meanwhile; then *found is false.
+ * not made when it has been dropped meanwhile; then *found is false. A
+ * batch's wait copies nothing: *found tells whether it is still kept.
  */
 enum engine_wait_result engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
     struct engine_conn_view *conn_out, struct engine_listener_view *listener_out, bool *found);
@@ -612,5 +618,96 @@ enum engine_result engine_fault_remove(struct engine *engine, uint64_t id,
 
 /* Removes every rule; returns how many there were. */
 size_t engine_fault_clear(struct engine *engine);
+
+/*
+ * Batches: count active opens towards one endpoint, at most in_flight
+ * handshakes outstanding at a time, each closed as asked hold_ms after it
+ * is ESTABLISHED. The core thread drives them (batches.c); these calls only
+ * start, copy and stop them.
+ */
+#define ENGINE_BATCH_COUNT_MAX 1000000u
+#define ENGINE_BATCH_IN_FLIGHT_MAX 4096u
+#define ENGINE_BATCH_HOLD_MAX_MS 600000u
+#define ENGINE_BATCHES_KEPT 64		/* finished batches beyond this go, oldest first */
+#define ENGINE_BATCHES_RUNNING 8	/* batches running at once */
+
+enum engine_batch_close {
+	ENGINE_BATCH_CLOSE_NONE = 0,	/* leave each connection open */
+	ENGINE_BATCH_CLOSE_GRACEFUL,	/* FIN */
+	ENGINE_BATCH_CLOSE_ABORT	/* RST */
+};
+
+enum engine_batch_state {
+	ENGINE_BATCH_RUNNING = 0,
+	ENGINE_BATCH_DONE,		/* every connection finished as asked or failed */
+	ENGINE_BATCH_STOPPED		/* stopped before it started them all */
+};
+
+/* Why a batch connection failed; the API names them. */
+enum engine_batch_failure {
+	ENGINE_BATCH_FAIL_REFUSED = 0,	/* the SYN was answered with a RST */
+	ENGINE_BATCH_FAIL_TIMEOUT,	/* lwIP gave up retransmitting the SYN */
+	ENGINE_BATCH_FAIL_UNRESOLVED,	/* ARP never resolved the next hop */
+	ENGINE_BATCH_FAIL_RESET,	/* reset after ESTABLISHED, before the batch closed it */
+	ENGINE_BATCH_FAIL_LIMIT,	/* the live connection limit refused the open */
+	ENGINE_BATCH_FAIL_NO_PORT,	/* no free local port towards the endpoint */
+	ENGINE_BATCH_FAIL_NO_MEMORY,
+	ENGINE_BATCH_FAIL_CLOSED,	/* closed or aborted by the API, or by a stack timer */
+	ENGINE_BATCH_FAIL_STOPPING,	/* the daemon stopped */
+	ENGINE_BATCH_FAIL_OTHER,
+	ENGINE_BATCH_FAIL_COUNT
+};
+
+struct engine_batch_params {
+	struct engine_endpoint remote;
+	uint32_t count;			/* 1..ENGINE_BATCH_COUNT_MAX */
+	uint32_t in_flight;		/* 1..ENGINE_BATCH_IN_FLIGHT_MAX */
+	enum engine_batch_close close;
+	uint32_t hold_ms;		/* 0..ENGINE_BATCH_HOLD_MAX_MS */
+	bool timelines;			/* record each connection's timeline */
+};
+
+/* Handshake latencies (SYN_SENT to ESTABLISHED), from a log-linear histogram: within 1/16. */
+struct engine_latency {
+	uint64_t count;
+	uint64_t min_us, p50_us, p90_us, p99_us, max_us;	/* 0 when count is 0 */
+};
+
+struct engine_batch_view {
+	uint64_t id;
+	enum engine_batch_state state;
+	struct engine_batch_params params;
+	uint64_t started;		/* opens begun, failed ones included */
+	uint64_t established;
+	uint64_t failed;
+	uint64_t failures[ENGINE_BATCH_FAIL_COUNT];
+	uint64_t closed;		/* closed by the batch, and through TIME_WAIT or CLOSED */
+	uint64_t elapsed_us;		/* from the start to the last connection finished, or now */
+	struct engine_latency latency;
+};
+
+/*
+ * Starts a batch whose values the caller checked; its first opens go out
+ * before the call returns. Results: ADDRESS_INVALID, NO_ROUTE (the first
+ * open's), LIMIT_REACHED (ENGINE_BATCHES_RUNNING run already), LINK_DOWN,
+ * NO_MEMORY, STOPPING.
+ */
+enum engine_result engine_batch_start(struct engine *engine,
+    const struct engine_batch_params *params, struct engine_batch_view *out);
+
+/* Results: NOT_FOUND. */
+enum engine_result engine_batch_get(struct engine *engine, uint64_t id,
+    struct engine_batch_view *out);
+
+/* Copies every kept batch in id order; *out is malloc'd (NULL when none). Results: NO_MEMORY. */
+enum engine_result engine_batch_list(struct engine *engine, struct engine_batch_view **out,
+    size_t *count);
+
+/*
+ * Stops a running batch from starting more opens; connections it opened
+ * go on and are closed as asked. Results: NOT_FOUND.
+ */
+enum engine_result engine_batch_stop(struct engine *engine, uint64_t id,
+    struct engine_batch_view *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "deadlines.h"
 #include "engine.h"
 #include "faults.h"
+#include "histogram.h"
 #include "idorder.h"
 #include "peerstate.h"
 #include "lockorder.h"
@@ -52,7 +53,13 @@ struct conn {
 	size_t kernel_history_len;	/* and its real one, with --peer-trace */
 	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
 	bool announced;			/* its creation went out on the event stream */
+	bool timeline_off;		/* records no timeline events */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
+	/* A batch's connection: its batch (0: none), its part in it, and its hold before the close. */
+	uint64_t batch_id;
+	uint8_t batch_phase;		/* enum batch_phase, batches.c */
+	uint64_t batch_syn_us;
+	struct deadline_entry batch_hold;
 };
 
 struct listener {
@@ -64,6 +71,26 @@ struct listener {
 	struct stack_listener *stack;
 	struct engine_waiter *waiters;
 	struct idorder_node order;
+	UT_hash_handle hh;
+};
+
+/* A batch of opens (batches.c). */
+struct batch {
+	struct engine *engine;
+	uint64_t id;
+	enum engine_batch_state state;
+	struct engine_batch_params params;
+	uint64_t started, established, failed, closed;
+	uint64_t failures[ENGINE_BATCH_FAIL_COUNT];
+	uint64_t finished;		/* connections done with: failed, closed, or left open */
+	uint32_t handshaking;		/* opens begun and not yet ESTABLISHED or failed */
+	uint32_t holding;		/* connections in the hold queue */
+	uint64_t begin_us, end_us;	/* end_us: 0 until the last connection finished */
+	bool refill_armed;
+	struct deadline_queue hold;	/* ESTABLISHED connections waiting hold_ms for their close */
+	struct histogram latency;
+	struct engine_waiter *waiters;
+	struct batch *prev, *next;	/* id order */
 	UT_hash_handle hh;
 };
 
@@ -97,6 +124,11 @@ struct engine {
 	size_t capture_reader_count;
 	uint64_t capture_dropped;	/* readers dropped for falling behind */
 	struct peertrace *peertrace;	/* --peer-trace's reader, or NULL */
+	struct batch *batches_by_id;
+	struct batch *batches;		/* id order */
+	size_t batch_count;
+	size_t batches_running;
+	uint64_t next_batch_id;
 };
 
 static inline struct conn *
@@ -126,6 +158,14 @@ engine_cause(enum tcpinfo_cause_kind kind)
 	return (struct tcpinfo_cause){ .kind = (uint8_t)kind };
 }
 
+/* batches.c */
+struct batch *batches_find(struct engine *engine, uint64_t id);
+/* The state_changed hook's part for a batch's connection; calls nothing in the glue. */
+void batches_on_state(struct conn *conn, enum tcpinfo_state to, struct tcpinfo_cause cause);
+/* For engine_stop: ends every batch's waits and timers. */
+void batches_stop(struct engine *engine);
+void batches_free(struct engine *engine);
+
 /* capture.c */
 void capture_on_frame(void *arg, const struct stack_frame *frame);
 void capture_stop(struct engine *engine);
@@ -146,6 +186,15 @@ void engine_conn_pump(struct conn *conn);
 /* A connection not yet begun, set up for the engine; NULL when out of memory. */
 struct conn *engine_conn_new(struct engine *engine, enum engine_origin origin,
     const struct engine_endpoint *local, const struct engine_endpoint *remote);
+
+/* connections.c */
+/*
+ * Begins an active open under the core lock: the new connection, or NULL
+ * with *rc set (as engine_open's results). batch_id (0: none) is set
+ * before the SYN_SENT report.
+ */
+struct conn *connections_start(struct engine *engine, const struct engine_open_params *params,
+    uint64_t batch_id, enum engine_result *rc);
 
 /* events.c */
 void events_init(struct events *events);

@@ -157,8 +157,8 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 	else
 		conn->entry.counters.rst_in_ignored += !!(segment->flags & TCPINFO_FLAG_RST);
 	engine->retrans_segs += conn->entry.counters.retransmits - before;
-	number = timeline_append(&conn->timeline, &event);
-	if (segment->frame != NULL)
+	number = conn->timeline_off ? -1 : timeline_append(&conn->timeline, &event);
+	if (segment->frame != NULL && number >= 0)
 		timeline_keep_frame(&conn->timeline, number, segment->frame,
 		    snapshot_len(engine, segment), segment->frame_len);
 	if (!segment->outbound) {

@@ -2,8 +2,8 @@
  * waits: waiting without a thread, one mechanism for every wait. A waiter
  * hangs on the connection or listener it waits on, is checked on each of
  * its changes, and is woken once: reached, unreachable, timed out (a stack
- * timer), or stopping. What differs between a connection's wait and a
- * listener's is only how the condition is read (wait_status).
+ * timer), or stopping. What differs between a connection's wait, a
+ * listener's and a batch's is only how the condition is read (wait_status).
  */
 #include <stdlib.h>
 #include <utlist.h>
@@ -12,7 +12,8 @@
 
 enum wait_target {
 	WAIT_CONN = 0,			/* until the connection is in or past a state */
-	WAIT_LISTENER			/* until the listener has accepted a count */
+	WAIT_LISTENER,			/* until the listener has accepted a count */
+	WAIT_BATCH			/* until the batch is no longer running */
 };
 
 enum wait_status {
@@ -52,8 +53,16 @@ wait_status(struct engine *engine, enum wait_target target, uint64_t id, uint64_
     struct engine_waiter ***list)
 {
 	struct listener *listener;
+	struct batch *batch;
 	struct conn *conn;
 
+	if (target == WAIT_BATCH) {
+		batch = batches_find(engine, id);
+		if (batch == NULL)
+			return WAIT_NOT_FOUND;
+		*list = &batch->waiters;
+		return batch->state != ENGINE_BATCH_RUNNING ? WAIT_HOLDS : WAIT_PENDING;
+	}
 	if (target == WAIT_LISTENER) {
 		listener = listeners_find(engine, id);
 		if (listener == NULL)
@@ -187,6 +196,13 @@ engine_wait_accepted(struct engine *engine, uint64_t id, uint64_t count,
 	return wait_begin(engine, WAIT_LISTENER, id, count, timeout_ms, wake, arg, out);
 }
 
+enum engine_result
+engine_wait_batch(struct engine *engine, uint64_t id, uint32_t timeout_ms, engine_wake_fn wake,
+    void *arg, struct engine_waiter **out)
+{
+	return wait_begin(engine, WAIT_BATCH, id, 0, timeout_ms, wake, arg, out);
+}
+
 enum engine_wait_result
 engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
     struct engine_conn_view *conn_out, struct engine_listener_view *listener_out, bool *found)
@@ -203,7 +219,9 @@ engine_wait_finish(struct engine *engine, struct engine_waiter *waiter,
 	}
 	result = waiter->result;
 	*found = false;
-	if (waiter->target == WAIT_LISTENER && (listener = listeners_find(engine, waiter->id)) != NULL) {
+	if (waiter->target == WAIT_BATCH) {
+		*found = batches_find(engine, waiter->id) != NULL;
+	} else if (waiter->target == WAIT_LISTENER && (listener = listeners_find(engine, waiter->id)) != NULL) {
 		if (listener_out != NULL)
 			listeners_view(listener, listener_out);
 		*found = true;

@@ -178,13 +178,13 @@ def start_peer(request, tmp_path):
 
 @pytest.fixture
 def start_capture(request, tmp_path):
-    """start_capture(ns, iface="tap0", bpf="tcp") -> a running Capture."""
+    """start_capture(ns, iface="tap0", bpf="tcp", snaplen=None) -> a running Capture."""
     caps = []
 
-    def start(ns, iface="tap0", bpf="tcp"):
+    def start(ns, iface="tap0", bpf="tcp", snaplen=None):
         n = len(caps) + 1
         c = Capture(ns, str(tmp_path / ("cap-%d.pcap" % n)), str(tmp_path / ("cap-%d.err" % n)),
-                    iface=iface, bpf=bpf)
+                    iface=iface, bpf=bpf, snaplen=snaplen)
         caps.append(c)
         return c.start()
 

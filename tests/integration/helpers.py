@@ -564,8 +564,10 @@ class Peer:
 
 
 class Capture:
-    def __init__(self, ns, path, err_path, iface="tap0", bpf="tcp"):
+    def __init__(self, ns, path, err_path, iface="tap0", bpf="tcp", snaplen=None):
         self.ns = ns
+        # A short snapshot fits many more frames in tcpdump's buffer, for bursts.
+        self.snaplen = snaplen
         self.path = path
         self.err_path = err_path
         self.iface = iface
@@ -577,6 +579,7 @@ class Capture:
         self._err = open(self.err_path, "wb")
         self.proc = subprocess.Popen(
             self.ns.cmd("tcpdump", "-i", self.iface, "-U", "--immediate-mode", "-B", "8192", "-n", "-Z", "root",
+                        *(["-s", str(self.snaplen)] if self.snaplen else []),
                         "-w", self.path, *([self.bpf] if self.bpf else [])),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
 

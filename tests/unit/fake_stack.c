@@ -153,6 +153,18 @@ fake_last_tcp(void)
 	return fake.last_tcp;
 }
 
+size_t
+fake_tcps_in(enum tcpinfo_state state, struct stack_tcp **out, size_t max)
+{
+	size_t n = 0;
+
+	for (struct stack_tcp *tcp = fake.tcps; tcp != NULL && n < max; tcp = tcp->next_fake) {
+		if (!tcp->dead && tcp->state == state)
+			out[n++] = tcp;
+	}
+	return n;
+}
+
 struct stack_listener *
 fake_listener(uint16_t port)
 {

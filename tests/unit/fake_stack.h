@@ -69,6 +69,9 @@ void fake_fail_next_connect(int rc);
 /* The handle of the latest active or passive open, or NULL. */
 struct stack_tcp *fake_last_tcp(void);
 
+/* Copies up to max handles not yet reported CLOSED that are in state, newest first; returns how many. */
+size_t fake_tcps_in(enum tcpinfo_state state, struct stack_tcp **out, size_t max);
+
 /* The listener on port, or NULL. */
 struct stack_listener *fake_listener(uint16_t port);
 

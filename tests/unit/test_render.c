@@ -354,6 +354,31 @@ test_listener_object(void **state)
 }
 
 static void
+test_batch_object(void **state)
+{
+	struct engine_batch_view batch = {
+		.id = 2, .state = ENGINE_BATCH_DONE,
+		.params = { .remote = { .ip = inet_addr("10.9.0.1"), .port = 7000 }, .count = 4,
+			.in_flight = 2, .close = ENGINE_BATCH_CLOSE_ABORT, .hold_ms = 10 },
+		.started = 4, .established = 3, .failed = 1, .closed = 3, .elapsed_us = 500000,
+		.latency = { .count = 3, .min_us = 100, .p50_us = 200, .p90_us = 300, .p99_us = 300,
+			.max_us = 310 },
+	};
+
+	(void)state;
+	batch.failures[ENGINE_BATCH_FAIL_REFUSED] = 1;
+	assert_json(render_batch(&batch),
+	    "{\"id\":2,\"state\":\"done\",\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,"
+	    "\"count\":4,\"in_flight\":2,\"close\":\"abort\",\"hold_ms\":10,\"timelines\":false,"
+	    "\"started\":4,\"established\":3,\"failed\":1,\"failures\":{\"refused\":1},"
+	    "\"closed\":3,\"elapsed_us\":500000,\"rate\":6.0,\"latency_us\":{\"min\":100,"
+	    "\"p50\":200,\"p90\":300,\"p99\":300,\"max\":310}}");
+	batch.state = 3;
+	assert_null(render_batch(&batch));
+	assert_json(render_batch_list(NULL, 0), "{\"batches\":[]}");
+}
+
+static void
 test_listener_list(void **state)
 {
 	struct engine_listener_view listeners[2] = {
@@ -836,6 +861,7 @@ main(void)
 		cmocka_unit_test(test_interface_edges),
 		cmocka_unit_test(test_listener_object),
 		cmocka_unit_test(test_listener_list),
+		cmocka_unit_test(test_batch_object),
 		cmocka_unit_test(test_stats_object),
 		cmocka_unit_test(test_stats_no_transitions),
 		cmocka_unit_test(test_data_object),

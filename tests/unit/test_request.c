@@ -465,6 +465,11 @@ test_local_port(void **state)
 	expect_valid("{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"local_port\":65535}",
 	    &params);
 	assert_int_equal(params.local_port, 65535);
+	assert_false(params.timeline_off);
+	expect_valid("{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"timeline\":false}", &params);
+	assert_true(params.timeline_off);
+	expect_invalid("{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"timeline\":\"no\"}",
+	    "timeline");
 }
 
 static void
@@ -513,6 +518,55 @@ static int
 parse_listen(const char *body, struct request_listen *out, struct problem *err)
 {
 	return request_parse_listen(body, strlen(body), "application/json", out, err);
+}
+
+static int
+parse_batch(const char *body, struct engine_batch_params *out, struct problem *err)
+{
+	return request_parse_batch(body, strlen(body), "application/json", out, err);
+}
+
+static void
+test_batch_fields(void **state)
+{
+	static const struct {
+		const char *body;
+		const char *field;
+	} bad[] = {
+		{ "{\"remote_port\":7000,\"count\":1}", "remote_ip" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"count\":1}", "remote_port" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000}", "count" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"count\":1000001}", "count" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"count\":1,\"in_flight\":0}",
+		    "in_flight" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"count\":1,\"close\":1}", "close" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"count\":1,\"hold_ms\":600001}",
+		    "hold_ms" },
+		{ "{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"count\":1,\"timelines\":1}",
+		    "timelines" },
+	};
+	struct engine_batch_params params;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(parse_batch("{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,\"count\":5}",
+	    &params, &err), 0);
+	assert_int_equal(params.count, 5);
+	assert_int_equal(params.in_flight, REQUEST_BATCH_IN_FLIGHT_DEFAULT);
+	assert_int_equal(params.close, ENGINE_BATCH_CLOSE_NONE);
+	assert_int_equal(params.hold_ms, 0);
+	assert_false(params.timelines);
+	assert_int_equal(parse_batch("{\"remote_ip\":\"10.9.0.1\",\"remote_port\":7000,"
+	    "\"count\":1000000,\"in_flight\":4096,\"close\":\"graceful\",\"hold_ms\":600000,"
+	    "\"timelines\":true}", &params, &err), 0);
+	assert_int_equal(params.in_flight, 4096);
+	assert_int_equal(params.close, ENGINE_BATCH_CLOSE_GRACEFUL);
+	assert_int_equal(params.hold_ms, 600000);
+	assert_true(params.timelines);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_batch(bad[i].body, &params, &err), -EINVAL);
+		assert_string_equal(err.field, bad[i].field);
+	}
 }
 
 static void
@@ -1141,6 +1195,7 @@ main(void)
 		cmocka_unit_test(test_parse_open_output),
 		cmocka_unit_test(test_parse_open_leaves_output_on_error),
 		cmocka_unit_test(test_listen_valid),
+		cmocka_unit_test(test_batch_fields),
 		cmocka_unit_test(test_listen_invalid),
 		cmocka_unit_test(test_listen_syntax_and_type),
 		cmocka_unit_test(test_shutdown),
