@@ -35,6 +35,9 @@ limit_of(enum engine_result result, const struct errors_subject *s)
 	case ERRORS_OP_CAPTURE:
 		return (struct limit){ "capture reader limit reached", "capture readers", "raise it",
 		    "max-capture-readers", l->capture_readers };
+	case ERRORS_OP_BATCH:
+		return (struct limit){ "batch limit reached", "batches running",
+		    "stop one (DELETE), wait until one is done, or raise it", "max-batches", l->batches };
 	default:
 		return (struct limit){ "connection limit reached", "live connections", "raise it",
 		    "max-connections", l->connections };
@@ -72,14 +75,6 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 		    s->refusal, errors_state_text(s->state));
 		return -ENOTCONN;
 	case ENGINE_LIMIT_REACHED:
-		if (s->op == ERRORS_OP_BATCH) {
-			problem_set(err, PROBLEM_UNAVAILABLE, NULL,
-			    "batch limit reached: at most %d batches run at once and %d are kept;"
-			    " stop one (DELETE) or wait until one is done",
-			    ENGINE_BATCHES_RUNNING, ENGINE_BATCHES_KEPT);
-			return -ENOBUFS;
-		}
-		/* FALLTHROUGH */
 	case ENGINE_RULES_FULL:
 		return limit_problem(result, s, PROBLEM_UNAVAILABLE, err);
 	case ENGINE_QUEUE_FULL:

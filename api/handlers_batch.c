@@ -30,7 +30,7 @@ handlers_batch_list(const struct call *call, struct reply *reply, struct problem
 int
 handlers_batch_start(const struct call *call, struct reply *reply, struct problem *err)
 {
-	struct errors_subject subject = { .op = ERRORS_OP_BATCH };
+	struct errors_subject subject = { .op = ERRORS_OP_BATCH, .limits = &call->server->limits };
 	struct engine_batch_params params;
 	struct engine_batch_view batch;
 	enum engine_result result;

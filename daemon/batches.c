@@ -309,7 +309,7 @@ batches_make_room(struct engine *engine)
 {
 	struct batch *batch;
 
-	if (engine->batches_running >= ENGINE_BATCHES_RUNNING)
+	if (engine->batches_running >= engine->cfg.max_batches)
 		return ENGINE_LIMIT_REACHED;
 	if (engine->batch_count < ENGINE_BATCHES_KEPT)
 		return ENGINE_OK;

@@ -226,6 +226,8 @@ static const struct number_option {
 	    ", as each reader's queue takes 414 KiB" },
 	{ "max-send-queue", offsetof(struct config, max_send_queue), ENGINE_SEND_QUEUE_MIN,
 	    ENGINE_SEND_QUEUE_MAX, ENGINE_SEND_QUEUE_DEFAULT, "" },
+	{ "max-batches", offsetof(struct config, max_batches), 1, ENGINE_BATCHES_MAX,
+	    ENGINE_BATCHES_DEFAULT, "" },
 	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,
 	    CONFIG_FAULT_RULES_DEFAULT, "" },
 	{ "fault-hold-max", offsetof(struct config, fault_hold_max), 1, CONFIG_FAULT_HOLD_MAX,
@@ -569,6 +571,8 @@ config_usage(FILE *out)
 	    "  --max-capture-readers N  live capture readers at once (default %u, at most %u)\n"
 	    "  --max-send-queue N   bytes that may wait to be sent per connection\n"
 	    "                       (default %u, %u to %u)\n"
+	    "  --max-batches N      batches (POST /v1/batches) running at once (default %u,\n"
+	    "                       at most %u)\n"
 	    "  --msl-ms N           maximum segment lifetime; TIME_WAIT lasts 2 x N ms\n"
 	    "                       (default %u, at most %u)\n"
 	    "  --retain-closed N    closed connections kept for queries (default %u)\n"
@@ -602,7 +606,7 @@ config_usage(FILE *out)
 	    ENGINE_CONNECTIONS_DEFAULT, ENGINE_CONNECTIONS_MAX, ENGINE_LISTENERS_DEFAULT,
 	    ENGINE_LISTENERS_MAX, ENGINE_EVENT_STREAMS_DEFAULT, ENGINE_EVENT_STREAMS_MAX,
 	    ENGINE_CAPTURE_READERS_DEFAULT, ENGINE_CAPTURE_READERS_MAX, ENGINE_SEND_QUEUE_DEFAULT,
-	    ENGINE_SEND_QUEUE_MIN, ENGINE_SEND_QUEUE_MAX,
+	    ENGINE_SEND_QUEUE_MIN, ENGINE_SEND_QUEUE_MAX, ENGINE_BATCHES_DEFAULT, ENGINE_BATCHES_MAX,
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
 	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, ENGINE_SNAPLEN_DEFAULT, ENGINE_SNAPLEN_MAX,
@@ -634,6 +638,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "max-event-streams", required_argument, NULL, 0 },
 		{ "max-capture-readers", required_argument, NULL, 0 },
 		{ "max-send-queue", required_argument, NULL, 0 },
+		{ "max-batches", required_argument, NULL, 0 },
 		{ "max-fault-rules", required_argument, NULL, 0 },
 		{ "fault-hold-max", required_argument, NULL, 0 },
 		{ "fault-hold-bytes", required_argument, NULL, 0 },

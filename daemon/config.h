@@ -85,6 +85,7 @@ struct config {
 	uint32_t max_listeners;
 	uint32_t max_event_streams;
 	uint32_t max_capture_readers;
+	uint32_t max_batches;
 	uint32_t max_send_queue;
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;

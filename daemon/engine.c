@@ -91,6 +91,7 @@ engine_limits(const struct engine *engine, struct engine_limits *out)
 		.capture_readers = engine->cfg.max_capture_readers,
 		.send_queue = engine->cfg.max_send_queue,
 		.fault_rules = engine->cfg.max_fault_rules,
+		.batches = engine->cfg.max_batches,
 	};
 }
 

@@ -203,6 +203,8 @@ struct stack_config;
 #define ENGINE_SEND_QUEUE_DEFAULT (256u << 20)
 #define ENGINE_SEND_QUEUE_MIN 65536u
 #define ENGINE_SEND_QUEUE_MAX (1u << 30)
+#define ENGINE_BATCHES_DEFAULT 8u
+#define ENGINE_BATCHES_MAX 64u		/* no more than are kept */
 
 /* The limits an engine runs with, for the problems that name them. */
 struct engine_limits {
@@ -212,6 +214,7 @@ struct engine_limits {
 	uint32_t capture_readers;
 	uint32_t send_queue;		/* bytes waiting to be sent, per connection */
 	uint32_t fault_rules;
+	uint32_t batches;		/* batches running at once */
 };
 
 /* Settings the engine needs from the daemon's configuration. */
@@ -237,6 +240,7 @@ struct engine_config {
 	uint32_t max_capture_readers;
 	uint32_t max_send_queue;
 	uint32_t max_fault_rules;
+	uint32_t max_batches;
 	uint64_t fault_seed;	/* makes the seeds of rules given none */
 	const struct fault_spec *faults;	/* rules in place from the start */
 	size_t fault_count;
@@ -629,7 +633,6 @@ size_t engine_fault_clear(struct engine *engine);
 #define ENGINE_BATCH_IN_FLIGHT_MAX 4096u
 #define ENGINE_BATCH_HOLD_MAX_MS 600000u
 #define ENGINE_BATCHES_KEPT 64		/* finished batches beyond this go, oldest first */
-#define ENGINE_BATCHES_RUNNING 8	/* batches running at once */
 
 enum engine_batch_close {
 	ENGINE_BATCH_CLOSE_NONE = 0,	/* leave each connection open */
@@ -689,7 +692,7 @@ struct engine_batch_view {
 /*
  * Starts a batch whose values the caller checked; its first opens go out
  * before the call returns. Results: ADDRESS_INVALID, NO_ROUTE (the first
- * open's), LIMIT_REACHED (ENGINE_BATCHES_RUNNING run already), LINK_DOWN,
+ * open's), LIMIT_REACHED (--max-batches run already), LINK_DOWN,
  * NO_MEMORY, STOPPING.
  */
 enum engine_result engine_batch_start(struct engine *engine,

@@ -140,6 +140,7 @@ run(const struct config *cfg, const struct fault_spec *faults)
 		.snaplen = cfg->snaplen,
 		.peer_trace = cfg->peer_trace,
 		.max_connections = cfg->max_connections,
+		.max_batches = cfg->max_batches,
 		.max_listeners = cfg->max_listeners,
 		.max_event_streams = cfg->max_event_streams,
 		.max_capture_readers = cfg->max_capture_readers,

@@ -168,3 +168,16 @@ def test_timelines_off_unless_asked(lwipd, start_peer):
     assert events_of(lwipd, cid) == []
     problem(lwipd.post("/v1/connections", {"remote_ip": KERNEL_IP, "remote_port": PEER_PORT,
                                            "timeline": 0}), 422, "timeline")
+
+
+def test_running_batches_are_capped_by_max_batches(netns, start_daemon, start_peer):
+    d = start_daemon(netns, "--max-batches", "1")
+    # A full accept queue keeps the first batch running.
+    start_peer(netns, mode="full")
+    first = start_batch(d, count=100, in_flight=2, close="abort")
+    p = problem(d.post("/v1/batches", {"remote_ip": KERNEL_IP, "remote_port": PEER_PORT,
+                                       "count": 1}), 503)
+    assert (p["limit"], p["value"]) == ("max-batches", 1), p
+    assert "--max-batches" in p["detail"], p
+    assert d.delete("/v1/batches/%d" % first["id"]).status == 200
+    start_batch(d, count=1, in_flight=1, close="abort")

@@ -422,6 +422,8 @@ limits_are_flags_and_keys(void **unused)
 		    ENGINE_EVENT_STREAMS_DEFAULT, 1, ENGINE_EVENT_STREAMS_MAX },
 		{ "max-capture-readers", offsetof(struct config, max_capture_readers),
 		    ENGINE_CAPTURE_READERS_DEFAULT, 1, ENGINE_CAPTURE_READERS_MAX },
+		{ "max-batches", offsetof(struct config, max_batches), ENGINE_BATCHES_DEFAULT, 1,
+		    ENGINE_BATCHES_MAX },
 		{ "max-send-queue", offsetof(struct config, max_send_queue), ENGINE_SEND_QUEUE_DEFAULT,
 		    ENGINE_SEND_QUEUE_MIN, ENGINE_SEND_QUEUE_MAX },
 	};

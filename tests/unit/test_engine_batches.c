@@ -274,7 +274,7 @@ test_running_limit_and_eviction(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < ENGINE_BATCHES_RUNNING; i++)
+	for (i = 0; i < (int)ENGINE_BATCHES_DEFAULT; i++)
 		batch_start(engine, p);
 	assert_int_equal(engine_batch_start(engine, &p, &view), ENGINE_LIMIT_REACHED);
 	assert_int_equal(engine_batch_stop(engine, 1, &view), ENGINE_OK);
@@ -285,7 +285,7 @@ test_running_limit_and_eviction(void **state)
 	}
 	assert_int_equal(engine_batch_list(engine, &list, &count), ENGINE_OK);
 	assert_int_equal(count, ENGINE_BATCHES_KEPT);
-	assert_int_equal(list[count - 1].id, ENGINE_BATCHES_RUNNING + ENGINE_BATCHES_KEPT);
+	assert_int_equal(list[count - 1].id, ENGINE_BATCHES_DEFAULT + ENGINE_BATCHES_KEPT);
 	assert_true(list[0].id > 1);
 	free(list);
 	unit_end(engine);

@@ -35,7 +35,7 @@ unit_config(void)
 		.clock_us = fake_clock_us, .max_connections = ENGINE_CONNECTIONS_DEFAULT,
 		.max_listeners = ENGINE_LISTENERS_DEFAULT, .max_event_streams = ENGINE_EVENT_STREAMS_DEFAULT,
 		.max_capture_readers = ENGINE_CAPTURE_READERS_DEFAULT,
-		.max_send_queue = ENGINE_SEND_QUEUE_DEFAULT,
+		.max_send_queue = ENGINE_SEND_QUEUE_DEFAULT, .max_batches = ENGINE_BATCHES_DEFAULT,
 	};
 }
 
