@@ -62,6 +62,12 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
 		    "fault rule limit reached: remove a rule, or raise the limit with --max-fault-rules");
 		return -ENOBUFS;
+	case ENGINE_MEMORY_BUDGET:
+		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
+		    "memory budget reached: queued sends, receive buffers and timelines hold all "
+		    "--memory-budget allows; retry once queued data is sent or read, or raise it "
+		    "with --memory-budget");
+		return -ENOBUFS;
 	case ENGINE_OK:
 	default:
 		log_warnx("api: unexpected engine result %d", (int)result);

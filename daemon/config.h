@@ -81,6 +81,7 @@ struct config {
 	uint32_t recv_buffer;
 	uint32_t timeline_max;
 	uint32_t snaplen;	/* payload bytes a timeline segment keeps of its frame */
+	uint32_t memory_budget;	/* bytes of send copies, receive rings and timelines in all */
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;

@@ -18,6 +18,7 @@
 #include "faults.h"
 #include "peerstate.h"
 #include "lockorder.h"
+#include "membudget.h"
 #include "stack.h"
 #include "timeline.h"
 
@@ -98,6 +99,7 @@ struct engine {
 	size_t capture_reader_count;
 	uint64_t capture_dropped;	/* readers dropped for falling behind */
 	struct peertrace *peertrace;	/* --peer-trace's reader, or NULL */
+	struct membudget budget;	/* --memory-budget: send copies, receive rings, timelines */
 };
 
 static inline struct conn *

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "fake_stack.h"
+#include "membudget.h"
 
 /* 10.9.0.2 and 10.9.0.1, in network byte order on a little-endian host. */
 #define UNIT_LOCAL_IP 0x0200090au
@@ -32,6 +33,7 @@ unit_config(void)
 	return (struct engine_config){
 		.ifname = "tap0", .address = UNIT_LOCAL_IP, .prefix = 24, .msl_ms = UNIT_MSL_MS,
 		.retain_closed = 16, .recv_buffer = 64, .timeline_max = ENGINE_TIMELINE_DEFAULT,
+		.memory_budget = MEMBUDGET_DEFAULT,
 		.clock_us = fake_clock_us,
 	};
 }
