@@ -226,6 +226,9 @@ engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, boo
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
+	/* An empty ring may have refused data for want of budget: it waits in the glue. */
+	if (conn->tcp != NULL && conn->recv.len == 0)
+		stack_tcp_deliver(conn->tcp);
 	if (connbuf_recv_take(&conn->recv, data, len, &engine->budget) < 0) {
 		rc = ENGINE_NO_MEMORY;
 		goto unlock;
