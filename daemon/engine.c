@@ -141,6 +141,7 @@ conn_destroy(struct conntable_entry *entry)
 	connbuf_send_clear(&conn->send, &conn->engine->budget);
 	connbuf_recv_clear(&conn->recv, &conn->engine->budget);
 	timeline_free(&conn->timeline);
+	free(conn->kernel);
 	if (conn->announced)
 		events_emit(conn->engine, (struct engine_stream_event){
 			.kind = ENGINE_STREAM_CONN_REMOVED, .id = entry->id, .origin = entry->origin });
@@ -215,9 +216,11 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->peer_history_len = conn->peer.history_len;
 	memcpy(out->peer_history, conn->peer.history,
 	    conn->peer.history_len * sizeof(conn->peer.history[0]));
-	out->kernel_history_len = conn->kernel_history_len;
-	memcpy(out->kernel_history, conn->kernel_history,
-	    conn->kernel_history_len * sizeof(out->kernel_history[0]));
+	if (conn->kernel != NULL) {
+		out->kernel_history_len = conn->kernel->len;
+		memcpy(out->kernel_history, conn->kernel->entries,
+		    conn->kernel->len * sizeof(out->kernel_history[0]));
+	}
 	if (entry->state == TCPINFO_TIME_WAIT && conn->deadline.queue == &engine->time_wait)
 		out->time_wait_remaining_ms = deadline_remaining_ms(&conn->deadline);
 }

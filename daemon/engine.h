@@ -42,9 +42,9 @@ struct engine_tcb {
  * is the kernel's TIME_WAIT, which its tracepoint does not show.
  */
 struct engine_kernel_transition {
+	uint64_t at_us;
 	enum tcpinfo_state from;
 	enum tcpinfo_state to;
-	uint64_t at_us;
 };
 
 #define ENGINE_KERNEL_HISTORY_MAX 16

@@ -27,6 +27,12 @@
 #define ENGINE_LISTENERS_MAX 1024
 #define ENGINE_SUBSCRIBERS_MAX 64
 
+/* The peer's transitions as its kernel reported them: allocated only with --peer-trace. */
+struct kernel_history {
+	size_t len;
+	struct engine_kernel_transition entries[ENGINE_KERNEL_HISTORY_MAX];
+};
+
 /*
  * A connection: the table's record, then what the engine hangs on it. Every
  * owner the stack's hooks receive leads back to its engine, so the engine
@@ -51,8 +57,7 @@ struct conn {
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
 	bool open_rst;			/* and it is a RST that reached lwIP */
 	struct peerstate peer;		/* the peer's inferred state */
-	size_t kernel_history_len;	/* and its real one, with --peer-trace */
-	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
+	struct kernel_history *kernel;	/* and its real one, with --peer-trace; or NULL */
 	bool announced;			/* its creation went out on the event stream */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
 };

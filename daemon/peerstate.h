@@ -39,9 +39,10 @@ struct peerstate_cause {
 	uint8_t flags;	/* TCPINFO_FLAG_* of the segment, for RX and TX */
 };
 
+/* at_us first: 16 bytes rather than 24. */
 struct peerstate_entry {
-	enum tcpinfo_state state;	/* the state entered */
 	uint64_t at_us;
+	enum tcpinfo_state state;	/* the state entered */
 	struct peerstate_cause cause;
 };
 
@@ -52,17 +53,17 @@ struct peerstate_entry {
 struct peerstate {
 	enum tcpinfo_state state;
 	/* What the peer has received of lwIP's sequence space, in order. */
-	bool have_rcv_nxt;
 	uint32_t rcv_nxt;
 	/* The peer's own FIN, once seen: the sequence number after it. */
-	bool fin_sent;
 	uint32_t fin_end;
 	/* lwIP's FIN, delivered but not yet known to have arrived before or
 	 * after the peer's crossing segments (see peerstate.c). */
-	bool fin_pending;
 	uint32_t pending_fin_end;
+	bool have_rcv_nxt;
+	bool fin_sent;
+	bool fin_pending;
 	uint8_t pending_flags;
-	size_t history_len;
+	uint32_t history_len;
 	struct peerstate_entry history[PEERSTATE_HISTORY_MAX];
 };
 

@@ -4,15 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMELINE_FIRST_CAPACITY 16
 
 void
 timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot, struct membudget *budget)
 {
 	memset(timeline, 0, sizeof(*timeline));
 	timeline->budget = budget;
-	timeline->frame_slot = frame_slot;
-	timeline->cap = cap > ENGINE_TIMELINE_HEAD ? cap : ENGINE_TIMELINE_HEAD + 1;
+	timeline->frame_slot = (uint32_t)frame_slot;
+	timeline->cap = (uint32_t)(cap > ENGINE_TIMELINE_HEAD ? cap : ENGINE_TIMELINE_HEAD + 1);
 }
 
 /* The bytes n events take, with their frame slots. */
@@ -64,14 +63,14 @@ timeline_resize(struct timeline *timeline, size_t capacity)
 		return -1;
 	timeline->events = events;
 	if (capacity < timeline->capacity)
-		timeline->capacity = capacity;
+		timeline->capacity = (uint32_t)capacity;
 	if (timeline->frame_slot > 0) {
 		frames = realloc(timeline->frames, capacity * timeline->frame_slot);
 		if (frames == NULL)
 			return -1;
 		timeline->frames = frames;
 	}
-	timeline->capacity = capacity;
+	timeline->capacity = (uint32_t)capacity;
 	return 0;
 }
 

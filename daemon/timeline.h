@@ -26,13 +26,17 @@
  * budget has no room for is not recorded, only counted (refused), and the
  * timeline is then truncated.
  */
+/* The events a timeline's first allocation holds: a handshake and its state changes. */
+#define TIMELINE_FIRST_CAPACITY 8
+
 struct timeline {
 	struct engine_event *events;
 	uint8_t *frames;	/* capacity slots of frame_slot bytes; NULL when frame_slot is 0 */
-	size_t frame_slot;
-	size_t capacity;	/* allocated */
-	size_t count;		/* stored, at most cap */
-	size_t cap;
+	/* 32 bits each, as every connection has a timeline: cap <= ENGINE_TIMELINE_MAX. */
+	uint32_t frame_slot;
+	uint32_t capacity;	/* allocated */
+	uint32_t count;		/* stored, at most cap */
+	uint32_t cap;
 	uint64_t appended;	/* every event ever appended; numbers them from 0 */
 	uint64_t dropped;	/* left out between the head and the tail, or out of memory */
 	uint64_t refused;	/* not recorded: the memory budget had no room */

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timeline.h"
 #include "unit_helpers.h"
 
 /* What a timeline's first allocation costs with unit_config()'s snaplen of 0. */
-#define FIRST_TIMELINE (16 * (sizeof(struct engine_event) + ENGINE_FRAME_HEADERS_MAX))
+#define FIRST_TIMELINE \
+	(TIMELINE_FIRST_CAPACITY * (sizeof(struct engine_event) + ENGINE_FRAME_HEADERS_MAX))
 
 static struct engine_memory_stats
 memory_of(struct engine *engine)

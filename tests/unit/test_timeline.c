@@ -256,34 +256,35 @@ static void
 budget_truncates_and_shrink_credits(void **unused)
 {
 	const size_t slot = 100, each = sizeof(struct engine_event) + slot;
+	const size_t first = TIMELINE_FIRST_CAPACITY;
 	struct membudget budget;
 	struct timeline timeline;
 
 	(void)unused;
-	/* Room for the first 16 events and not for the next 16. */
-	membudget_init(&budget, 16 * each + 8 * each);
+	/* Room for the first allocation and not for the next. */
+	membudget_init(&budget, first * each + first / 2 * each);
 	timeline_init(&timeline, 256, slot, &budget);
 	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 0);
 	for (size_t i = 0; i < 20; i++)
 		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
-	assert_int_equal(timeline.count, 16);
-	assert_int_equal(timeline.refused, 4);
+	assert_int_equal(timeline.count, first);
+	assert_int_equal(timeline.refused, 20 - first);
 	assert_int_equal(timeline.dropped, 0);
-	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 16 * each);
-	assert_int_equal(budget.refused[MEMBUDGET_TIMELINE], 4);
-	/* Room again: the timeline grows and keeps its order. */
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], first * each);
+	assert_int_equal(budget.refused[MEMBUDGET_TIMELINE], 20 - first);
+	/* Room again: the timeline grows, doubling, and keeps its order. */
 	membudget_init(&budget, 1 << 20);
-	budget.used[MEMBUDGET_TIMELINE] = 16 * each;
+	budget.used[MEMBUDGET_TIMELINE] = first * each;
 	for (size_t i = 20; i < 37; i++)
 		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
-	assert_int_equal(timeline.count, 33);
-	assert_int_equal(timeline.capacity, 64);
-	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 64 * each);
-	assert_non_null(timeline_get(&timeline, 32));
+	assert_int_equal(timeline.count, first + 17);
+	assert_int_equal(timeline.capacity, first * 4);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], first * 4 * each);
 	timeline_shrink(&timeline);
-	assert_int_equal(timeline.capacity, 33);
-	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 33 * each);
-	assert_int_equal(timeline_get(&timeline, 32)->at_us, 36);
+	assert_int_equal(timeline.capacity, first + 17);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], (first + 17) * each);
+	assert_int_equal(timeline_get(&timeline, (int64_t)first + 16)->at_us, 36);
+	assert_int_equal(timeline_get(&timeline, (int64_t)first - 1)->at_us, first - 1);
 	timeline_free(&timeline);
 	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 0);
 	/* An empty timeline shrinks to nothing. */
