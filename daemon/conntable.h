@@ -28,8 +28,9 @@ struct conntable_entry {
 	enum engine_origin origin;
 	enum tcpinfo_state state;
 	uint32_t history_len;
+	uint32_t history_cap;		/* allocated (histbuf.h), at most ENGINE_HISTORY_MAX */
 	struct tcpinfo_seq_mark sent;	/* for spotting retransmissions */
-	struct engine_history_entry history[ENGINE_HISTORY_MAX];
+	struct engine_history_entry *history;
 	struct engine_counters counters;
 	struct conntable_entry *prev, *next;	/* every connection, in id order */
 	struct conntable_entry *closed_prev, *closed_next;	/* closed ones, oldest first */

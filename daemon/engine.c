@@ -141,6 +141,7 @@ conn_destroy(struct conntable_entry *entry)
 	connbuf_send_clear(&conn->send, &conn->engine->budget);
 	connbuf_recv_clear(&conn->recv, &conn->engine->budget);
 	timeline_free(&conn->timeline);
+	peerstate_free(&conn->peer);
 	free(conn->kernel);
 	if (conn->announced)
 		events_emit(conn->engine, (struct engine_stream_event){
@@ -206,7 +207,8 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->remote = entry->remote;
 	out->state = entry->state;
 	out->history_len = entry->history_len;
-	memcpy(out->history, entry->history, entry->history_len * sizeof(entry->history[0]));
+	if (entry->history_len > 0)
+		memcpy(out->history, entry->history, entry->history_len * sizeof(entry->history[0]));
 	out->counters = entry->counters;
 	out->has_tcb = conn->has_tcb;
 	out->tcb = conn->tcb;
@@ -214,8 +216,9 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->recv_buffered = conn->recv.len;
 	out->peer_state = conn->peer.state;
 	out->peer_history_len = conn->peer.history_len;
-	memcpy(out->peer_history, conn->peer.history,
-	    conn->peer.history_len * sizeof(conn->peer.history[0]));
+	if (conn->peer.history_len > 0)
+		memcpy(out->peer_history, conn->peer.history,
+		    conn->peer.history_len * sizeof(conn->peer.history[0]));
 	if (conn->kernel != NULL) {
 		out->kernel_history_len = conn->kernel->len;
 		memcpy(out->kernel_history, conn->kernel->entries,

@@ -4,7 +4,8 @@
  *
  * Pure bookkeeping: no lwIP, no I/O, no lock and no clock. The engine embeds
  * one struct peerstate per connection and calls peerstate_segment() for every
- * segment of it, in the order they cross the TAP, with the core lock held.
+ * segment of it, in the order they cross the TAP, with the core lock held,
+ * and peerstate_free() when the connection goes.
  *
  * The causes in a peer's history are written from the peer's side:
  *   "rx:<flags>"   the peer received a segment of lwIP's with these flags
@@ -64,7 +65,8 @@ struct peerstate {
 	bool fin_pending;
 	uint8_t pending_flags;
 	uint32_t history_len;
-	struct peerstate_entry history[PEERSTATE_HISTORY_MAX];
+	uint32_t history_cap;	/* allocated (histbuf.h), at most PEERSTATE_HISTORY_MAX */
+	struct peerstate_entry *history;
 };
 
 /* Long enough for any formatted cause, with its NUL. */
@@ -76,6 +78,9 @@ struct peerstate {
  * connection, a SYN from it an active open).
  */
 void peerstate_init(struct peerstate *peer);
+
+/* Frees the history, allocated as it grows. Accepts NULL. */
+void peerstate_free(struct peerstate *peer);
 
 /*
  * Feeds one segment: outbound (lwIP sent it) or inbound (the peer sent it),

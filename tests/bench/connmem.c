@@ -42,7 +42,7 @@ main(int argc, char **argv)
 	struct engine_stats stats;
 	struct engine *engine;
 	size_t before, fake_record, after;
-	void *probe;
+	void *volatile probe;	/* volatile: the compiler may elide an unused calloc and free */
 
 	if (n < 1 || n > CONNMEM_MAX) {
 		fprintf(stderr, "connmem: N from 1 to %d\n", CONNMEM_MAX);
