@@ -22,6 +22,11 @@ limit_of(enum engine_result result, const struct errors_subject *s)
 	if (result == ENGINE_QUEUE_FULL)
 		return (struct limit){ "the send queue is full", "bytes may wait",
 		    "retry later, or raise it", "max-send-queue", l->send_queue };
+	if (result == ENGINE_MEMORY_BUDGET)
+		return (struct limit){ "memory budget reached",
+		    "bytes of queued sends, receive buffers and timelines",
+		    "retry once queued data is sent or read, or raise it", "memory-budget",
+		    l->memory_budget };
 	if (result == ENGINE_RULES_FULL)
 		return (struct limit){ "fault rule limit reached", "fault rules",
 		    "remove a rule, or raise it", "max-fault-rules", l->fault_rules };
@@ -110,6 +115,8 @@ errors_engine(enum engine_result result, const struct errors_subject *s, struct 
 		problem_set(err, PROBLEM_UNAVAILABLE, NULL,
 		    "the TAP device failed or was deleted: the link is down and the daemon is exiting");
 		return -ENETDOWN;
+	case ENGINE_MEMORY_BUDGET:
+		return limit_problem(result, s, PROBLEM_UNAVAILABLE, err);
 	case ENGINE_OK:
 	default:
 		log_warnx("api: unexpected engine result %d", (int)result);

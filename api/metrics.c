@@ -241,6 +241,28 @@ put_capture(FILE *f, const struct engine_capture_stats *capture)
 }
 
 static void
+put_memory(FILE *f, const struct engine_memory_stats *memory)
+{
+	static const char *const kinds[] = { "send", "recv", "timeline" };
+	const uint64_t used[] = { memory->send_queued, memory->recv_buffers, memory->timelines };
+	const uint64_t refused[] = { memory->sends_refused, memory->recv_deferred,
+	    memory->timeline_refused };
+
+	put_family(f, "lwipd_memory_budget_bytes", "gauge",
+	    "The memory budget for queued sends, receive buffers and timelines (--memory-budget).");
+	fprintf(f, "lwipd_memory_budget_bytes %" PRIu64 "\n", memory->limit);
+	put_family(f, "lwipd_memory_used_bytes", "gauge", "Bytes charged to the memory budget, by kind.");
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		fprintf(f, "lwipd_memory_used_bytes{kind=\"%s\"} %" PRIu64 "\n", kinds[k], used[k]);
+	put_family(f, "lwipd_memory_refused_total", "counter",
+	    "What the full memory budget refused, by kind: sends answered 503, deliveries of "
+	    "received data left in lwIP, timeline events not recorded.");
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		fprintf(f, "lwipd_memory_refused_total{kind=\"%s\"} %" PRIu64 "\n", kinds[k],
+		    refused[k]);
+}
+
+static void
 put_sse(FILE *f, const struct metrics_input *in)
 {
 	put_family(f, "lwipd_sse_clients", "gauge", "Clients connected to GET /v1/events.");
@@ -269,6 +291,7 @@ metrics_render(const struct metrics_input *in, char **out, size_t *len)
 	    &in->stats.iface);
 	put_faults(f, &in->stats.faults);
 	put_capture(f, &in->stats.capture);
+	put_memory(f, &in->stats.memory);
 	put_http(f, in);
 	put_sse(f, in);
 	/* A memory stream fails only when it cannot grow; the error sticks until fclose. */

@@ -337,15 +337,30 @@ render_transitions(const struct engine_stats *stats)
 	return obj;
 }
 
+static json_t *
+render_memory_stats(const struct engine_memory_stats *memory)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "limit", clamp_u64(memory->limit),
+	    "used", clamp_u64(memory->send_queued + memory->recv_buffers + memory->timelines),
+	    "send_queued", clamp_u64(memory->send_queued),
+	    "recv_buffers", clamp_u64(memory->recv_buffers),
+	    "timelines", clamp_u64(memory->timelines),
+	    "sends_refused", clamp_u64(memory->sends_refused),
+	    "recv_deferred", clamp_u64(memory->recv_deferred),
+	    "timeline_refused", clamp_u64(memory->timeline_refused));
+}
+
 json_t *
 render_stats(const struct engine_stats *stats)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "tcp", render_tcp_stats(&stats->tcp),
 	    "transitions", render_transitions(stats),
 	    "interface", render_iface_counters(&stats->iface),
 	    "faults", render_fault_stats(&stats->faults),
-	    "capture", render_capture_stats(&stats->capture));
+	    "capture", render_capture_stats(&stats->capture),
+	    "memory", render_memory_stats(&stats->memory));
 }
 
 json_t *
@@ -450,10 +465,12 @@ render_timeline(const struct engine_timeline *timeline)
 			return NULL;
 		}
 	}
-	return json_pack("{s:o, s:o, s:I}",
+	return json_pack("{s:o, s:o, s:I, s:I, s:b}",
 	    "connection", render_connection(&timeline->conn),
 	    "events", events,
-	    "dropped", render_u64(timeline->dropped));
+	    "dropped", render_u64(timeline->dropped),
+	    "refused", render_u64(timeline->refused),
+	    "truncated", (int)(timeline->dropped > 0 || timeline->refused > 0));
 }
 
 const char *

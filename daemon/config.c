@@ -1,5 +1,6 @@
 #include "config.h"
 #include "engine.h"
+#include "membudget.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -228,6 +229,8 @@ static const struct number_option {
 	    ENGINE_SEND_QUEUE_MAX, ENGINE_SEND_QUEUE_DEFAULT, "" },
 	{ "max-batches", offsetof(struct config, max_batches), 1, ENGINE_BATCHES_MAX,
 	    ENGINE_BATCHES_DEFAULT, "" },
+	{ "memory-budget", offsetof(struct config, memory_budget), MEMBUDGET_MIN, MEMBUDGET_MAX,
+	    MEMBUDGET_DEFAULT, "" },
 	{ "max-fault-rules", offsetof(struct config, max_fault_rules), 1, CONFIG_FAULT_RULES_MAX,
 	    CONFIG_FAULT_RULES_DEFAULT, "" },
 	{ "fault-hold-max", offsetof(struct config, fault_hold_max), 1, CONFIG_FAULT_HOLD_MAX,
@@ -582,6 +585,9 @@ config_usage(FILE *out)
 	    "                       and the latest (default %u, %u to %u)\n"
 	    "  --snaplen N          payload bytes each timeline segment keeps of its frame,\n"
 	    "                       after its headers, for captures (default %u, at most %u)\n"
+	    "  --memory-budget N    bytes that queued sends, receive buffers and timelines\n"
+	    "                       may hold in all (default %u, %u to %u); beyond it sends\n"
+	    "                       get 503, received data waits in lwIP, events are not kept\n"
 	    "  --fault JSON         a fault rule, as POST /v1/faults takes it; repeatable\n"
 	    "                       (at most %d)\n"
 	    "  --max-fault-rules N  fault rules that may exist at once (default %u)\n"
@@ -610,6 +616,7 @@ config_usage(FILE *out)
 	    CONFIG_MSL_MS_DEFAULT, CONFIG_MSL_MS_MAX, CONFIG_RETAIN_CLOSED_DEFAULT,
 	    CONFIG_RECV_BUFFER_DEFAULT, ENGINE_TIMELINE_HEAD, ENGINE_TIMELINE_DEFAULT,
 	    ENGINE_TIMELINE_MIN, ENGINE_TIMELINE_MAX, ENGINE_SNAPLEN_DEFAULT, ENGINE_SNAPLEN_MAX,
+	    MEMBUDGET_DEFAULT, MEMBUDGET_MIN, MEMBUDGET_MAX,
 	    CONFIG_FAULTS_MAX, CONFIG_FAULT_RULES_DEFAULT,
 	    CONFIG_FAULT_HOLD_DEFAULT, CONFIG_FAULT_HOLD_BYTES_DEFAULT);
 }
@@ -630,6 +637,7 @@ config_parse_args(struct config *cfg, int argc, char **argv, enum config_action 
 		{ "recv-buffer", required_argument, NULL, 0 },
 		{ "timeline-max", required_argument, NULL, 0 },
 		{ "snaplen", required_argument, NULL, 0 },
+		{ "memory-budget", required_argument, NULL, 0 },
 		{ "fault", required_argument, NULL, 0 },
 		{ "lwip-raw", no_argument, NULL, 0 },
 		{ "peer-trace", no_argument, NULL, 0 },

@@ -87,6 +87,7 @@ struct config {
 	uint32_t max_capture_readers;
 	uint32_t max_batches;
 	uint32_t max_send_queue;
+	uint32_t memory_budget;	/* bytes of send copies, receive rings and timelines in all */
 	uint32_t max_fault_rules;
 	uint32_t fault_hold_max;
 	uint32_t fault_hold_bytes;

@@ -3,6 +3,7 @@
  * expire, send, read, and copies of it and its timeline. Each operation
  * takes the core lock once, acts through the glue, and copies the result.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +189,19 @@ can_send(enum tcpinfo_state state)
 	    state == TCPINFO_ESTABLISHED || state == TCPINFO_CLOSE_WAIT;
 }
 
+static enum engine_result
+send_push(struct conn *conn, const void *data, uint64_t len)
+{
+	switch (connbuf_send_push(&conn->send, data, len, &conn->engine->budget)) {
+	case 0:
+		return ENGINE_OK;
+	case -ENOBUFS:
+		return ENGINE_MEMORY_BUDGET;
+	default:
+		return ENGINE_NO_MEMORY;
+	}
+}
+
 enum engine_result
 engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
     struct engine_conn_view *out)
@@ -203,8 +217,8 @@ engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
 		rc = ENGINE_WRONG_STATE;
 	else if (len > engine->cfg.max_send_queue - conn->send.queued)
 		rc = ENGINE_QUEUE_FULL;
-	else if (connbuf_send_push(&conn->send, data, len) < 0)
-		rc = ENGINE_NO_MEMORY;
+	else
+		rc = send_push(conn, data, len);
 	if (rc == ENGINE_OK)
 		engine_conn_pump(conn);
 	conn_end(engine, conn, out);
@@ -225,7 +239,10 @@ engine_read(struct engine *engine, uint64_t id, uint8_t **data, size_t *len, boo
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
-	if (connbuf_recv_take(&conn->recv, data, len) < 0) {
+	/* An empty ring may have refused data for want of budget: it waits in the glue. */
+	if (conn->tcp != NULL && conn->recv.len == 0)
+		stack_tcp_deliver(conn->tcp);
+	if (connbuf_recv_take(&conn->recv, data, len, &engine->budget) < 0) {
 		rc = ENGINE_NO_MEMORY;
 		goto unlock;
 	}
@@ -305,6 +322,7 @@ copy_timeline(struct engine *engine, uint64_t id, bool with_frames, struct engin
 	}
 	out->count = timeline->count;
 	out->dropped = timeline->dropped;
+	out->refused = timeline->refused;
 	goto unlock;
 free_copy:
 	engine_timeline_free(out);

@@ -24,9 +24,10 @@ struct engine_endpoint {
 	uint16_t port;
 };
 
+/* at_us first: 16 bytes rather than 24, as every connection keeps a history. */
 struct engine_history_entry {
-	enum tcpinfo_state state;
 	uint64_t at_us;		/* microseconds since the daemon started */
+	enum tcpinfo_state state;
 	struct tcpinfo_cause cause;
 };
 

@@ -1,4 +1,5 @@
 #include "conntable.h"
+#include "histbuf.h"
 
 #include <stdlib.h>
 #include <utlist.h>
@@ -43,6 +44,7 @@ conntable_free(struct conntable *table)
 		idorder_remove(&table->order, &entry->order);
 		if (table->destroy != NULL)
 			table->destroy(entry);
+		free(entry->history);
 		free(entry);
 	}
 	free(table);
@@ -74,6 +76,7 @@ conn_remove(struct conntable *table, struct conntable_entry *entry)
 	idorder_remove(&table->order, &entry->order);
 	if (table->destroy != NULL)
 		table->destroy(entry);
+	free(entry->history);
 	free(entry);
 }
 
@@ -129,16 +132,16 @@ void
 conntable_record_state(struct conntable *table, struct conntable_entry *entry, enum tcpinfo_state state,
     struct tcpinfo_cause cause, uint64_t at_us)
 {
-	struct engine_history_entry *last;
 	bool was_closed = entry->state == TCPINFO_CLOSED && entry->history_len > 0;
+	int slot;
 
 	/* A full history keeps its latest entry current rather than losing the end. */
-	if (entry->history_len < ENGINE_HISTORY_MAX)
-		entry->history_len++;
-	last = &entry->history[entry->history_len - 1];
-	last->state = state;
-	last->at_us = at_us;
-	last->cause = cause;
+	slot = histbuf_slot((void **)&entry->history, &entry->history_len, &entry->history_cap,
+	    sizeof(*entry->history), ENGINE_HISTORY_MAX);
+	if (slot >= 0)
+		entry->history[slot] = (struct engine_history_entry){
+			.state = state, .at_us = at_us, .cause = cause,
+		};
 	entry->state = state;
 
 	if (state == TCPINFO_CLOSED && !was_closed) {

@@ -20,17 +20,19 @@
 #include "idorder.h"
 #include "tcpinfo.h"
 
+/* Members ordered so that padding wastes nothing: the table may hold a million. */
 struct conntable_entry {
 	uint64_t id;
-	enum engine_origin origin;
 	uint64_t listener_id;		/* passive connections: the listener that accepted it */
 	struct engine_endpoint local;
 	struct engine_endpoint remote;
+	enum engine_origin origin;
 	enum tcpinfo_state state;
-	size_t history_len;
-	struct engine_history_entry history[ENGINE_HISTORY_MAX];
-	struct engine_counters counters;
+	uint32_t history_len;
+	uint32_t history_cap;		/* allocated (histbuf.h), at most ENGINE_HISTORY_MAX */
 	struct tcpinfo_seq_mark sent;	/* for spotting retransmissions */
+	struct engine_history_entry *history;
+	struct engine_counters counters;
 	struct idorder_node order;	/* every connection, in id order */
 	struct conntable_entry *closed_prev, *closed_next;	/* closed ones, oldest first */
 	UT_hash_handle hh;

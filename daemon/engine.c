@@ -22,6 +22,11 @@
  * ring; what does not fit stays in the glue, outside the receive window,
  * until a read makes room.
  *
+ * Send copies, receive rings and timelines are charged to one memory budget
+ * (membudget.h): a send it has no room for is refused whole, received data
+ * stays in the glue as for a full ring, and a timeline event is not
+ * recorded. A connection that closes keeps only what its history needs.
+ *
  * Each connection keeps a timeline of its segments and state changes. An
  * inbound segment is recorded before lwIP handles it; the state changes
  * reported until the stack's segment_done are its doing and fill in its
@@ -92,6 +97,7 @@ engine_limits(const struct engine *engine, struct engine_limits *out)
 		.send_queue = engine->cfg.max_send_queue,
 		.fault_rules = engine->cfg.max_fault_rules,
 		.batches = engine->cfg.max_batches,
+		.memory_budget = engine->cfg.memory_budget,
 	};
 }
 
@@ -148,9 +154,11 @@ conn_destroy(struct conntable_entry *entry)
 
 	deadline_remove(&conn->deadline);
 	deadline_remove(&conn->batch_hold);
-	connbuf_send_clear(&conn->send);
-	connbuf_recv_clear(&conn->recv);
+	connbuf_send_clear(&conn->send, &conn->engine->budget);
+	connbuf_recv_clear(&conn->recv, &conn->engine->budget);
 	timeline_free(&conn->timeline);
+	peerstate_free(&conn->peer);
+	free(conn->kernel);
 	if (conn->announced)
 		events_emit(conn->engine, (struct engine_stream_event){
 			.kind = ENGINE_STREAM_CONN_REMOVED, .id = entry->id, .origin = entry->origin });
@@ -170,7 +178,7 @@ engine_conn_new(struct engine *engine, enum engine_origin origin,
 	conn = conn_of(entry);
 	conn->engine = engine;
 	timeline_init(&conn->timeline, engine->cfg.timeline_max,
-	    ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen);
+	    ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen, &engine->budget);
 	peerstate_init(&conn->peer);
 	conn->open_event = -1;
 	return conn;
@@ -215,7 +223,8 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->remote = entry->remote;
 	out->state = entry->state;
 	out->history_len = entry->history_len;
-	memcpy(out->history, entry->history, entry->history_len * sizeof(entry->history[0]));
+	if (entry->history_len > 0)
+		memcpy(out->history, entry->history, entry->history_len * sizeof(entry->history[0]));
 	out->counters = entry->counters;
 	out->has_tcb = conn->has_tcb;
 	out->tcb = conn->tcb;
@@ -223,11 +232,14 @@ engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_vi
 	out->recv_buffered = conn->recv.len;
 	out->peer_state = conn->peer.state;
 	out->peer_history_len = conn->peer.history_len;
-	memcpy(out->peer_history, conn->peer.history,
-	    conn->peer.history_len * sizeof(conn->peer.history[0]));
-	out->kernel_history_len = conn->kernel_history_len;
-	memcpy(out->kernel_history, conn->kernel_history,
-	    conn->kernel_history_len * sizeof(out->kernel_history[0]));
+	if (conn->peer.history_len > 0)
+		memcpy(out->peer_history, conn->peer.history,
+		    conn->peer.history_len * sizeof(conn->peer.history[0]));
+	if (conn->kernel != NULL) {
+		out->kernel_history_len = conn->kernel->len;
+		memcpy(out->kernel_history, conn->kernel->entries,
+		    conn->kernel->len * sizeof(out->kernel_history[0]));
+	}
 	if (entry->state == TCPINFO_TIME_WAIT && conn->deadline.queue == &engine->time_wait)
 		out->time_wait_remaining_ms = deadline_remaining_ms(&conn->deadline);
 }
@@ -247,7 +259,7 @@ engine_conn_pump(struct conn *conn)
 		if (stack_tcp_write(conn->tcp, bytes, want, &written) < 0 || written == 0)
 			break;
 		wrote = true;
-		connbuf_send_consume(&conn->send, written);
+		connbuf_send_consume(&conn->send, written, &conn->engine->budget);
 	}
 	if (conn->tcp != NULL && wrote)
 		stack_tcp_flush(conn->tcp);
@@ -277,6 +289,21 @@ expire_fin_wait_2(struct deadline_entry *deadline, void *ctx)
 
 	(void)ctx;
 	stack_tcp_drop(conn->tcp, engine_cause(TCPINFO_CAUSE_TIMER_FIN_WAIT_2));
+}
+
+/*
+ * A closed connection is kept only for its history: its unsent data goes,
+ * its unread data and its timeline keep exactly the memory they use.
+ */
+static void
+conn_retire(struct conn *conn)
+{
+	struct membudget *budget = &conn->engine->budget;
+
+	conn->tcp = NULL;
+	connbuf_send_clear(&conn->send, budget);
+	connbuf_recv_shrink(&conn->recv, budget);
+	timeline_shrink(&conn->timeline);
 }
 
 /* Calls back into the glue: engine_conn_pump writes and may close. */
@@ -309,8 +336,7 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 	} else if (state == TCPINFO_FIN_WAIT_2 && conn->close_requested) {
 		deadline_add(&engine->fin_wait_2, &conn->deadline);
 	} else if (state == TCPINFO_CLOSED) {
-		conn->tcp = NULL;
-		connbuf_send_clear(&conn->send);
+		conn_retire(conn);
 	}
 	waits_check(engine, &conn->waiters);
 	if (conn->batch_id != 0)
@@ -351,7 +377,10 @@ on_passive_abandoned(void *owner)
 	conntable_discard(conn->engine->table, &conn->entry);
 }
 
-/* Calls nothing in the glue: what does not fit stays there until engine_read. */
+/*
+ * Calls nothing in the glue: what does not fit, in the ring or in the memory
+ * budget, stays there, outside the receive window, until engine_read.
+ */
 static size_t
 on_received(void *owner, const uint8_t *data, size_t len)
 {
@@ -361,7 +390,8 @@ on_received(void *owner, const uint8_t *data, size_t len)
 		conn->recv_truncated = true;
 		return len;
 	}
-	return connbuf_recv_put(&conn->recv, conn->engine->cfg.recv_buffer, data, len);
+	return connbuf_recv_put(&conn->recv, conn->engine->cfg.recv_buffer, data, len,
+	    &conn->engine->budget);
 }
 
 /* Calls back into the glue: writes queued data, and may send the pending FIN. */
@@ -398,6 +428,7 @@ engine_start(const struct engine_config *cfg, const struct stack_config *stack_c
 	engine->next_listener_id = 1;
 	idorder_init(&engine->listeners);
 	engine->next_batch_id = 1;
+	membudget_init(&engine->budget, cfg->memory_budget);
 	events_init(&engine->events);
 	deadline_queue_init(&engine->time_wait, (uint64_t)cfg->msl_ms * 2000u, engine_clock,
 	    expire_time_wait, engine);

@@ -42,9 +42,9 @@ struct engine_tcb {
  * is the kernel's TIME_WAIT, which its tracepoint does not show.
  */
 struct engine_kernel_transition {
+	uint64_t at_us;
 	enum tcpinfo_state from;
 	enum tcpinfo_state to;
-	uint64_t at_us;
 };
 
 #define ENGINE_KERNEL_HISTORY_MAX 16
@@ -134,8 +134,20 @@ struct engine_capture_stats {
 	uint64_t readers_dropped;	/* dropped for falling behind */
 };
 
+/* The memory budget (--memory-budget): bytes in use by kind, and what it refused. */
+struct engine_memory_stats {
+	uint64_t limit;
+	uint64_t send_queued;		/* copies of data waiting to be sent */
+	uint64_t recv_buffers;		/* receive rings, unread data and room */
+	uint64_t timelines;		/* timeline events and their frame bytes */
+	uint64_t sends_refused;		/* sends answered MEMORY_BUDGET */
+	uint64_t recv_deferred;		/* times received data was left in lwIP for want of room */
+	uint64_t timeline_refused;	/* timeline events not recorded */
+};
+
 struct engine_stats {
 	struct engine_tcp_stats tcp;
+	struct engine_memory_stats memory;
 	struct engine_fault_stats faults;
 	struct engine_capture_stats capture;
 	uint64_t transitions[TCPINFO_STATE_COUNT][TCPINFO_STATE_COUNT];	/* [from][to] */
@@ -179,7 +191,8 @@ enum engine_result {
 	ENGINE_NO_MEMORY,
 	ENGINE_STOPPING,		/* the daemon is stopping */
 	ENGINE_RULES_FULL,		/* as many fault rules as --max-fault-rules allows exist */
-	ENGINE_LINK_DOWN		/* the TAP device failed or is gone */
+	ENGINE_LINK_DOWN,		/* the TAP device failed or is gone */
+	ENGINE_MEMORY_BUDGET		/* --memory-budget has no room for it */
 };
 
 struct engine;
@@ -215,6 +228,7 @@ struct engine_limits {
 	uint32_t send_queue;		/* bytes waiting to be sent, per connection */
 	uint32_t fault_rules;
 	uint32_t batches;		/* batches running at once */
+	uint64_t memory_budget;		/* bytes of send copies, receive rings and timelines */
 };
 
 /* Settings the engine needs from the daemon's configuration. */
@@ -227,6 +241,7 @@ struct engine_config {
 	uint32_t recv_buffer;	/* bytes of received data kept per connection */
 	uint32_t timeline_max;	/* events kept per connection's timeline */
 	uint32_t snaplen;	/* payload bytes kept of each segment's frame, after its headers */
+	uint64_t memory_budget;	/* bytes of send copies, receive rings and timelines in all */
 	bool peer_trace;	/* read the kernel's TCP states (peertrace.h) */
 	/*
 	 * The engine's clock, in microseconds; NULL: CLOCK_MONOTONIC from the
@@ -345,8 +360,8 @@ enum engine_result engine_expire(struct engine *engine, uint64_t id, struct engi
  * Queued bytes go to lwIP as its send buffer frees up, so a large send waits
  * rather than fails. *out (may be NULL) holds the connection after the call.
  * Results: NOT_FOUND, WRONG_STATE (the connection cannot send), QUEUE_FULL (more than
- * --max-send-queue bytes would wait),
- * NO_MEMORY, STOPPING.
+ * --max-send-queue bytes would wait), MEMORY_BUDGET (nothing is queued), NO_MEMORY,
+ * STOPPING.
  */
 enum engine_result engine_send(struct engine *engine, uint64_t id, const void *data, uint64_t len,
     struct engine_conn_view *out);
@@ -477,6 +492,7 @@ struct engine_timeline {
 	size_t count;
 	struct engine_event *events;	/* malloc'd, count long, in order */
 	uint64_t dropped;		/* events left out between the head and the tail */
+	uint64_t refused;		/* events not recorded: the memory budget was full */
 	/* engine_capture only: event i's first snap_len bytes are at frames + i * frame_slot. */
 	uint8_t *frames;		/* malloc'd */
 	size_t frame_slot;

@@ -20,11 +20,18 @@
 #include "idorder.h"
 #include "peerstate.h"
 #include "lockorder.h"
+#include "membudget.h"
 #include "stack.h"
 #include "timeline.h"
 
 /* A list is gathered with the core lock held for at most this many entries at a time. */
 #define ENGINE_LIST_CHUNK 256
+
+/* The peer's transitions as its kernel reported them: allocated only with --peer-trace. */
+struct kernel_history {
+	size_t len;
+	struct engine_kernel_transition entries[ENGINE_KERNEL_HISTORY_MAX];
+};
 
 /*
  * A connection: the table's record, then what the engine hangs on it. Every
@@ -50,8 +57,7 @@ struct conn {
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
 	bool open_rst;			/* and it is a RST that reached lwIP */
 	struct peerstate peer;		/* the peer's inferred state */
-	size_t kernel_history_len;	/* and its real one, with --peer-trace */
-	struct engine_kernel_transition kernel_history[ENGINE_KERNEL_HISTORY_MAX];
+	struct kernel_history *kernel;	/* and its real one, with --peer-trace; or NULL */
 	bool announced;			/* its creation went out on the event stream */
 	bool timeline_off;		/* records no timeline events */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
@@ -129,6 +135,7 @@ struct engine {
 	size_t batch_count;
 	size_t batches_running;
 	uint64_t next_batch_id;
+	struct membudget budget;	/* --memory-budget: send copies, receive rings, timelines */
 };
 
 static inline struct conn *

@@ -138,6 +138,7 @@ run(const struct config *cfg, const struct fault_spec *faults)
 		.recv_buffer = cfg->recv_buffer,
 		.timeline_max = cfg->timeline_max,
 		.snaplen = cfg->snaplen,
+		.memory_budget = cfg->memory_budget,
 		.peer_trace = cfg->peer_trace,
 		.max_connections = cfg->max_connections,
 		.max_batches = cfg->max_batches,

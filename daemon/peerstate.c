@@ -37,8 +37,10 @@
  *     the peer keeps them out of order; the ACK they carry counts at once.
  */
 #include "peerstate.h"
+#include "histbuf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -48,22 +50,32 @@ peerstate_init(struct peerstate *peer)
 	peer->state = TCPINFO_CLOSED;
 }
 
+void
+peerstate_free(struct peerstate *peer)
+{
+	if (peer == NULL)
+		return;
+	free(peer->history);
+	peer->history = NULL;
+	peer->history_len = 0;
+	peer->history_cap = 0;
+}
+
 /* Enters state with its cause. A full history reuses its last slot, so the latest state stays. */
 static void
 enter(struct peerstate *peer, enum tcpinfo_state state, uint64_t at_us, uint8_t kind, uint8_t flags)
 {
-	struct peerstate_entry *entry;
+	int slot;
 
 	if (peer->state == state)
 		return;
 	peer->state = state;
-	if (peer->history_len < PEERSTATE_HISTORY_MAX)
-		peer->history_len++;
-	entry = &peer->history[peer->history_len - 1];
-	entry->state = state;
-	entry->at_us = at_us;
-	entry->cause.kind = kind;
-	entry->cause.flags = flags;
+	slot = histbuf_slot((void **)&peer->history, &peer->history_len, &peer->history_cap,
+	    sizeof(*peer->history), PEERSTATE_HISTORY_MAX);
+	if (slot >= 0)
+		peer->history[slot] = (struct peerstate_entry){
+			.state = state, .at_us = at_us, .cause = { .kind = kind, .flags = flags },
+		};
 }
 
 /* lwIP's FIN arrives at the peer (rule 6). */

@@ -4,7 +4,8 @@
  *
  * Pure bookkeeping: no lwIP, no I/O, no lock and no clock. The engine embeds
  * one struct peerstate per connection and calls peerstate_segment() for every
- * segment of it, in the order they cross the TAP, with the core lock held.
+ * segment of it, in the order they cross the TAP, with the core lock held,
+ * and peerstate_free() when the connection goes.
  *
  * The causes in a peer's history are written from the peer's side:
  *   "rx:<flags>"   the peer received a segment of lwIP's with these flags
@@ -39,9 +40,10 @@ struct peerstate_cause {
 	uint8_t flags;	/* TCPINFO_FLAG_* of the segment, for RX and TX */
 };
 
+/* at_us first: 16 bytes rather than 24. */
 struct peerstate_entry {
-	enum tcpinfo_state state;	/* the state entered */
 	uint64_t at_us;
+	enum tcpinfo_state state;	/* the state entered */
 	struct peerstate_cause cause;
 };
 
@@ -52,18 +54,19 @@ struct peerstate_entry {
 struct peerstate {
 	enum tcpinfo_state state;
 	/* What the peer has received of lwIP's sequence space, in order. */
-	bool have_rcv_nxt;
 	uint32_t rcv_nxt;
 	/* The peer's own FIN, once seen: the sequence number after it. */
-	bool fin_sent;
 	uint32_t fin_end;
 	/* lwIP's FIN, delivered but not yet known to have arrived before or
 	 * after the peer's crossing segments (see peerstate.c). */
-	bool fin_pending;
 	uint32_t pending_fin_end;
+	bool have_rcv_nxt;
+	bool fin_sent;
+	bool fin_pending;
 	uint8_t pending_flags;
-	size_t history_len;
-	struct peerstate_entry history[PEERSTATE_HISTORY_MAX];
+	uint32_t history_len;
+	uint32_t history_cap;	/* allocated (histbuf.h), at most PEERSTATE_HISTORY_MAX */
+	struct peerstate_entry *history;
 };
 
 /* Long enough for any formatted cause, with its NUL. */
@@ -75,6 +78,9 @@ struct peerstate {
  * connection, a SYN from it an active open).
  */
 void peerstate_init(struct peerstate *peer);
+
+/* Frees the history, allocated as it grows. Accepts NULL. */
+void peerstate_free(struct peerstate *peer);
 
 /*
  * Feeds one segment: outbound (lwIP sent it) or inbound (the peer sent it),

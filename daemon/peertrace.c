@@ -143,12 +143,15 @@ conn_of_line(struct engine *engine, const struct peertrace_line *l)
 	return NULL;
 }
 
+/* Allocates the history on its first transition: most connections never get one. */
 static void
 append(struct conn *conn, enum tcpinfo_state from, enum tcpinfo_state to, uint64_t at_us)
 {
-	if (conn->kernel_history_len == ENGINE_KERNEL_HISTORY_MAX)
+	if (conn->kernel == NULL)
+		conn->kernel = calloc(1, sizeof(*conn->kernel));
+	if (conn->kernel == NULL || conn->kernel->len == ENGINE_KERNEL_HISTORY_MAX)
 		return;
-	conn->kernel_history[conn->kernel_history_len++] = (struct engine_kernel_transition){
+	conn->kernel->entries[conn->kernel->len++] = (struct engine_kernel_transition){
 		.from = from, .to = to, .at_us = at_us,
 	};
 }
@@ -169,7 +172,7 @@ record(struct engine *engine, struct peertrace *pt, const struct peertrace_line 
 	conn = conn_of_line(engine, l);
 	if (conn == NULL)
 		return;
-	if (conn->kernel_history_len == 0 && l->from == TCPINFO_SYN_SENT) {
+	if (conn->kernel == NULL && l->from == TCPINFO_SYN_SENT) {
 		for (size_t i = 0; i < PEERTRACE_PENDING; i++) {
 			struct peertrace_line *p = &pt->pending[i];
 

@@ -52,6 +52,15 @@ engine_stats(struct engine *engine, struct engine_stats *out)
 		.hold_overflows = totals.hold_overflows,
 	};
 	faults_applied(engine->faults, out->faults.applied);
+	out->memory = (struct engine_memory_stats){
+		.limit = engine->budget.limit,
+		.send_queued = engine->budget.used[MEMBUDGET_SEND],
+		.recv_buffers = engine->budget.used[MEMBUDGET_RECV],
+		.timelines = engine->budget.used[MEMBUDGET_TIMELINE],
+		.sends_refused = engine->budget.refused[MEMBUDGET_SEND],
+		.recv_deferred = engine->budget.refused[MEMBUDGET_RECV],
+		.timeline_refused = engine->budget.refused[MEMBUDGET_TIMELINE],
+	};
 	out->capture = (struct engine_capture_stats){
 		.readers = engine->capture_reader_count,
 		.readers_dropped = engine->capture_dropped,

@@ -1,16 +1,24 @@
+/* timeline: one connection's events, bounded and budgeted; see timeline.h. */
 #include "timeline.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMELINE_FIRST_CAPACITY 16
 
 void
-timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot)
+timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot, struct membudget *budget)
 {
 	memset(timeline, 0, sizeof(*timeline));
-	timeline->frame_slot = frame_slot;
-	timeline->cap = cap > ENGINE_TIMELINE_HEAD ? cap : ENGINE_TIMELINE_HEAD + 1;
+	timeline->budget = budget;
+	timeline->frame_slot = (uint32_t)frame_slot;
+	timeline->cap = (uint32_t)(cap > ENGINE_TIMELINE_HEAD ? cap : ENGINE_TIMELINE_HEAD + 1);
+}
+
+/* The bytes n events take, with their frame slots. */
+static uint64_t
+timeline_bytes(const struct timeline *timeline, size_t n)
+{
+	return (uint64_t)n * (sizeof(struct engine_event) + timeline->frame_slot);
 }
 
 void
@@ -18,6 +26,8 @@ timeline_free(struct timeline *timeline)
 {
 	if (timeline == NULL)
 		return;
+	membudget_credit(timeline->budget, MEMBUDGET_TIMELINE,
+	    timeline_bytes(timeline, timeline->capacity));
 	free(timeline->events);
 	free(timeline->frames);
 	timeline->events = NULL;
@@ -37,6 +47,49 @@ timeline_slot(const struct timeline *timeline, uint64_t n)
 	return ENGINE_TIMELINE_HEAD + (size_t)((n - ENGINE_TIMELINE_HEAD) % ring);
 }
 
+/*
+ * Reallocates the events and their frames to capacity. On failure both
+ * arrays stay at least timeline->capacity long: a growth keeps the old
+ * capacity, a shrink the new one once the events shrank.
+ */
+static int
+timeline_resize(struct timeline *timeline, size_t capacity)
+{
+	struct engine_event *events;
+	uint8_t *frames;
+
+	events = realloc(timeline->events, capacity * sizeof(*events));
+	if (events == NULL)
+		return -1;
+	timeline->events = events;
+	if (capacity < timeline->capacity)
+		timeline->capacity = (uint32_t)capacity;
+	if (timeline->frame_slot > 0) {
+		frames = realloc(timeline->frames, capacity * timeline->frame_slot);
+		if (frames == NULL)
+			return -1;
+		timeline->frames = frames;
+	}
+	timeline->capacity = (uint32_t)capacity;
+	return 0;
+}
+
+void
+timeline_shrink(struct timeline *timeline)
+{
+	size_t before = timeline->capacity;
+
+	if (timeline->count == before)
+		return;
+	if (timeline->count == 0) {
+		timeline_free(timeline);
+		return;
+	}
+	timeline_resize(timeline, timeline->count);
+	membudget_credit(timeline->budget, MEMBUDGET_TIMELINE,
+	    timeline_bytes(timeline, before - timeline->capacity));
+}
+
 int64_t
 timeline_append(struct timeline *timeline, const struct engine_event *event)
 {
@@ -44,27 +97,20 @@ timeline_append(struct timeline *timeline, const struct engine_event *event)
 
 	if (timeline->count == timeline->capacity && timeline->capacity < timeline->cap) {
 		size_t capacity = timeline->capacity ? timeline->capacity * 2 : TIMELINE_FIRST_CAPACITY;
-		struct engine_event *grown;
+		uint64_t more;
 
 		if (capacity > timeline->cap)
 			capacity = timeline->cap;
-		grown = realloc(timeline->events, capacity * sizeof(*grown));
-		if (grown == NULL) {
+		more = timeline_bytes(timeline, capacity - timeline->capacity);
+		if (!membudget_charge(timeline->budget, MEMBUDGET_TIMELINE, more)) {
+			timeline->refused++;
+			return -1;
+		}
+		if (timeline_resize(timeline, capacity) < 0) {
+			membudget_credit(timeline->budget, MEMBUDGET_TIMELINE, more);
 			timeline->dropped++;
 			return -1;
 		}
-		timeline->events = grown;
-		if (timeline->frame_slot > 0) {
-			uint8_t *frames = realloc(timeline->frames, capacity * timeline->frame_slot);
-
-			/* The events are grown already: keep them, with no room for frames yet. */
-			if (frames == NULL) {
-				timeline->dropped++;
-				return -1;
-			}
-			timeline->frames = frames;
-		}
-		timeline->capacity = capacity;
 	}
 	timeline->events[timeline_slot(timeline, n)] = *event;
 	timeline->events[timeline_slot(timeline, n)].snap_len = 0;

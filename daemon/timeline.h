@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "membudget.h"
 
 /*
  * A timeline keeps its first ENGINE_TIMELINE_HEAD events and then the most
@@ -21,16 +22,25 @@
  * Each event may keep its frame's first bytes in a slot of frame_slot
  * bytes, in a side array parallel to the events: grown, ringed and freed
  * with them, so a timeline costs at most cap * (sizeof(event) + frame_slot).
+ * That storage is charged to the memory budget as it grows; an event the
+ * budget has no room for is not recorded, only counted (refused), and the
+ * timeline is then truncated.
  */
+/* The events a timeline's first allocation holds: a handshake and its state changes. */
+#define TIMELINE_FIRST_CAPACITY 8
+
 struct timeline {
 	struct engine_event *events;
 	uint8_t *frames;	/* capacity slots of frame_slot bytes; NULL when frame_slot is 0 */
-	size_t frame_slot;
-	size_t capacity;	/* allocated */
-	size_t count;		/* stored, at most cap */
-	size_t cap;
+	/* 32 bits each, as every connection has a timeline: cap <= ENGINE_TIMELINE_MAX. */
+	uint32_t frame_slot;
+	uint32_t capacity;	/* allocated */
+	uint32_t count;		/* stored, at most cap */
+	uint32_t cap;
 	uint64_t appended;	/* every event ever appended; numbers them from 0 */
-	uint64_t dropped;
+	uint64_t dropped;	/* left out between the head and the tail, or out of memory */
+	uint64_t refused;	/* not recorded: the memory budget had no room */
+	struct membudget *budget;	/* NULL: unbudgeted */
 };
 
 /* What the labeller remembers of a connection's segments so far. */
@@ -48,15 +58,19 @@ struct timeline_steps {
 	uint32_t isn[2];
 };
 
-/* frame_slot: the bytes of a frame an event keeps (0: none). */
-void timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot);
+/* frame_slot: the bytes of a frame an event keeps (0: none); budget may be NULL. */
+void timeline_init(struct timeline *timeline, size_t cap, size_t frame_slot,
+    struct membudget *budget);
 
 /* Frees the events. Accepts NULL. */
 void timeline_free(struct timeline *timeline);
 
+/* Gives back the storage no event uses, for a timeline that is complete. */
+void timeline_shrink(struct timeline *timeline);
+
 /*
  * Appends a copy of event and returns its number, or -1 when out of memory
- * (the event is then counted as dropped).
+ * (the event is then counted as dropped) or out of budget (counted as refused).
  */
 int64_t timeline_append(struct timeline *timeline, const struct engine_event *event);
 

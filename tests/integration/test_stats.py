@@ -17,8 +17,12 @@ STATES = {"CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1
 
 
 def check_shape(s):
-    assert set(s) == {"tcp", "transitions", "interface", "faults", "capture"}, s
+    assert set(s) == {"tcp", "transitions", "interface", "faults", "capture", "memory"}, s
     assert set(s["capture"]) == {"readers", "readers_dropped"}, s["capture"]
+    assert set(s["memory"]) == {"limit", "used", "send_queued", "recv_buffers", "timelines",
+                                "sends_refused", "recv_deferred", "timeline_refused"}, s["memory"]
+    assert s["memory"]["limit"] == 256 << 20, s["memory"]
+    assert s["memory"]["used"] <= s["memory"]["limit"], s["memory"]
     assert set(s["tcp"]) == TCP_KEYS, s["tcp"]
     assert set(s["interface"]) == IFACE_KEYS, s["interface"]
     for v in list(s["tcp"].values()) + list(s["interface"].values()):

@@ -41,6 +41,12 @@ builder_init(struct builder *b, enum engine_origin origin, enum tcpinfo_state no
 }
 
 void
+builder_free(struct builder *b)
+{
+	peerstate_free(&b->peer);
+}
+
+void
 add_state(struct builder *b, uint64_t at_us, enum tcpinfo_state from, enum tcpinfo_state to,
     uint8_t cause_kind, uint8_t cause_flags)
 {

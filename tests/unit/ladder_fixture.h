@@ -24,6 +24,9 @@ struct builder {
 /* Connection 7, 10.9.0.2:49152 to 10.9.0.1:7000, no events yet. */
 void builder_init(struct builder *b, enum engine_origin origin, enum tcpinfo_state now);
 
+/* Frees what the builder's peer inference allocated; before another builder_init too. */
+void builder_free(struct builder *b);
+
 void add_state(struct builder *b, uint64_t at_us, enum tcpinfo_state from, enum tcpinfo_state to,
     uint8_t cause_kind, uint8_t cause_flags);
 

@@ -53,6 +53,7 @@ minimal_command_line_gets_defaults(void **unused)
 	assert_int_equal(cfg.msl_ms, 30000);
 	assert_int_equal(cfg.retain_closed, 1024);
 	assert_int_equal(cfg.recv_buffer, 65536);
+	assert_int_equal(cfg.memory_budget, 256u << 20);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(sin->sin_family, AF_INET);
 	assert_int_equal(sin->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
@@ -70,8 +71,10 @@ every_option_is_read(void **unused)
 	(void)unused;
 	assert_int_equal(parse(&cfg, &action, err, BASE, "--gateway", "10.9.0.1", "--mac",
 	    "02:AB:cd:00:00:01", "--netns", "lab", "--listen", "[::1]:0", "--msl-ms=59000",
-	    "--retain-closed", "0", "--log-level", "debug", "--recv-buffer", "4096", NULL), 0);
+	    "--retain-closed", "0", "--log-level", "debug", "--recv-buffer", "4096",
+	    "--memory-budget", "4294967295", NULL), 0);
 	assert_int_equal(cfg.recv_buffer, 4096);
+	assert_int_equal(cfg.memory_budget, UINT32_MAX);
 	assert_int_equal(cfg.gateway, inet_addr("10.9.0.1"));
 	assert_true(cfg.has_mac);
 	assert_memory_equal(cfg.mac, ((uint8_t[]){ 0x02, 0xab, 0xcd, 0, 0, 1 }), 6);
@@ -137,6 +140,8 @@ bad_values_name_their_option(void **unused)
 		{ "--retain-closed", "1000001", "--retain-closed" },
 		{ "--recv-buffer", "1023", "--recv-buffer" },
 		{ "--recv-buffer", "16777217", "--recv-buffer" },
+		{ "--memory-budget", "1048575", "--memory-budget" },
+		{ "--memory-budget", "4294967296", "--memory-budget" },
 		{ "--log-level", "verbose", "--log-level" },
 		{ "--netns", "a/b", "--netns" },
 		{ "--netns", "..", "--netns" },

@@ -65,6 +65,7 @@ test_golden_active(void **state)
 	(void)state;
 	build_active(&b);
 	check_golden(&b, "ladder_active.txt");
+	builder_free(&b);
 }
 
 static void
@@ -75,6 +76,7 @@ test_golden_passive_peer_close(void **state)
 	(void)state;
 	build_passive_peer_close(&b);
 	check_golden(&b, "ladder_passive.txt");
+	builder_free(&b);
 }
 
 /* The teardown-2+3 row says in words that the ACK and the FIN came together. */
@@ -86,6 +88,7 @@ test_golden_three_segment_close(void **state)
 	(void)state;
 	build_three_segment_close(&b);
 	check_golden(&b, "ladder_three_segment.txt");
+	builder_free(&b);
 }
 
 /* The dropped ACK is drawn lost and names its rule; the peer stays in LAST_ACK until the next. */
@@ -97,6 +100,7 @@ test_golden_dropped_final_ack(void **state)
 	(void)state;
 	build_dropped_final_ack(&b);
 	check_golden(&b, "ladder_dropped_ack.txt");
+	builder_free(&b);
 }
 
 /* An inbound segment dropped before lwIP: its arrow starts whole at the peer and ends in an x. */
@@ -119,6 +123,7 @@ test_lost_inbound(void **state)
 	/* The peer still sent it: it is in SYN_RCVD. */
 	assert_non_null(strstr(text, "SYN_RCVD\n"));
 	free(text);
+	builder_free(&b);
 }
 
 /* Huge numbers, every flag, unknown relative numbers and long causes still fit. */
@@ -151,6 +156,7 @@ test_extremes_fit(void **state)
 	/* A cut row says so. */
 	assert_non_null(strstr(text, "...\n"));
 	free(text);
+	builder_free(&b);
 }
 
 /* The events dropped between the head and the tail are marked where they were. */
@@ -183,6 +189,7 @@ test_dropped_marked(void **state)
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), 0);
 	assert_null(strstr(text, "not kept"));
 	free(text);
+	builder_free(&b);
 }
 
 static void
@@ -197,15 +204,19 @@ test_bad_values_refused(void **state)
 	b.events[3].to = TCPINFO_STATE_COUNT;
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), -EINVAL);
 	assert_null(text);
+	builder_free(&b);
 	build_active(&b);
 	b.events[1].state_after = TCPINFO_STATE_COUNT;
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), -EINVAL);
+	builder_free(&b);
 	build_active(&b);
 	b.timeline.conn.state = TCPINFO_STATE_COUNT;
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), -EINVAL);
+	builder_free(&b);
 	build_active(&b);
 	b.events[1].peer_state_after = TCPINFO_STATE_COUNT;
 	assert_int_equal(ladder_render(&b.timeline, &text, &len), -EINVAL);
+	builder_free(&b);
 }
 
 static void
@@ -223,6 +234,7 @@ test_empty_timeline(void **state)
 	assert_terminal_safe(text, len);
 	assert_non_null(strstr(text, "connection 7, passive open, now SYN_RCVD\n"));
 	free(text);
+	builder_free(&b);
 }
 
 int

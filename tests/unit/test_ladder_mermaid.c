@@ -45,6 +45,7 @@ golden_passive_peer_close(void **unused)
 	(void)unused;
 	build_passive_peer_close(&b);
 	check_golden(&b, "ladder_passive.mmd");
+	builder_free(&b);
 }
 
 static void
@@ -55,6 +56,7 @@ golden_dropped_final_ack(void **unused)
 	(void)unused;
 	build_dropped_final_ack(&b);
 	check_golden(&b, "ladder_dropped_ack.mmd");
+	builder_free(&b);
 }
 
 /* A capped timeline says where events were left out; unknown values show as "?". */
@@ -77,6 +79,7 @@ capped_and_unknown(void **unused)
 	assert_non_null(strstr(text, "Note over lwIP: ?\n"));
 	assert_non_null(strstr(text, "Note over lwIP,peer: ... 1 event not kept ...\n"));
 	free(text);
+	builder_free(&b);
 }
 
 int

@@ -61,6 +61,7 @@ golden_active(void **unused)
 	same = matches_golden("ladder_active.svg", svg);
 	free(svg);
 	assert_true(same);
+	builder_free(&b);
 }
 
 static void
@@ -76,6 +77,7 @@ golden_dropped_final_ack(void **unused)
 	same = matches_golden("ladder_dropped_ack.svg", svg);
 	free(svg);
 	assert_true(same);
+	builder_free(&b);
 }
 
 /* One class="segment" per segment, each with its step; the dropped one marked lost. */
@@ -100,6 +102,7 @@ segments_are_findable(void **unused)
 	assert_null(strstr(svg, "href"));
 	assert_null(strstr(svg, "@import"));
 	free(svg);
+	builder_free(&b);
 }
 
 /* Writes svg to a file and runs xmllint --noout on it. */
@@ -133,6 +136,7 @@ parses_as_xml(void **unused)
 	assert_parses(svg);
 	free(svg);
 	/* Bad values and a long, capped timeline still make a document. */
+	builder_free(&b);
 	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_STATE_COUNT);
 	for (uint32_t i = 0; i < ENGINE_TIMELINE_HEAD + 2; i++)
 		add_segment(&b, 1000 * i, true, TCPINFO_FLAG_PSH | TCPINFO_FLAG_ACK, 1 + i, 1, 1,
@@ -142,6 +146,7 @@ parses_as_xml(void **unused)
 	assert_non_null(strstr(svg, "... 99 events not kept ..."));
 	assert_parses(svg);
 	free(svg);
+	builder_free(&b);
 }
 
 int

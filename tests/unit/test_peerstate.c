@@ -125,6 +125,7 @@ active_open_closed_by_lwip(void **unused)
 	assert_history(&peer, kernel, causes);
 	/* CLOSE_WAIT is known once the kernel acknowledged the FIN. */
 	assert_int_equal(peer.history[2].at_us, 5000);
+	peerstate_free(&peer);
 }
 
 /* The same, but the kernel's ACK rides on its FIN (peer.py's echo mode). */
@@ -150,6 +151,7 @@ active_open_closed_by_lwip_three_segments(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /* lwIP opens, the kernel closes first (close(2): an orphan), lwIP closes after. */
@@ -177,6 +179,7 @@ active_open_closed_by_peer(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /*
@@ -208,6 +211,7 @@ simultaneous_close_first_fin_lost(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /*
@@ -239,6 +243,7 @@ simultaneous_close_peer_in_closing(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /* Crossing FINs with nothing lost: the order shows in the acknowledgements. */
@@ -265,6 +270,7 @@ crossing_fins(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /* No listener: the kernel answers RST from no socket at all. */
@@ -282,6 +288,7 @@ refused_open(void **unused)
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, NULL);
 	assert_int_equal(peer.state, CLOSED);
+	peerstate_free(&peer);
 }
 
 /* lwIP aborts an established connection with a RST. */
@@ -301,6 +308,7 @@ aborted_by_lwip(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /* The kernel connects to an lwIP listener and closes first. */
@@ -328,6 +336,7 @@ passive_open(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
 }
 
 /* lwIP's final ACK dropped before the wire: the peer stays in LAST_ACK until the next one. */
@@ -351,6 +360,7 @@ dropped_final_ack(void **unused)
 	assert_int_equal(peerstate_segment(&peer, IN, F | A, K + 1, L + 2, 0, 9000, true), LAST_ACK);
 	assert_int_equal(peerstate_segment(&peer, OUT, A, L + 2, K + 2, 0, 9100, true), CLOSED);
 	assert_int_equal(peer.history[peer.history_len - 1].at_us, 9100);
+	peerstate_free(&peer);
 }
 
 /* A peer's segment dropped before lwIP was still sent: its FIN moves the peer. */
@@ -365,6 +375,7 @@ dropped_inbound_still_sent(void **unused)
 	(void)unused;
 	feed(&peer, segs, 1);
 	assert_int_equal(peer.state, SYN_SENT);
+	peerstate_free(&peer);
 }
 
 /* lwIP's FIN beyond a dropped data segment waits until the gap is filled. */
@@ -388,6 +399,7 @@ fin_beyond_a_gap_waits(void **unused)
 	peerstate_segment(&peer, OUT, P | A, L + 1, K + 1, 100, 8000, true);
 	peerstate_segment(&peer, OUT, F | A, L + 101, K + 1, 0, 9000, true);
 	assert_int_equal(peerstate_segment(&peer, IN, A, K + 1, L + 102, 0, 9500, true), CLOSE_WAIT);
+	peerstate_free(&peer);
 }
 
 static void
@@ -412,6 +424,7 @@ local_abort_and_causes(void **unused)
 	/* A short buffer is cut, never overrun. */
 	assert_string_equal(peerstate_cause_format((struct peerstate_cause){ PEERSTATE_CAUSE_TX,
 	    S | A }, buf, 4), "tx:");
+	peerstate_free(&peer);
 }
 
 /* The history is bounded; when full, the last slot holds the latest state. */
@@ -430,6 +443,7 @@ history_is_bounded(void **unused)
 	assert_int_equal(peer.history_len, PEERSTATE_HISTORY_MAX);
 	assert_int_equal(peer.history[PEERSTATE_HISTORY_MAX - 1].state, CLOSED);
 	assert_int_equal(peer.state, CLOSED);
+	peerstate_free(&peer);
 }
 
 int

@@ -416,6 +416,10 @@ test_stats_object(void **state)
 	stats.transitions[TCPINFO_LISTEN][TCPINFO_SYN_RCVD] = 1;
 	stats.transitions[TCPINFO_SYN_SENT][TCPINFO_CLOSED] = 1;
 	stats.transitions[TCPINFO_CLOSE_WAIT][TCPINFO_LAST_ACK] = (uint64_t)INT64_MAX + 1;
+	stats.memory = (struct engine_memory_stats){
+		.limit = 1000, .send_queued = 10, .recv_buffers = 20, .timelines = 30,
+		.sends_refused = 1, .recv_deferred = 2, .timeline_refused = 3,
+	};
 	assert_json(render_stats(&stats),
 	    "{\"tcp\":{\"active_opens\":1,\"passive_opens\":2,\"attempt_fails\":3,"
 	    "\"estab_resets\":4,\"curr_estab\":5,\"in_segs\":6,\"out_segs\":7,"
@@ -426,7 +430,9 @@ test_stats_object(void **state)
 	    "\"interface\":{\"rx_frames\":11,\"tx_frames\":12,\"rx_bytes\":13,"
 	    "\"tx_bytes\":14,\"rx_dropped\":15,\"rx_fragments\":16,\"rx_malformed\":17,\"rx_other\":18},"
 	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0},"
-	    "\"capture\":{\"readers\":0,\"readers_dropped\":0}}");
+	    "\"capture\":{\"readers\":0,\"readers_dropped\":0},"
+	    "\"memory\":{\"limit\":1000,\"used\":60,\"send_queued\":10,\"recv_buffers\":20,"
+	    "\"timelines\":30,\"sends_refused\":1,\"recv_deferred\":2,\"timeline_refused\":3}}");
 }
 
 static void
@@ -444,7 +450,9 @@ test_stats_no_transitions(void **state)
 	    "\"interface\":{\"rx_frames\":0,\"tx_frames\":0,\"rx_bytes\":0,"
 	    "\"tx_bytes\":0,\"rx_dropped\":0,\"rx_fragments\":0,\"rx_malformed\":0,\"rx_other\":0},"
 	    "\"faults\":{\"rules\":0,\"applied\":{\"drop\":0,\"delay\":0,\"duplicate\":0,\"reorder\":0,\"corrupt\":0},\"held\":0,\"held_bytes\":0,\"hold_overflows\":0},"
-	    "\"capture\":{\"readers\":0,\"readers_dropped\":0}}");
+	    "\"capture\":{\"readers\":0,\"readers_dropped\":0},"
+	    "\"memory\":{\"limit\":0,\"used\":0,\"send_queued\":0,\"recv_buffers\":0,"
+	    "\"timelines\":0,\"sends_refused\":0,\"recv_deferred\":0,\"timeline_refused\":0}}");
 }
 
 static void
@@ -771,7 +779,7 @@ test_timeline_object(void **state)
 	    "\"wnd\":0,\"state_before\":\"SYN_SENT\",\"state_after\":\"CLOSED\","
 	    "\"peer_state_before\":\"ESTABLISHED\",\"peer_state_after\":\"ESTABLISHED\","
 	    "\"step\":null,\"fault\":null,\"dropped\":\"rfc9293:no-ack\"}],"
-	    "\"dropped\":5}");
+	    "\"dropped\":5,\"refused\":0,\"truncated\":true}");
 	free(text);
 	/* The key order of the whole object: connection first. */
 	json_decref(obj);

@@ -168,7 +168,7 @@ keeps_the_head_and_the_latest(void **unused)
 	const size_t cap = 128, total = 500;
 
 	(void)unused;
-	timeline_init(&timeline, cap, 0);
+	timeline_init(&timeline, cap, 0, NULL);
 	for (size_t i = 0; i < total; i++) {
 		struct engine_event e = { .kind = ENGINE_EVENT_STATE, .at_us = i };
 
@@ -200,7 +200,7 @@ short_timelines_grow_in_order(void **unused)
 	struct engine_event copy[40];
 
 	(void)unused;
-	timeline_init(&timeline, 256, 0);
+	timeline_init(&timeline, 256, 0, NULL);
 	for (size_t i = 0; i < 40; i++)
 		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
 	assert_int_equal(timeline.count, 40);
@@ -224,7 +224,7 @@ frames_go_with_their_events(void **unused)
 	uint8_t frame[12], *frames;
 
 	(void)unused;
-	timeline_init(&timeline, cap, slot);
+	timeline_init(&timeline, cap, slot, NULL);
 	for (size_t i = 0; i < total; i++) {
 		int64_t n = timeline_append(&timeline, &(struct engine_event){ .at_us = i });
 
@@ -251,6 +251,49 @@ frames_go_with_their_events(void **unused)
 	timeline_free(&timeline);
 }
 
+/* Storage is charged as it grows; past the budget events are refused, and a shrink gives back the rest. */
+static void
+budget_truncates_and_shrink_credits(void **unused)
+{
+	const size_t slot = 100, each = sizeof(struct engine_event) + slot;
+	const size_t first = TIMELINE_FIRST_CAPACITY;
+	struct membudget budget;
+	struct timeline timeline;
+
+	(void)unused;
+	/* Room for the first allocation and not for the next. */
+	membudget_init(&budget, first * each + first / 2 * each);
+	timeline_init(&timeline, 256, slot, &budget);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 0);
+	for (size_t i = 0; i < 20; i++)
+		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
+	assert_int_equal(timeline.count, first);
+	assert_int_equal(timeline.refused, 20 - first);
+	assert_int_equal(timeline.dropped, 0);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], first * each);
+	assert_int_equal(budget.refused[MEMBUDGET_TIMELINE], 20 - first);
+	/* Room again: the timeline grows, doubling, and keeps its order. */
+	membudget_init(&budget, 1 << 20);
+	budget.used[MEMBUDGET_TIMELINE] = first * each;
+	for (size_t i = 20; i < 37; i++)
+		timeline_append(&timeline, &(struct engine_event){ .at_us = i });
+	assert_int_equal(timeline.count, first + 17);
+	assert_int_equal(timeline.capacity, first * 4);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], first * 4 * each);
+	timeline_shrink(&timeline);
+	assert_int_equal(timeline.capacity, first + 17);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], (first + 17) * each);
+	assert_int_equal(timeline_get(&timeline, (int64_t)first + 16)->at_us, 36);
+	assert_int_equal(timeline_get(&timeline, (int64_t)first - 1)->at_us, first - 1);
+	timeline_free(&timeline);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 0);
+	/* An empty timeline shrinks to nothing. */
+	timeline_init(&timeline, 256, slot, &budget);
+	timeline_shrink(&timeline);
+	assert_null(timeline.events);
+	assert_int_equal(budget.used[MEMBUDGET_TIMELINE], 0);
+}
+
 int
 main(void)
 {
@@ -264,6 +307,7 @@ main(void)
 		cmocka_unit_test(keeps_the_head_and_the_latest),
 		cmocka_unit_test(short_timelines_grow_in_order),
 		cmocka_unit_test(frames_go_with_their_events),
+		cmocka_unit_test(budget_truncates_and_shrink_credits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "fake_stack.h"
+#include "membudget.h"
 
 /* 10.9.0.2 and 10.9.0.1, in network byte order on a little-endian host. */
 #define UNIT_LOCAL_IP 0x0200090au
@@ -36,6 +37,7 @@ unit_config(void)
 		.max_listeners = ENGINE_LISTENERS_DEFAULT, .max_event_streams = ENGINE_EVENT_STREAMS_DEFAULT,
 		.max_capture_readers = ENGINE_CAPTURE_READERS_DEFAULT,
 		.max_send_queue = ENGINE_SEND_QUEUE_DEFAULT, .max_batches = ENGINE_BATCHES_DEFAULT,
+		.memory_budget = MEMBUDGET_DEFAULT,
 	};
 }
 
