@@ -341,14 +341,14 @@ static json_t *
 render_memory_stats(const struct engine_memory_stats *memory)
 {
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "limit", clamp_u64(memory->limit),
-	    "used", clamp_u64(memory->send_queued + memory->recv_buffers + memory->timelines),
-	    "send_queued", clamp_u64(memory->send_queued),
-	    "recv_buffers", clamp_u64(memory->recv_buffers),
-	    "timelines", clamp_u64(memory->timelines),
-	    "sends_refused", clamp_u64(memory->sends_refused),
-	    "recv_deferred", clamp_u64(memory->recv_deferred),
-	    "timeline_refused", clamp_u64(memory->timeline_refused));
+	    "limit", render_u64(memory->limit),
+	    "used", render_u64(memory->send_queued + memory->recv_buffers + memory->timelines),
+	    "send_queued", render_u64(memory->send_queued),
+	    "recv_buffers", render_u64(memory->recv_buffers),
+	    "timelines", render_u64(memory->timelines),
+	    "sends_refused", render_u64(memory->sends_refused),
+	    "recv_deferred", render_u64(memory->recv_deferred),
+	    "timeline_refused", render_u64(memory->timeline_refused));
 }
 
 json_t *
