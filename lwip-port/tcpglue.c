@@ -292,12 +292,14 @@ glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report)
 	glue_report_segment(glue_segment_owner(seg, true), seg, true, report);
 }
 
-/* Creates, binds and connects the PCB. Reports SYN_SENT on success. */
+/*
+ * Creates the PCB and sends its SYN: lwpriv_tcp_open() binds and connects
+ * without lwIP's walks, since ports_taken() has proved the 4-tuple free.
+ * Reports SYN_SENT on success.
+ */
 int
 glue_tcp_start(struct stack_tcp *t)
 {
-	ip_addr_t local = IPADDR4_INIT(stack_state.address);
-	ip_addr_t remote = IPADDR4_INIT(t->remote_ip);
 	struct tcp_pcb *pcb;
 	struct glue_drive saved;
 	err_t err;
@@ -306,20 +308,15 @@ glue_tcp_start(struct stack_tcp *t)
 	if (pcb == NULL)
 		return -ENOMEM;
 	set_callbacks(pcb, t);
-	/* Until connected the PCB is CLOSED, and tcp_close() frees it without calling back. */
-	err = tcp_bind(pcb, &local, t->local_port);
-	if (err != ERR_OK) {
-		tcp_close(pcb);
-		return err == ERR_USE ? -EADDRINUSE : -ENOMEM;
-	}
 	t->pcb = pcb;
 	drive_begin(&saved, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
-	err = tcp_connect(pcb, &remote, t->remote_port, NULL);
+	err = lwpriv_tcp_open(pcb, stack_state.address, t->local_port, t->remote_ip, t->remote_port);
 	drive_end(&saved);
 	if (err != ERR_OK) {
+		/* Still CLOSED and in no list: tcp_close() frees it without calling back. */
 		t->pcb = NULL;
 		tcp_close(pcb);
-		return err == ERR_USE ? -EADDRINUSE : err == ERR_RTE ? -ENETUNREACH : -ENOMEM;
+		return err == ERR_RTE ? -ENETUNREACH : -ENOMEM;
 	}
 	glue_sync_state(t, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
 	return 0;
