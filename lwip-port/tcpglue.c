@@ -55,6 +55,7 @@ static struct {
 	struct stack_listener *listeners;	/* by port */
 	struct glue_drive drive;
 	struct stack_tcp *in_input;	/* the connection of the frame lwIP is handling */
+	struct stack_tcp *time_wait;	/* newest first: see lwpriv_time_wait_to_head() */
 } glue;
 
 struct tcpinfo_cause
@@ -113,6 +114,8 @@ glue_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
 	if (now == t->last_state)
 		return;
 	t->last_state = now;
+	if (now == TCPINFO_TIME_WAIT && t->tw_prev == NULL)
+		DL_PREPEND2(glue.time_wait, t, tw_prev, tw_next);
 	stack_state.hooks.state_changed(t->owner, now, cause);
 }
 
@@ -135,6 +138,10 @@ glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause)
 	t->pcb = NULL;
 	arpwait_remove(t);
 	handshake_done(t);
+	if (t->tw_prev != NULL) {
+		DL_DELETE2(glue.time_wait, t, tw_prev, tw_next);
+		t->tw_prev = t->tw_next = NULL;
+	}
 	if (t->held != NULL) {
 		pbuf_free(t->held);
 		t->held = NULL;
@@ -392,6 +399,16 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	return 0;
 }
 
+/* Puts t's TIME_WAIT PCB where tcp_abort() finds it first; in utlist, the head's prev is the tail. */
+static void
+time_wait_to_head(struct stack_tcp *t)
+{
+	struct stack_tcp *newer = t == glue.time_wait ? NULL : t->tw_prev;
+
+	if (newer != NULL)
+		lwpriv_time_wait_to_head(t->pcb, newer->pcb);
+}
+
 /* Frees the PCB, with a RST or without, and reports CLOSED. */
 static void
 abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause)
@@ -400,8 +417,10 @@ abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause)
 
 	if (t->pcb == NULL || t->pcb->state == TIME_WAIT) {
 		/* lwIP frees a TIME_WAIT PCB without a RST and without calling back. */
-		if (t->pcb != NULL)
+		if (t->pcb != NULL) {
+			time_wait_to_head(t);
 			tcp_abort(t->pcb);
+		}
 		glue_tcp_finish(t, cause);
 		return;
 	}

@@ -426,3 +426,27 @@ def test_many_opens_to_one_remote_port_are_all_lwips_and_all_reset_on_stop(lwipd
         lwipd.stderr()
     wait_for(lambda: not any(s["peer"].startswith(LWIP_IP + ":") for s in ns.ss()),
              lambda: "every kernel socket reset; ss: %s" % ns.ss())
+
+
+def test_time_waits_end_in_any_order_and_lwip_keeps_the_rest(netns, start_daemon, start_peer):
+    # lwipd moves a TIME_WAIT PCB to the head of lwIP's list before freeing it;
+    # a wrong move would lose PCBs from the list or keep freed ones in it.
+    d = start_daemon(netns, msl_ms=10000)
+    echo = start_peer(netns, PEER_PORT, "echo")
+    conns = [established(d, echo) for _ in range(30)]
+    for c in conns:
+        d.delete("/v1/connections/%d" % c["id"])
+    for c in conns:
+        d.wait_state(c["id"], "TIME_WAIT")
+    # The oldest, one in the middle, the newest, then two neighbours.
+    ended = [conns[0], conns[14], conns[29], conns[7], conns[8]]
+    for c in ended:
+        r = d.delete("/v1/connections/%d?mode=abort" % c["id"])
+        assert r.status == 202, r
+        assert d.conn(c["id"])["state"] == "CLOSED"
+    left = [c for c in conns if c not in ended]
+    assert {c["id"] for c in d.conns("?state=TIME_WAIT")} == {c["id"] for c in left}
+
+    assert d.terminate() == 0, d.stderr()
+    assert "ended the %d connections lwIP held, 0 of them untracked" % len(left) in d.stderr(), \
+        d.stderr()
