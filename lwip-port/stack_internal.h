@@ -52,6 +52,7 @@ struct stack_tcp {
 	struct stack_tcp *arp_prev, *arp_next;
 	struct stack_listener *listener;	/* set while a passive open is mid-handshake */
 	struct stack_tcp *handshake_prev, *handshake_next;
+	struct stack_tcp *tw_prev, *tw_next;	/* in TIME_WAIT, newest first as in lwIP's list */
 	struct pbuf *held;		/* received data the owner did not take yet */
 	uint32_t iss, irs;		/* read off the SYNs on the wire */
 	bool iss_known, irs_known;

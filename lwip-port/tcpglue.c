@@ -55,6 +55,7 @@ static struct {
 	struct stack_listener *listeners;	/* by port */
 	struct glue_drive drive;
 	struct stack_tcp *in_input;	/* the connection of the frame lwIP is handling */
+	struct stack_tcp *time_wait;	/* newest first: see lwpriv_time_wait_to_head() */
 } glue;
 
 struct tcpinfo_cause
@@ -113,6 +114,8 @@ glue_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
 	if (now == t->last_state)
 		return;
 	t->last_state = now;
+	if (now == TCPINFO_TIME_WAIT && t->tw_prev == NULL)
+		DL_PREPEND2(glue.time_wait, t, tw_prev, tw_next);
 	stack_state.hooks.state_changed(t->owner, now, cause);
 }
 
@@ -135,6 +138,10 @@ glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause)
 	t->pcb = NULL;
 	arpwait_remove(t);
 	handshake_done(t);
+	if (t->tw_prev != NULL) {
+		DL_DELETE2(glue.time_wait, t, tw_prev, tw_next);
+		t->tw_prev = t->tw_next = NULL;
+	}
 	if (t->held != NULL) {
 		pbuf_free(t->held);
 		t->held = NULL;
@@ -292,12 +299,14 @@ glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report)
 	glue_report_segment(glue_segment_owner(seg, true), seg, true, report);
 }
 
-/* Creates, binds and connects the PCB. Reports SYN_SENT on success. */
+/*
+ * Creates the PCB and sends its SYN: lwpriv_tcp_open() binds and connects
+ * without lwIP's walks, since ports_taken() has proved the 4-tuple free.
+ * Reports SYN_SENT on success.
+ */
 int
 glue_tcp_start(struct stack_tcp *t)
 {
-	ip_addr_t local = IPADDR4_INIT(stack_state.address);
-	ip_addr_t remote = IPADDR4_INIT(t->remote_ip);
 	struct tcp_pcb *pcb;
 	struct glue_drive saved;
 	err_t err;
@@ -306,20 +315,15 @@ glue_tcp_start(struct stack_tcp *t)
 	if (pcb == NULL)
 		return -ENOMEM;
 	set_callbacks(pcb, t);
-	/* Until connected the PCB is CLOSED, and tcp_close() frees it without calling back. */
-	err = tcp_bind(pcb, &local, t->local_port);
-	if (err != ERR_OK) {
-		tcp_close(pcb);
-		return err == ERR_USE ? -EADDRINUSE : -ENOMEM;
-	}
 	t->pcb = pcb;
 	drive_begin(&saved, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
-	err = tcp_connect(pcb, &remote, t->remote_port, NULL);
+	err = lwpriv_tcp_open(pcb, stack_state.address, t->local_port, t->remote_ip, t->remote_port);
 	drive_end(&saved);
 	if (err != ERR_OK) {
+		/* Still CLOSED and in no list: tcp_close() frees it without calling back. */
 		t->pcb = NULL;
 		tcp_close(pcb);
-		return err == ERR_USE ? -EADDRINUSE : err == ERR_RTE ? -ENETUNREACH : -ENOMEM;
+		return err == ERR_RTE ? -ENETUNREACH : -ENOMEM;
 	}
 	glue_sync_state(t, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
 	return 0;
@@ -395,6 +399,16 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	return 0;
 }
 
+/* Puts t's TIME_WAIT PCB where tcp_abort() finds it first; in utlist, the head's prev is the tail. */
+static void
+time_wait_to_head(struct stack_tcp *t)
+{
+	struct stack_tcp *newer = t == glue.time_wait ? NULL : t->tw_prev;
+
+	if (newer != NULL)
+		lwpriv_time_wait_to_head(t->pcb, newer->pcb);
+}
+
 /* Frees the PCB, with a RST or without, and reports CLOSED. */
 static void
 abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause)
@@ -403,8 +417,10 @@ abandon_with(struct stack_tcp *t, bool reset, struct tcpinfo_cause cause)
 
 	if (t->pcb == NULL || t->pcb->state == TIME_WAIT) {
 		/* lwIP frees a TIME_WAIT PCB without a RST and without calling back. */
-		if (t->pcb != NULL)
+		if (t->pcb != NULL) {
+			time_wait_to_head(t);
 			tcp_abort(t->pcb);
+		}
 		glue_tcp_finish(t, cause);
 		return;
 	}
@@ -475,22 +491,52 @@ stack_tcp_abort(struct stack_tcp *t, struct tcpinfo_cause cause)
 }
 
 /*
+ * Whether lwIP's PCB is the one the glue's hash holds for its 4-tuple. Opens
+ * skip lwIP's own uniqueness walks (lwpriv_tcp_open()) because the hash
+ * holds every PCB; a PCB it does not hold would break that.
+ */
+static bool
+pcb_tracked(const struct tcp_pcb *pcb)
+{
+	const struct stack_tcp *t = pcb->callback_arg;
+
+	return t != NULL && t->pcb == pcb &&
+	    glue_find(frame_conn_key(ip_2_ip4(&pcb->remote_ip)->addr, pcb->local_port,
+	    pcb->remote_port)) == t;
+}
+
+/*
  * Ends every connection lwIP has a PCB for, tracked or not, each from the
  * head of its list: in any other order each abort walks the list, and
- * 16,384 connections took seconds.
+ * 16,384 connections took seconds. Says how many there were, and warns of
+ * any PCB the glue's hash does not hold.
  */
 void
 stack_tcp_abort_all(struct tcpinfo_cause cause)
 {
 	struct tcp_pcb *pcb;
+	size_t count = 0, untracked = 0;
 
 	LWIP_ASSERT_CORE_LOCKED();
 	while ((pcb = lwpriv_active_head()) != NULL || (pcb = lwpriv_time_wait_head()) != NULL) {
-		if (pcb->callback_arg != NULL)
-			abandon_with(pcb->callback_arg, true, cause);
-		else
+		struct stack_tcp *t = pcb->callback_arg;
+
+		count++;
+		if (!pcb_tracked(pcb)) {
+			untracked++;
+			log_warnx("lwIP held a PCB the daemon does not track: port %u -> %u (%s)",
+			    pcb->local_port, pcb->remote_port, tcp_debug_state_str(pcb->state));
+		}
+		if (t != NULL && t->pcb == pcb) {
+			abandon_with(t, true, cause);
+		} else {
+			/* No record owns this PCB: free it without calling back. */
+			tcp_err(pcb, NULL);
 			tcp_abort(pcb);
+		}
 	}
+	log_info("stopping: ended the %zu connections lwIP held, %zu of them untracked", count,
+	    untracked);
 }
 
 void

@@ -372,3 +372,81 @@ def test_retain_closed_zero_keeps_none(netns, start_daemon, start_peer):
     wait_for(lambda: d.get("/v1/connections/%d" % obj["id"]).status == 404,
              "the refused connection to be forgotten")
     assert [c["id"] for c in d.conns()] == [live["id"]]
+
+
+# lwipd binds and connects without lwIP's own checks of the port and the
+# 4-tuple (its hash of connections answers them), so a PCB registered in the
+# wrong list, or left out of one, shows here: its SYN+ACK would meet a RST,
+# the stop would find PCBs no connection owns, or a port would stay taken.
+
+
+def test_a_four_tuple_is_taken_in_time_wait_and_free_after(netns, start_daemon, start_peer,
+                                                             start_capture):
+    d = start_daemon(netns, msl_ms=2000)
+    echo = start_peer(netns, PEER_PORT, "echo")
+    other = start_peer(netns, 7001, "hold")
+    cap = start_capture(netns)
+    first = established(d, echo, local_port=40003)
+    d.delete("/v1/connections/%d" % first["id"])
+    d.wait_state(first["id"], "TIME_WAIT")
+
+    # In TIME_WAIT the 4-tuple is taken; the port still serves another remote endpoint.
+    r = d.post("/v1/connections", {"remote_ip": KERNEL_IP, "remote_port": PEER_PORT,
+                                   "local_port": 40003})
+    assert r.status == 409 and r.json()["field"] == "local_port", r
+    assert d.conn(first["id"])["state"] == "TIME_WAIT", "TIME_WAIT (2 x 2 s) ended too soon"
+    beside = established(d, other, remote_port=7001, local_port=40003)
+
+    d.wait_state(first["id"], "CLOSED")
+    again = established(d, echo, local_port=40003)
+    wait_kernel(netns, again, ["ESTAB"])
+    pkts = cap.stop_when(lambda segs: sum(1 for s in segs if s.sport == 40003 and
+                                          flagset(s) == "S") >= 3, "the three SYNs")
+    segs = tcp_segments(pkts, 40003, PEER_PORT)
+    assert not any("R" in s.flags for s in segs), describe(segs)
+    assert [flagset(s) for s in tcp_segments(pkts, 40003, 7001)][:3] == ["S", "AS", "A"]
+    assert {c["id"]: c["state"] for c in d.conns("?state=ESTABLISHED")} == {
+        beside["id"]: "ESTABLISHED", again["id"]: "ESTABLISHED"}
+
+
+def test_many_opens_to_one_remote_port_are_all_lwips_and_all_reset_on_stop(lwipd, start_peer):
+    ns = lwipd.ns
+    start_peer(ns, PEER_PORT, "hold")
+    count = 200
+    ids = [lwipd.open_conn()["id"] for _ in range(count)]
+    for cid in ids:
+        lwipd.wait_state(cid, "ESTABLISHED")
+    conns = lwipd.conns("?state=ESTABLISHED")
+    assert len({c["local"]["port"] for c in conns}) == count
+    wait_for(lambda: sum(1 for s in ns.ss() if s["state"] == "ESTAB" and
+                         s["local"] == LOCAL) == count, lambda: "%d ESTAB in ss" % count)
+
+    assert lwipd.terminate() == 0, lwipd.stderr()
+    assert "ended the %d connections lwIP held, 0 of them untracked" % count in lwipd.stderr(), \
+        lwipd.stderr()
+    wait_for(lambda: not any(s["peer"].startswith(LWIP_IP + ":") for s in ns.ss()),
+             lambda: "every kernel socket reset; ss: %s" % ns.ss())
+
+
+def test_time_waits_end_in_any_order_and_lwip_keeps_the_rest(netns, start_daemon, start_peer):
+    # lwipd moves a TIME_WAIT PCB to the head of lwIP's list before freeing it;
+    # a wrong move would lose PCBs from the list or keep freed ones in it.
+    d = start_daemon(netns, msl_ms=10000)
+    echo = start_peer(netns, PEER_PORT, "echo")
+    conns = [established(d, echo) for _ in range(30)]
+    for c in conns:
+        d.delete("/v1/connections/%d" % c["id"])
+    for c in conns:
+        d.wait_state(c["id"], "TIME_WAIT")
+    # The oldest, one in the middle, the newest, then two neighbours.
+    ended = [conns[0], conns[14], conns[29], conns[7], conns[8]]
+    for c in ended:
+        r = d.delete("/v1/connections/%d?mode=abort" % c["id"])
+        assert r.status == 202, r
+        assert d.conn(c["id"])["state"] == "CLOSED"
+    left = [c for c in conns if c not in ended]
+    assert {c["id"] for c in d.conns("?state=TIME_WAIT")} == {c["id"] for c in left}
+
+    assert d.terminate() == 0, d.stderr()
+    assert "ended the %d connections lwIP held, 0 of them untracked" % len(left) in d.stderr(), \
+        d.stderr()
