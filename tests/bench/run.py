@@ -244,6 +244,32 @@ class Bench:
             done["rate"] = done["ok"] * 1e6 / done["elapsed_us"]
         return done
 
+    def hold(self, count, timelines):
+        """Opens count connections left open: batches (one remote port each, as lwIP has 16K
+        ports per remote endpoint) when lwipd has them, else API opens from 32 clients."""
+        if not self.batches:
+            r = self.httpload("--mode", "open", "--clients", "32", "--count", str(count),
+                              "--target", self.targets(TAP_PEER_IP), "--wait",
+                              "--close", "none", "--stop-after-errors", "50",
+                              progress=True, seconds=max(self.size("step_seconds"), 120))
+            return r
+        total = {"ok": 0, "errors": 0, "status": {}}
+        per_port = -(-count // len(PEER_PORTS))
+        for port in PEER_PORTS:
+            n = min(per_port, count - total["ok"] - total["errors"])
+            if n <= 0:
+                break
+            _, b = self.api("POST", "/v1/batches", {
+                "remote_ip": TAP_PEER_IP, "remote_port": port, "count": n,
+                "in_flight": BATCH_IN_FLIGHT, "close": "none", "timelines": timelines})
+            _, done = self.api("GET", "/v1/batches/%s?wait_for=done&timeout_ms=60000" % b["id"])
+            total["ok"] += done["established"]
+            total["errors"] += done["failed"]
+            for cause, k in done["failures"].items():
+                total["status"][cause] = total["status"].get(cause, 0) + k
+            log("P2: port %d: %d held, %d failed" % (port, done["established"], done["failed"]))
+        return total
+
     def churn_batch(self, seconds):
         """Graceful open + close through one batch for `seconds`, then DELETE stops it."""
         _, b = self.api("POST", "/v1/batches", {
@@ -343,10 +369,7 @@ class Bench:
             want = level - held
             if want > 0:
                 log("P2: holding %d connections through lwipd (have %d)" % (level, held))
-                r = self.httpload("--mode", "open", "--clients", "32", "--count", str(want),
-                                  "--target", self.targets(TAP_PEER_IP), "--wait",
-                                  "--close", "none", "--stop-after-errors", "50",
-                                  progress=True, seconds=max(self.size("step_seconds"), 120))
+                r = self.hold(want, timelines=False)
                 held += r["ok"]
                 if r["errors"]:
                     self.results["notes"].append(
@@ -368,7 +391,15 @@ class Bench:
             per = (top["rss_kib"] - base) * 1024.0 / max(top["held"] - 1, 1)
             self.results["p4"] = {"held": top["held"], "rss_kib_before": base,
                                   "rss_kib_after": top["rss_kib"], "bytes_per_conn": per,
-                                  "timelines": "default (on; no flag turns them off yet)"}
+                                  "timelines": "off" if self.batches else "on"}
+            if self.batches:
+                # The same with timelines on: a handshake's events and frame snapshots.
+                extra = min(1000, max(levels))
+                before = self.rss_kib(d)
+                r = self.hold(extra, timelines=True)
+                self.held_api += r["ok"]
+                self.results["p4"]["timelines_on_bytes_per_conn"] = (
+                    (self.rss_kib(d) - before) * 1024.0 / max(r["ok"], 1))
 
     def lwip_alone(self):
         levels = self.size("held_levels")
@@ -521,8 +552,12 @@ def table(res):
     if p4:
         pcb = next((r["tcp_pcb_bytes"] for r in res.get("p2_lwip_inprocess", [])), 0)
         rows.append(("P4 RSS per held connection", "%.0f B" % p4["bytes_per_conn"],
-                     "lwIP PCB %d B" % pcb, "%.0f B beyond" % (p4["bytes_per_conn"] - pcb),
+                     "lwIP PCB %d B" % pcb, "%.0f B beyond, timelines %s" % (
+                         p4["bytes_per_conn"] - pcb, p4["timelines"]),
                      "<= 1 KiB beyond lwIP's PCB"))
+        if "timelines_on_bytes_per_conn" in p4:
+            rows.append(("P4 ... with timelines on", "%.0f B" % p4["timelines_on_bytes_per_conn"],
+                         "-", "-", "report"))
     p5 = res.get("p5")
     if p5:
         during = p5["rss_kib_samples"] or [p5["rss_kib_after"]]
