@@ -24,12 +24,14 @@
  * Every answer queued is counted for /metrics by route pattern, method and
  * status (queue_response); the route is found once, on the first call.
  *
- * Connections come from the gate (gate.c), which has checked each request
- * head and counts connections per address; libmicrohttpd has no listening
- * socket of its own and tells the gate when a connection closes. Every
- * answer says "Connection: close", so each request passes the gate. Waits
- * and streams are capped below the connection limit (http_may_wait), so
- * other requests always find a slot.
+ * Connections come from the gate (gate.c): each is one end of a socket
+ * pair that the gate relays to its client, passing on only requests whose
+ * heads it has checked. libmicrohttpd has no listening socket of its own;
+ * its connection notices tie each connection to the gate's relay, and its
+ * completion notice tells the relay a request is finished, so the gate can
+ * answer a bad request sent behind it in order. Connections stay open
+ * between requests. Waits and streams are capped below the connection
+ * limit (http_may_wait), so other requests always find a slot.
  *
  * Everything runs on libmicrohttpd's single internal thread, except the
  * engine's wake callbacks, which run on any thread with the core lock held
@@ -61,7 +63,7 @@
  * Per-connection memory for headers and read buffers; bodies are kept
  * outside it. Twice the gate's largest head, and no more than 32 KiB:
  * libmicrohttpd maps a bigger pool with mmap, and unmapping it at every
- * close (every answer closes) costs each CPU a TLB flush.
+ * close costs each CPU a TLB flush.
  */
 #define API_CONNECTION_MEMORY 32768
 

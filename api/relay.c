@@ -69,6 +69,8 @@ check_next(struct relay *r, char *scratch, struct httphead *head, size_t *peeked
 	ssize_t n = recv(r->fd, scratch, HTTPHEAD_PEEK_MAX, MSG_PEEK | MSG_DONTWAIT);
 	int rc;
 
+	/* Until the next event, only what is peeked now is there. */
+	r->client_ready = false;
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -EPIPE;
 	if (n == 0) {
@@ -112,6 +114,8 @@ forward_request(struct relay *r, char *scratch, const struct httphead *head, siz
 	n = recv(r->fd, scratch, take, MSG_DONTWAIT);
 	if (n < 0 || (size_t)n != take)
 		return -EPIPE;
+	/* A request sent right behind it is there already, and brings no event. */
+	r->client_ready = peeked > take;
 	r->forwarded++;
 	r->seen = 0;
 	r->deadline_ms = now + r->timeout_ms;
@@ -137,11 +141,17 @@ step_in(struct relay *r, char *scratch, uint64_t now)
 			return 0;
 		if (rc != 0)
 			r->server_eof = true;
+		/* Reading stopped while this was held, so bytes may wait that brought their event then. */
+		r->client_ready = true;
 		return 1;
 	}
+	if (!r->client_ready)
+		return 0;
 	if (r->body_left > 0) {
-		n = recv(r->fd, scratch, r->body_left < HTTPHEAD_PEEK_MAX ? r->body_left :
-		    HTTPHEAD_PEEK_MAX, MSG_DONTWAIT);
+		size_t want = r->body_left < HTTPHEAD_PEEK_MAX ? r->body_left : HTTPHEAD_PEEK_MAX;
+
+		n = recv(r->fd, scratch, want, MSG_DONTWAIT);
+		r->client_ready = n == (ssize_t)want;
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -EPIPE;
 		if (n == 0) {
@@ -170,11 +180,14 @@ step_out(struct relay *r, char *scratch)
 
 	if (r->to_client_len > 0) {
 		rc = flush(r->fd, &r->to_client, &r->to_client_len);
+		r->server_ready = true;
 		return rc == -EAGAIN ? 0 : rc == 0 ? 1 : -EPIPE;
 	}
-	if (r->server_eof)
+	if (r->server_eof || !r->server_ready)
 		return 0;
 	n = recv(r->server_fd, scratch, HTTPHEAD_PEEK_MAX, MSG_DONTWAIT);
+	/* A short read took all there was; more brings an event. */
+	r->server_ready = n == HTTPHEAD_PEEK_MAX;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n <= 0) {
@@ -217,8 +230,10 @@ relay_pump(struct relay *r, char *scratch, struct httphead *head, uint64_t now)
 	if (r->state == RELAY_READING)
 		return pump_reading(r, scratch, head);
 	/* Checked before the last read: answers written before a completion are read after it. */
-	if (r->refusing || r->client_eof)
+	if (r->refusing || r->client_eof) {
 		idle = server_idle(r);
+		r->server_ready = true;
+	}
 	do {
 		in = step_in(r, scratch, now);
 		out = step_out(r, scratch);
@@ -236,6 +251,7 @@ relay_pump(struct relay *r, char *scratch, struct httphead *head, uint64_t now)
 	if (!idle) {
 		if (!server_idle(r))
 			return RELAY_WAIT;
+		r->server_ready = true;
 		while ((out = step_out(r, scratch)) > 0)
 			;
 		if (out < 0) {
@@ -256,6 +272,7 @@ relay_begin(struct relay *r, int server_fd, struct relay_link *link)
 	r->server_fd = server_fd;
 	r->link = link;
 	r->seen = 0;
+	r->client_ready = true;
 }
 
 enum relay_expiry

@@ -58,6 +58,8 @@ struct relay {
 	uint64_t timeout_ms;		/* for a head, from the last request passed on */
 	size_t seen;			/* bytes of the next head peeked the last time */
 	bool hung_up;			/* the client shut its side */
+	bool client_ready;		/* the client's socket may hold bytes not yet looked at */
+	bool server_ready;		/* the same for libmicrohttpd's answers */
 	bool refusing;			/* a bad head: answer it once the earlier answers are out */
 	bool client_eof;		/* the client sent its last request */
 	bool server_eof;		/* libmicrohttpd closed its end */
