@@ -335,7 +335,7 @@ sweep_streams(void *arg)
 	sse_hub_sweep(server->hub);
 }
 
-/* The gate's hand-over of its socket pair's other end: libmicrohttpd owns fd from here, also when it refuses it. */
+/* The gate hands over its socket pair's other end: libmicrohttpd owns fd from here, even refused. */
 static int
 admit_connection(void *arg, int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
