@@ -151,6 +151,9 @@ handle_events(struct gate *gate, const struct epoll_event *events, int n)
 			continue;
 		if (tag % 2 == 0 && (events[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
 			r->hung_up = true;
+		/* Reset, or shut both ways: nothing more can reach the client. */
+		if (tag % 2 == 0 && (events[i].events & (EPOLLHUP | EPOLLERR)) != 0)
+			r->broken = true;
 		if ((events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
 			if (tag % 2 == 0)
 				r->client_ready = true;

@@ -133,7 +133,7 @@ step_in(struct relay *r, char *scratch, uint64_t now)
 	ssize_t n;
 	int rc;
 
-	if (r->refusing || r->client_eof || r->server_eof)
+	if (r->server_eof)
 		return 0;
 	if (r->to_server_len > 0) {
 		rc = flush(r->server_fd, &r->to_server, &r->to_server_len);
@@ -145,7 +145,16 @@ step_in(struct relay *r, char *scratch, uint64_t now)
 		r->client_ready = true;
 		return 1;
 	}
-	if (!r->client_ready)
+	/*
+	 * libmicrohttpd sees the client's FIN as it would on the client's own
+	 * socket, so a stream whose client left ends (sse.c, capture_live.c).
+	 */
+	if (r->client_eof && !r->eof_passed) {
+		shutdown(r->server_fd, SHUT_WR);
+		r->eof_passed = true;
+		return 1;
+	}
+	if (r->refusing || r->client_eof || !r->client_ready)
 		return 0;
 	if (r->body_left > 0) {
 		size_t want = r->body_left < HTTPHEAD_PEEK_MAX ? r->body_left : HTTPHEAD_PEEK_MAX;
@@ -227,6 +236,8 @@ relay_pump(struct relay *r, char *scratch, struct httphead *head, uint64_t now)
 	bool idle = false;
 	int in, out;
 
+	if (r->broken)
+		return RELAY_DONE;
 	if (r->state == RELAY_READING)
 		return pump_reading(r, scratch, head);
 	/* Checked before the last read: answers written before a completion are read after it. */

@@ -62,6 +62,7 @@ struct relay {
 	bool server_ready;		/* the same for libmicrohttpd's answers */
 	bool refusing;			/* a bad head: answer it once the earlier answers are out */
 	bool client_eof;		/* the client sent its last request */
+	bool eof_passed;		/* and libmicrohttpd's end was shut for writing, as the client's was */
 	bool server_eof;		/* libmicrohttpd closed its end */
 	bool broken;			/* a socket failed: close without lingering */
 	bool is_head;			/* the refused request is a HEAD */
