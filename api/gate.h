@@ -1,8 +1,8 @@
 /*
- * gate: the API's front door. It owns the listening socket, reads each new
- * connection's request head without consuming it (httphead.c), answers
- * what is malformed or over a limit itself, in problem+json, and hands the
- * rest to libmicrohttpd.
+ * gate: the API's front door. It owns the listening socket and every
+ * client's socket, checks each request head (httphead.c), answers what is
+ * malformed or over a limit itself, in problem+json, and relays the rest
+ * to libmicrohttpd through a socket pair (relay.c).
  */
 #ifndef LWIPD_GATE_H
 #define LWIPD_GATE_H
@@ -24,8 +24,9 @@ struct gate_config {
 };
 
 /*
- * Hands a connection whose head is well formed to the HTTP server, which
- * owns fd from then on, also when it fails. Returns 0 or a negative errno.
+ * Hands the HTTP server its end of a connection's socket pair; it owns fd
+ * from then on, also when it fails. addr names it as a local socket.
+ * Returns 0 or a negative errno.
  */
 typedef int gate_admit_fn(void *arg, int fd, const struct sockaddr *addr, socklen_t addr_len);
 
@@ -39,17 +40,27 @@ int gate_start(const struct sockaddr_storage *addr, socklen_t addr_len,
     const struct gate_config *cfg, gate_admit_fn *admit, void *arg, struct gate **out,
     unsigned int *port);
 
-/* The HTTP server closed a connection the gate handed over: its slot is free. */
-void gate_closed(struct gate *gate, const struct sockaddr *addr);
+/*
+ * What libmicrohttpd's thread tells the gate about a connection the gate
+ * relays: it started serving server_fd (the link, or NULL for one the gate
+ * no longer relays), it finished a request on it, and it closed it. The
+ * last two accept NULL.
+ */
+struct relay_link *gate_link_claim(struct gate *gate, int server_fd);
+void gate_link_completed(struct gate *gate, struct relay_link *link);
+void gate_link_release(struct gate *gate, struct relay_link *link);
 
 /*
- * Closes the door: answers 503 to every connection still queued or being
- * read, stops the thread and closes the listening socket. Connections
- * already handed over are the HTTP server's. Accepts NULL.
+ * Closes the door: answers 503 to every connection still queued or whose
+ * first head is being read, and closes the listening socket. Connections
+ * already relayed go on until the HTTP server stops. Accepts NULL.
  */
 void gate_stop(struct gate *gate);
 
-/* Frees the gate once the HTTP server is stopped, so gate_closed is not called again. Accepts NULL. */
+/*
+ * Once the HTTP server is stopped: passes on what it wrote last, stops the
+ * thread, closes every connection and frees the gate. Accepts NULL.
+ */
 void gate_free(struct gate *gate);
 
 #endif

@@ -24,12 +24,14 @@
  * Every answer queued is counted for /metrics by route pattern, method and
  * status (queue_response); the route is found once, on the first call.
  *
- * Connections come from the gate (gate.c), which has checked each request
- * head and counts connections per address; libmicrohttpd has no listening
- * socket of its own and tells the gate when a connection closes. Every
- * answer says "Connection: close", so each request passes the gate. Waits
- * and streams are capped below the connection limit (http_may_wait), so
- * other requests always find a slot.
+ * Connections come from the gate (gate.c): each is one end of a socket
+ * pair that the gate relays to its client, passing on only requests whose
+ * heads it has checked. libmicrohttpd has no listening socket of its own;
+ * its connection notices tie each connection to the gate's relay, and its
+ * completion notice tells the relay a request is finished, so the gate can
+ * answer a bad request sent behind it in order. Connections stay open
+ * between requests. Waits and streams are capped below the connection
+ * limit (http_may_wait), so other requests always find a slot.
  *
  * Everything runs on libmicrohttpd's single internal thread, except the
  * engine's wake callbacks, which run on any thread with the core lock held
@@ -61,7 +63,7 @@
  * Per-connection memory for headers and read buffers; bodies are kept
  * outside it. Twice the gate's largest head, and no more than 32 KiB:
  * libmicrohttpd maps a bigger pool with mmap, and unmapping it at every
- * close (every answer closes) costs each CPU a TLB flush.
+ * close costs each CPU a TLB flush.
  */
 #define API_CONNECTION_MEMORY 32768
 
@@ -83,8 +85,7 @@ queue_response(struct api_server *server, struct exchange *exchange, unsigned in
 	enum MHD_Result result = MHD_NO;
 
 	if (MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES ||
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
 		goto out;
 	if (name != NULL && MHD_add_response_header(response, name, value) != MHD_YES)
 		goto out;
@@ -288,9 +289,13 @@ request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 {
 	struct api_server *server = cls;
 	struct exchange *exchange = *req_cls;
+	const union MHD_ConnectionInfo *info;
 
-	(void)connection;
 	(void)code;
+	/* The gate answers a bad request only after every earlier one is finished. */
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (info != NULL)
+		gate_link_completed(server->gate, info->socket_context);
 	if (exchange == NULL)
 		return;
 	/* A request resumed but not answered (its client left, or the daemon stops) holds its waiter. */
@@ -306,7 +311,7 @@ request_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
 	*req_cls = NULL;
 }
 
-/* libmicrohttpd closed a connection: the gate may let another in. */
+/* Ties a connection to the gate's relay when it starts, and unties it when it closes. */
 static void
 connection_notified(void *cls, struct MHD_Connection *connection, void **socket_cls,
     enum MHD_ConnectionNotificationCode code)
@@ -314,12 +319,13 @@ connection_notified(void *cls, struct MHD_Connection *connection, void **socket_
 	struct api_server *server = cls;
 	const union MHD_ConnectionInfo *info;
 
-	(void)socket_cls;
-	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		gate_link_release(server->gate, *socket_cls);
+		*socket_cls = NULL;
 		return;
-	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (info != NULL && info->client_addr != NULL)
-		gate_closed(server->gate, info->client_addr);
+	}
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	*socket_cls = info != NULL ? gate_link_claim(server->gate, info->connect_fd) : NULL;
 }
 
 /* The gate's tick: frees the slots of streams whose clients hung up while they were idle. */
@@ -331,7 +337,7 @@ sweep_streams(void *arg)
 	sse_hub_sweep(server->hub);
 }
 
-/* The gate's hand-over: libmicrohttpd owns fd from here, also when it refuses it. */
+/* The gate hands over its socket pair's other end: libmicrohttpd owns fd from here, even refused. */
 static int
 admit_connection(void *arg, int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
@@ -367,6 +373,15 @@ log_mhd(void *cls, const char *fmt, va_list ap)
 	int saved_errno = errno;
 
 	(void)cls;
+	/*
+	 * libmicrohttpd's end of each connection is a local socket (gate.c),
+	 * which has no TCP options. 0.9.75 takes only EINVAL, ENOPROTOOPT and
+	 * ENOTSOCK to mean so, while Linux answers EOPNOTSUPP, so it would log
+	 * these three lines for every answer.
+	 */
+	if (strstr(fmt, "option to %s state failed") != NULL ||
+	    strncmp(fmt, "Failed to push the data from buffers", 36) == 0)
+		return;
 	vsnprintf(message, sizeof(message), fmt, ap);
 	/* libmicrohttpd ends its messages with a newline; log_warnx adds its own. */
 	len = strlen(message);

@@ -453,9 +453,9 @@ framing_more(int rc, size_t len, struct problem *err)
 	return rc;
 }
 
-/* Checks a chunked body from pos, with its trailer fields. */
+/* Checks a chunked body from pos, with its trailer fields; *end is set past them. */
 static int
-check_chunks(const char *buf, size_t len, size_t pos, struct problem *err)
+check_chunks(const char *buf, size_t len, size_t pos, size_t *end, struct problem *err)
 {
 	struct field_line line;
 	uint64_t size, total = 0;
@@ -491,7 +491,10 @@ check_chunks(const char *buf, size_t len, size_t pos, struct problem *err)
 			return -EMSGSIZE;
 		}
 	}
-	return rc == 1 ? 0 : framing_more(rc, len, err);
+	if (rc != 1)
+		return framing_more(rc, len, err);
+	*end = pos;
+	return 0;
 }
 
 int
@@ -527,7 +530,8 @@ httphead_check(const char *buf, size_t len, struct httphead *out, struct problem
 	if (rc != 0)
 		return rc;
 	out->head_len = pos;
+	out->framed_len = pos;
 	if (!out->chunked)
 		return 0;
-	return check_chunks(buf, len, pos, err);
+	return check_chunks(buf, len, pos, &out->framed_len, err);
 }

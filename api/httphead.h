@@ -25,6 +25,7 @@
 /* What the gate needs to know about a request it lets through, or answers itself. */
 struct httphead {
 	size_t head_len;		/* bytes up to and including the empty line */
+	size_t framed_len;		/* head_len, and a chunked body with its trailers */
 	bool is_head;			/* method HEAD: an answer has no body */
 	bool reserved;			/* GET or HEAD of /healthz or /metrics */
 	bool chunked;

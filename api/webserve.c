@@ -25,8 +25,6 @@ static const struct {
 	{ "X-Content-Type-Options", "nosniff" },
 	{ "Referrer-Policy", "no-referrer" },
 	{ MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache" },
-	/* As every answer: the next request comes on a new connection, through the gate (gate.c). */
-	{ MHD_HTTP_HEADER_CONNECTION, "close" },
 };
 
 /* Length of the tag at s, a "W/" prefix included, up to a comma or the end. */

@@ -1,8 +1,9 @@
 /*
  * httpload: drives lwipd's REST API with C keep-alive HTTP/1.1 clients on
  * epoll, each with one request outstanding, and prints one JSON line. A
- * server that answers "Connection: close" (lwipd does, so that every
- * request passes its gate) gets a new connection for the next request.
+ * server that answers "Connection: close" (lwipd did before its gate
+ * relayed kept-alive connections) gets a new connection for the next
+ * request.
  *
  *   --mode open: each operation is POST /v1/connections to the next
  *     target; then, with --wait, GET ...?wait_for=ESTABLISHED; then,

@@ -79,7 +79,24 @@ test_good_requests_pass_whole_and_in_pieces(void **state)
 		assert_int_equal(head.chunked, good[i].chunked);
 		assert_int_equal(head.is_head, good[i].is_head);
 		assert_true(head.content_length == good[i].length);
+		/* A chunked body is framed whole; another is passed on as its Content-Length says. */
+		assert_int_equal(head.framed_len, good[i].chunked ? len : len - good[i].length);
 	}
+}
+
+/* The gate passes on one request at a time: a request sent right behind another is not part of it. */
+static void
+test_framed_length_stops_at_the_request(void **state)
+{
+	static const char two[] = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "2\r\n{}\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct httphead head;
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(httphead_check(two, sizeof(two) - 1, &head, &err), 0);
+	assert_int_equal(head.framed_len, strlen(two) - strlen("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+	assert_memory_equal(two + head.framed_len, "GET ", 4);
 }
 
 static void
@@ -134,6 +151,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_requests_pass_whole_and_in_pieces),
+		cmocka_unit_test(test_framed_length_stops_at_the_request),
 		cmocka_unit_test(test_bad_requests_get_their_status_as_soon_as_it_shows),
 		cmocka_unit_test(test_limits),
 	};
