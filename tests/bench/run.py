@@ -582,8 +582,9 @@ def plot(res, png):
     """Rate against connections held: lwipd, lwIP alone, the kernel (gnuplot)."""
     dat = png[:-4] + ".dat"
     # A level where nothing could be measured (a limit) has no point.
+    lwipd = "lwipd (batch)" if res.get("lwipd", {}).get("batch_api") else "lwipd (API)"
     series = [(name, [(r["held"], r["rate"]) for r in res.get(key, []) if r["ok"] > 0])
-              for name, key in (("lwipd (API)", "p2_lwipd"), ("lwIP in-process", "p2_lwip_inprocess"),
+              for name, key in ((lwipd, "p2_lwipd"), ("lwIP in-process", "p2_lwip_inprocess"),
                                 ("Linux kernel", "p2_kernel"))]
     with open(dat, "w") as f:
         for name, pts in series:
