@@ -42,30 +42,31 @@ struct conn {
 	struct conntable_entry entry;	/* first: the table allocates struct conn */
 	struct engine *engine;
 	struct stack_tcp *tcp;		/* NULL once closed */
-	bool has_tcb;
-	struct engine_tcb tcb;		/* the latest copy from lwIP */
-	bool close_requested;		/* the API asked for a full close */
-	bool write_shut;		/* a FIN is sent or will follow the queued data */
-	bool fin_pending;		/* the FIN waits for the send queue to drain */
-	bool read_shut;			/* received data is discarded */
-	bool recv_truncated;		/* bytes were discarded since the last read */
+	struct engine_tcb tcb;		/* the latest copy from lwIP, once has_tcb */
 	struct connbuf_send send;
 	struct connbuf_recv recv;
 	struct engine_waiter *waiters;
 	struct timeline timeline;
 	struct timeline_steps steps;
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
-	bool open_rst;			/* and it is a RST that reached lwIP */
 	struct peerstate peer;		/* the peer's inferred state */
 	struct kernel_history *kernel;	/* and its real one, with --peer-trace; or NULL */
-	bool announced;			/* its creation went out on the event stream */
-	bool timeline_off;		/* records no timeline events */
 	struct deadline_entry deadline;	/* TIME_WAIT or FIN_WAIT_2, when the engine times it */
 	/* A batch's connection: its batch (0: none), its part in it, and its hold before the close. */
 	uint64_t batch_id;
-	uint8_t batch_phase;		/* enum batch_phase, batches.c */
 	uint64_t batch_syn_us;
 	struct deadline_entry batch_hold;
+	/* The flags last, together: a table may hold a million connections. */
+	uint8_t batch_phase;		/* enum batch_phase, batches.c */
+	bool has_tcb;
+	bool close_requested;		/* the API asked for a full close */
+	bool write_shut;		/* a FIN is sent or will follow the queued data */
+	bool fin_pending;		/* the FIN waits for the send queue to drain */
+	bool read_shut;			/* received data is discarded */
+	bool recv_truncated;		/* bytes were discarded since the last read */
+	bool open_rst;			/* and it is a RST that reached lwIP (open_event) */
+	bool announced;			/* its creation went out on the event stream */
+	bool timeline_off;		/* records no timeline events */
 };
 
 struct listener {
