@@ -305,9 +305,11 @@ copy_timeline(struct engine *engine, uint64_t id, bool with_frames, struct engin
 		rc = ENGINE_NOT_FOUND;
 		goto unlock;
 	}
-	timeline = &conn->timeline;
+	timeline = conn->timeline;
 	engine_conn_view(engine, conn, &out->conn);
 	out->epoch_us = engine->started_unix_us;
+	if (timeline == NULL)
+		goto unlock;	/* no event yet, or its timeline is off */
 	if (timeline->count > 0) {
 		out->events = malloc(timeline->count * sizeof(*out->events));
 		if (with_frames && timeline->frame_slot > 0) {

@@ -156,7 +156,8 @@ conn_destroy(struct conntable_entry *entry)
 	deadline_remove(&conn->batch_hold);
 	connbuf_send_clear(&conn->send, &conn->engine->budget);
 	connbuf_recv_clear(&conn->recv, &conn->engine->budget);
-	timeline_free(&conn->timeline);
+	timeline_free(conn->timeline);
+	free(conn->timeline);
 	peerstate_free(&conn->peer);
 	free(conn->kernel);
 	if (conn->announced)
@@ -177,11 +178,29 @@ engine_conn_new(struct engine *engine, enum engine_origin origin,
 		return NULL;
 	conn = conn_of(entry);
 	conn->engine = engine;
-	timeline_init(&conn->timeline, engine->cfg.timeline_max,
-	    ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen, &engine->budget);
 	peerstate_init(&conn->peer);
 	conn->open_event = -1;
 	return conn;
+}
+
+/*
+ * The connection's timeline, made at its first event: most connections of a
+ * batch never have one, and a million of them would each carry its header.
+ * NULL when its timeline is off or out of memory (the event is then refused).
+ */
+struct timeline *
+engine_conn_timeline(struct conn *conn)
+{
+	struct engine *engine = conn->engine;
+
+	if (conn->timeline != NULL || conn->timeline_off)
+		return conn->timeline;
+	conn->timeline = malloc(sizeof(*conn->timeline));
+	if (conn->timeline == NULL)
+		return NULL;
+	timeline_init(conn->timeline, engine->cfg.timeline_max,
+	    ENGINE_FRAME_HEADERS_MAX + engine->cfg.snaplen, &engine->budget);
+	return conn->timeline;
 }
 
 struct conn *
@@ -303,7 +322,8 @@ conn_retire(struct conn *conn)
 	conn->tcp = NULL;
 	connbuf_send_clear(&conn->send, budget);
 	connbuf_recv_shrink(&conn->recv, budget);
-	timeline_shrink(&conn->timeline);
+	if (conn->timeline != NULL)
+		timeline_shrink(conn->timeline);
 }
 
 /* Calls back into the glue: engine_conn_pump writes and may close. */
@@ -315,16 +335,18 @@ on_state_changed(void *owner, enum tcpinfo_state state, struct tcpinfo_cause cau
 	uint64_t now = engine_now_us(engine);
 	enum tcpinfo_state from = conn->entry.state;
 	struct engine_event *inbound;
+	struct timeline *timeline;
 
 	stats_count_transition(engine, from, state);
 	deadline_remove(&conn->deadline);
 	conn_refresh_tcb(conn);
 	conntable_record_state(engine->table, &conn->entry, state, cause, now);
-	inbound = timeline_get(&conn->timeline, conn->open_event);
+	timeline = engine_conn_timeline(conn);
+	inbound = timeline != NULL ? timeline_get(timeline, conn->open_event) : NULL;
 	if (inbound != NULL)
 		inbound->state_after = state;
-	if (!conn->timeline_off)
-		timeline_append(&conn->timeline, &(struct engine_event){
+	if (timeline != NULL)
+		timeline_append(timeline, &(struct engine_event){
 			.kind = ENGINE_EVENT_STATE, .at_us = now, .from = from, .to = state,
 			.cause = cause });
 	conn_announce(engine, conn);

@@ -46,7 +46,7 @@ struct conn {
 	struct connbuf_send send;
 	struct connbuf_recv recv;
 	struct engine_waiter *waiters;
-	struct timeline timeline;
+	struct timeline *timeline;	/* NULL until its first event; for good with timeline_off */
 	struct timeline_steps steps;
 	int64_t open_event;		/* the inbound segment lwIP is handling, or -1 */
 	struct peerstate peer;		/* the peer's inferred state */
@@ -191,6 +191,8 @@ enum engine_result engine_result_of(int stack_rc);
 void engine_conn_view(struct engine *engine, struct conn *conn, struct engine_conn_view *out);
 /* Gives lwIP as much queued data as its send buffer takes; sends the FIN once all is out. */
 void engine_conn_pump(struct conn *conn);
+/* The connection's timeline, made at its first event; NULL when off (or out of memory). */
+struct timeline *engine_conn_timeline(struct conn *conn);
 /* A connection not yet begun, set up for the engine; NULL when out of memory. */
 struct conn *engine_conn_new(struct engine *engine, enum engine_origin origin,
     const struct engine_endpoint *local, const struct engine_endpoint *remote);

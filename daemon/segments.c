@@ -133,6 +133,7 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 {
 	uint64_t before = conn->entry.counters.retransmits;
 	struct engine_event event = event_of(engine, segment);
+	struct timeline *timeline;
 	int64_t number;
 
 	if (segment->labelled) {
@@ -157,9 +158,10 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 	else
 		conn->entry.counters.rst_in_ignored += !!(segment->flags & TCPINFO_FLAG_RST);
 	engine->retrans_segs += conn->entry.counters.retransmits - before;
-	number = conn->timeline_off ? -1 : timeline_append(&conn->timeline, &event);
+	timeline = engine_conn_timeline(conn);
+	number = timeline != NULL ? timeline_append(timeline, &event) : -1;
 	if (segment->frame != NULL && number >= 0)
-		timeline_keep_frame(&conn->timeline, number, segment->frame,
+		timeline_keep_frame(timeline, number, segment->frame,
 		    snapshot_len(engine, segment), segment->frame_len);
 	if (!segment->outbound) {
 		/* Until lwIP is done with it, its state changes are this segment's, and the record stays. */

@@ -7,11 +7,12 @@
  * all, what its timeline holds, and the rest, which is what a connection
  * whose timeline is never written costs.
  *
- * connmem [N]    (default 10000)
+ * connmem [N] [off]    (default 10000; off: opened with their timeline off)
  */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 #include "fake_stack.h"
@@ -33,11 +34,12 @@ main(int argc, char **argv)
 		.ifname = "tap0", .address = 0x0100000au, .prefix = 24, .msl_ms = 30000,
 		.retain_closed = 1024, .recv_buffer = 65536, .timeline_max = ENGINE_TIMELINE_DEFAULT,
 		.snaplen = ENGINE_SNAPLEN_DEFAULT, .memory_budget = MEMBUDGET_MAX,
-		.clock_us = fake_clock_us, .max_fault_rules = 1,
+		.clock_us = fake_clock_us, .max_fault_rules = 1, .max_connections = CONNMEM_MAX,
 	};
 	struct stack_config stack_cfg = { .address = cfg.address, .prefix = 24 };
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
-	struct engine_open_params params = { .remote = { .ip = CONNMEM_REMOTE_IP, .port = 7 } };
+	struct engine_open_params params = { .remote = { .ip = CONNMEM_REMOTE_IP, .port = 7 },
+		.timeline_off = argc > 2 && strcmp(argv[2], "off") == 0 };
 	struct engine_conn_view view;
 	struct engine_stats stats;
 	struct engine *engine;
