@@ -157,9 +157,12 @@ tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx)
 	glue_rx_end(rx);
 }
 
-/* One frame from the TAP: through the gate, then to lwIP, a TCP segment by way of the fault path. */
-static void
-input_frame(const uint8_t *frame, size_t len)
+/*
+ * One frame from the TAP: through the gate, then to lwIP, a TCP segment by
+ * way of the fault path. The frame fuzzer calls it as the reader does.
+ */
+void
+tapnetif_input(const uint8_t *frame, size_t len)
 {
 	struct glue_rx rx = { 0 };
 	struct frame_tcp seg;
@@ -224,7 +227,7 @@ reader_main(void *arg)
 			continue;
 		LOCK_TCPIP_CORE();
 		for (int i = 0; i < count; i++)
-			input_frame(slots[i], lengths[i]);
+			tapnetif_input(slots[i], lengths[i]);
 		UNLOCK_TCPIP_CORE();
 	}
 	LOCK_TCPIP_CORE();

@@ -119,6 +119,8 @@ void tapnetif_stop(void);
 bool tapnetif_reading(void);
 err_t tapnetif_write(const uint8_t *frame, size_t len);
 void tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx);
+/* The TAP reader's handling of one frame; tests/fuzz/fuzz_frames.c calls it too. */
+void tapnetif_input(const uint8_t *frame, size_t len);
 
 /* ports.c: local ports of active opens. */
 int ports_use_add(uint16_t port);
