@@ -17,7 +17,9 @@
  * lwIP sends gets a SYN+ACK, so ARP resolves and active opens complete.
  * Present for every input: a listener on LISTEN_PORT and a tracked
  * connection in ESTABLISHED, opened again (and the old one aborted) when an
- * input left it in any other state. Other connections an input made are
+ * input left it in any other state. A record may also make the tracked
+ * connection send (a bounded queue) or close, so that lwIP has data in
+ * flight and the closing states and their deadlines are reached. Other connections an input made are
  * aborted after it, and a capture reader of every frame is read empty, so
  * work and memory stay bounded per input. Fault rules given at start drop,
  * duplicate, corrupt, delay and reorder a few segments, with holds of a few
@@ -66,6 +68,11 @@
 #define FIX_LISTEN 0x08		/* the listener's port as destination */
 #define FIX_LEN 0x10		/* the IPv4 total length: the rest of the frame */
 #define FIX_PASSIVE 0x20	/* with FIX_LISTEN: the port and ack of the last SYN+ACK the listener sent */
+/* Record flags that act before the frame is fed. */
+#define DO_SEND 0x40		/* the tracked connection queues SEND_BYTES more, up to SEND_QUEUED_MAX */
+#define DO_CLOSE 0x80		/* the tracked connection sends its FIN */
+#define SEND_BYTES 3000
+#define SEND_QUEUED_MAX (16u << 10)
 
 #define ETH_LEN 14
 #define ETHERTYPE_IPV4 0x0800
@@ -305,14 +312,26 @@ track_connection(void)
 	drain_wire();
 }
 
-/* The tracked connection's TCB now, for FIX_CONN. */
+/* Does what a record asks of the tracked connection, and reads its TCB for FIX_CONN. */
 static void
-read_tcb(void)
+drive_connection(uint8_t flags)
 {
 	static struct engine_conn_view view;
+	bool acted;
 
-	if (fz.conn != 0 && engine_get(fz.engine, fz.conn, &view) == ENGINE_OK)
-		fz.conn_tcb = view.tcb;
+	if (fz.conn == 0 || engine_get(fz.engine, fz.conn, &view) != ENGINE_OK)
+		return;
+	if ((flags & DO_SEND) && view.send_queued < SEND_QUEUED_MAX)
+		engine_send(fz.engine, fz.conn, NULL, SEND_BYTES, NULL);
+	if (flags & DO_CLOSE)
+		engine_close(fz.engine, fz.conn, ENGINE_CLOSE_GRACEFUL, &view, &acted);
+	if (flags & (DO_SEND | DO_CLOSE)) {
+		/* What went out moved snd_nxt: the offsets count from after it. */
+		drain_wire();
+		if (engine_get(fz.engine, fz.conn, &view) != ENGINE_OK)
+			return;
+	}
+	fz.conn_tcb = view.tcb;
 }
 
 /* Aborts every live connection but the tracked one, so none outlives its input. */
@@ -457,8 +476,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = size - at;
 		memcpy(fz.frame, data + at, len);
 		at += len;
-		if (flags & FIX_CONN)
-			read_tcb();
+		if (flags & (FIX_CONN | DO_SEND | DO_CLOSE))
+			drive_connection(flags);
 		fix_up(flags, fz.frame, len);
 		feed(fz.frame, len);
 		drain_wire();

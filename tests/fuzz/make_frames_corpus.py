@@ -16,6 +16,7 @@ import sys
 from scapy.all import ARP, IP, TCP, UDP, ICMP, Dot1Q, Ether, IPv6, Raw, fragment
 
 FIX_SUM, FIX_ADDR, FIX_CONN, FIX_LISTEN, FIX_LEN, FIX_PASSIVE = 1, 2, 4, 8, 16, 32
+DO_SEND, DO_CLOSE = 64, 128  # the tracked connection sends, or closes, before the frame
 # The harness's addresses (fuzz_frames.c).
 LWIPD_MAC, PEER_MAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
 LWIPD_IP, PEER_IP = "10.9.0.1", "10.9.0.2"
@@ -117,6 +118,19 @@ seed("conn_out_of_order", record(CONN, tcp("PA", seq=10, payload=b"later")),
 seed("conn_urgent", record(CONN, tcp("UA", urgptr=2, payload=b"urgent")))
 seed("conn_timestamps", record(CONN, tcp("A", options=[("Timestamp", (5, 6))])))
 seed("conn_big_segment", record(CONN, tcp("PA", payload=bytes(range(256)) * 5)))
+seed("conn_send_ack", record(CONN | DO_SEND, tcp("A")), record(CONN | DO_SEND, tcp("A", ack=-1000 & 0xffffffff)),
+     record(CONN, tcp("A")))
+seed("conn_send_zero_window", record(CONN | DO_SEND, tcp("A", window=0)),
+     record(CONN | DO_SEND, tcp("A", window=100)))
+seed("conn_send_dup_acks", record(CONN | DO_SEND, tcp("A", ack=-3000 & 0xffffffff)),
+     *[record(CONN, tcp("A", ack=-3000 & 0xffffffff)) for _ in range(4)])
+seed("conn_close_to_time_wait", record(CONN | DO_CLOSE, tcp("A")), record(CONN, tcp("FA")))
+seed("conn_close_simultaneous", record(CONN | DO_CLOSE, tcp("FA", ack=-1 & 0xffffffff)),
+     record(CONN, tcp("A", seq=1)))
+seed("conn_close_then_rst", record(CONN | DO_CLOSE, tcp("R")))
+seed("conn_close_then_data", record(CONN | DO_CLOSE, tcp("A")),
+     record(CONN, tcp("PA", payload=b"after our FIN")))
+seed("conn_send_close_fin", record(CONN | DO_SEND | DO_CLOSE, tcp("FA")))
 
 # Every TCP flag combination, 64 to a seed, at the tracked connection and the listener.
 for target, flags in (("conn", CONN), ("listen", LISTEN)):
@@ -163,6 +177,9 @@ seed("ip_options", record(LISTEN, ip4(options=b"\x07\x07\x04\x00\x00\x00\x00\x01
 seed("tcp_data_offset_small", record(LISTEN, tcp("S", seq=1, dataofs=2)))
 seed("padded_frame", record(LISTEN, bytes(tcp("S", seq=1)) + b"\x00" * 20))
 seed("udp", record(0, ip4() / UDP(sport=5000, dport=53) / Raw(b"q")))
+# UDP-Lite with a checksum coverage past its end: it aborted lwIP on an assertion.
+seed("udplite_long_coverage", record(FIX_SUM | FIX_LEN, ip4(proto=136) /
+                                     Raw(b"\x13\x88\x13\x89\xff\xff\x00\x00" + b"x" * 32)))
 seed("icmp_echo", record(0, ip4() / ICMP(type=8, id=1, seq=1) / Raw(b"ping")))
 seed("to_broadcast_mac", record(FIX_SUM | FIX_LEN, Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC) /
                                 IP(src=PEER_IP, dst=LWIPD_IP) / TCP(dport=LISTEN_PORT, flags="S")))
