@@ -19,30 +19,30 @@
  * connection in ESTABLISHED, opened again (and the old one aborted) when an
  * input left it in any other state. A record may also make the tracked
  * connection send (a bounded queue) or close, so that lwIP has data in
- * flight and the closing states and their deadlines are reached. Other connections an input made are
- * aborted after it, and a capture reader of every frame is read empty, so
- * work and memory stay bounded per input. Fault rules given at start drop,
+ * flight and the closing states and their deadlines are reached. Other
+ * connections an input made are aborted after it, and a capture reader of
+ * every frame is read empty, so work and memory stay bounded per input. Fault rules given at start drop,
  * duplicate, corrupt, delay and reorder a few segments, with holds of a few
  * milliseconds.
  *
  * Timers are not driven by the harness: lwIP's core thread runs them (and
  * the fault path's releases and the engine's deadlines) in real time
- * whenever the harness does not hold the core lock, i.e. between frames.
- * An input's effect therefore does not depend on timers except through
- * their interleaving, which is what happens on a real TAP too.
+ * whenever the harness does not hold the core lock, i.e. between frames,
+ * as they do beside a real TAP reader. Replayed, an input may meet them at
+ * other moments; the engine's small limits (MSL 10 ms, holds of 1 to 3 ms)
+ * make them fire often.
  *
- * The input is a sequence of records: one byte of FIX_* flags, two bytes
- * of length (big-endian, capped at FUZZ_FRAME_MAX) and the frame. Without
- * flags the bytes go in raw; the flags rewrite the frame first so that the
- * fuzzer gets past addresses, checksums and sequence numbers.
+ * The input is a sequence of records: one byte of FIX_* and DO_* flags,
+ * two bytes of length (big-endian, capped at FUZZ_FRAME_MAX) and the
+ * frame. Without flags the bytes go in raw; the FIX_* flags rewrite the
+ * frame first so that the fuzzer gets past addresses, checksums and
+ * sequence numbers.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <lwip/inet_chksum.h>
