@@ -139,13 +139,19 @@ gate_admits(enum frame_kind kind)
 
 /*
  * Hands one frame to lwIP; the glue, following rx, reports any change of
- * state it caused. A frame that finds no memory is counted as dropped.
+ * state it caused. A frame that finds no memory is counted as dropped, a
+ * segment lwIP would abort on (glue_rx_unsafe()) as an RFC 9293 drop.
  */
 void
 tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx)
 {
 	struct pbuf *p;
 
+	if (glue_rx_unsafe(rx)) {
+		stack_state.totals.in_rfc_drops++;
+		glue_rx_dropped(rx);
+		return;
+	}
 	if (len > 0xffff || (p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM)) == NULL) {
 		stack_state.iface.rx_dropped++;
 		glue_rx_dropped(rx);

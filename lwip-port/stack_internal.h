@@ -70,6 +70,7 @@ struct glue_rx {
 	struct stack_tcp *t;		/* the tracked connection of a TCP segment, or NULL */
 	bool passive;			/* t was made for this SYN */
 	uint8_t flags;			/* the segment's TCPINFO_FLAG_* */
+	uint32_t seq;			/* and its sequence number */
 	/* What lwIP had before, to tell what it accepted. */
 	enum tcpinfo_state state_before;
 	bool had_pcb;
@@ -100,6 +101,7 @@ void glue_input_end(const struct glue_drive *saved);
 /* tcprx.c: the inbound half of the glue. */
 int glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report);
 void glue_rx_dropped(struct glue_rx *rx);
+bool glue_rx_unsafe(const struct glue_rx *rx);
 void glue_rx_begin(struct glue_rx *rx);
 void glue_rx_end(struct glue_rx *rx);
 

@@ -227,3 +227,21 @@ def test_a_udp_lite_coverage_beyond_the_datagram_is_dropped(lwipd, start_rawpeer
     settle()
     assert lwipd.proc.poll() is None, lwipd.stderr()
     assert lwipd.get("/healthz").status == 200
+
+
+def test_a_fin_half_the_sequence_space_away_is_dropped(lwipd, start_rawpeer):
+    """lwIP 2.1.3 aborts on "insane offset!" in tcp_receive() when a FIN's
+    sequence number is exactly 2^31 from rcv_nxt (found by
+    tests/fuzz/fuzz_frames.c). lwipd drops it before lwIP, as RFC 9293's
+    window check would, and counts it with the RFC drops."""
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    cid, isn = established_from_rawpeer(lwipd, rp, 45300)
+    before = lwipd.stats()["tcp"]["in_rfc_drops"]
+    rp.send(45300, LISTEN_PORT, "FA", seq=(Y + 1 + 2 ** 31) % M, ack=isn + 1)
+    wait_for(lambda: lwipd.stats()["tcp"]["in_rfc_drops"] == before + 1, "the FIN counted as dropped")
+    assert lwipd.proc.poll() is None, lwipd.stderr()
+    assert lwipd.conn(cid)["state"] == "ESTABLISHED"
+    # The connection goes on: its real FIN is taken.
+    rp.send(45300, LISTEN_PORT, "FA", seq=Y + 1, ack=isn + 1)
+    lwipd.wait_state(cid, "CLOSE_WAIT")
