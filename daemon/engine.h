@@ -91,7 +91,7 @@ struct engine_iface_counters {
 	uint64_t rx_dropped;	/* no memory, or a full listen backlog */
 	uint64_t rx_fragments;	/* IPv4 fragments, dropped: lwipd does not reassemble */
 	uint64_t rx_malformed;	/* headers that do not parse, dropped */
-	uint64_t rx_other;	/* protocols other than IPv4 and ARP, dropped */
+	uint64_t rx_other;	/* protocols other than IPv4 and ARP, and UDP-Lite, dropped */
 };
 
 struct engine_iface_view {

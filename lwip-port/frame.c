@@ -10,6 +10,7 @@
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_ARP 0x0806
 #define IP_PROTO_TCP 6
+#define IP_PROTO_UDPLITE 136
 
 static uint16_t
 read16(const uint8_t *p)
@@ -69,6 +70,13 @@ frame_classify(const uint8_t *frame, size_t len, struct frame_tcp *tcp)
 	/* More-fragments set or a non-zero offset. */
 	if ((read16(ip + 6) & 0x3fff) != 0)
 		return FRAME_IPV4_FRAGMENT;
+	/*
+	 * lwIP 2.1.3 trusts UDP-Lite's checksum coverage: one longer than the
+	 * datagram fails an assertion in inet_chksum.c, which aborts the
+	 * daemon. lwipd serves no UDP-Lite, so lwIP never sees it.
+	 */
+	if (ip[9] == IP_PROTO_UDPLITE)
+		return FRAME_OTHER;
 	if (ip[9] != IP_PROTO_TCP)
 		return FRAME_IPV4;
 	return frame_parse_tcp(frame, len, tcp) == 0 ? FRAME_TCP : FRAME_MALFORMED;

@@ -36,7 +36,7 @@ enum frame_kind {
 	FRAME_TCP,		/* a whole IPv4 TCP segment whose headers parse */
 	FRAME_IPV4_FRAGMENT,	/* lwIP would reassemble it behind the daemon's back */
 	FRAME_MALFORMED,	/* IPv4 or ARP whose headers do not hold together */
-	FRAME_OTHER,		/* IPv6, VLAN tags and every other protocol: lwipd serves IPv4 only */
+	FRAME_OTHER,		/* IPv6, VLAN tags, UDP-Lite and every other protocol: lwipd serves IPv4 only */
 };
 
 /* Classifies a frame; for FRAME_TCP it also fills *tcp as frame_parse_tcp() does. */

@@ -139,13 +139,19 @@ gate_admits(enum frame_kind kind)
 
 /*
  * Hands one frame to lwIP; the glue, following rx, reports any change of
- * state it caused. A frame that finds no memory is counted as dropped.
+ * state it caused. A frame that finds no memory is counted as dropped, a
+ * segment lwIP would abort on (glue_rx_unsafe()) as an RFC 9293 drop.
  */
 void
 tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx)
 {
 	struct pbuf *p;
 
+	if (glue_rx_unsafe(rx)) {
+		stack_state.totals.in_rfc_drops++;
+		glue_rx_dropped(rx);
+		return;
+	}
 	if (len > 0xffff || (p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM)) == NULL) {
 		stack_state.iface.rx_dropped++;
 		glue_rx_dropped(rx);
@@ -157,9 +163,12 @@ tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx)
 	glue_rx_end(rx);
 }
 
-/* One frame from the TAP: through the gate, then to lwIP, a TCP segment by way of the fault path. */
-static void
-input_frame(const uint8_t *frame, size_t len)
+/*
+ * One frame from the TAP: through the gate, then to lwIP, a TCP segment by
+ * way of the fault path. The frame fuzzer calls it as the reader does.
+ */
+void
+tapnetif_input(const uint8_t *frame, size_t len)
 {
 	struct glue_rx rx = { 0 };
 	struct frame_tcp seg;
@@ -224,7 +233,7 @@ reader_main(void *arg)
 			continue;
 		LOCK_TCPIP_CORE();
 		for (int i = 0; i < count; i++)
-			input_frame(slots[i], lengths[i]);
+			tapnetif_input(slots[i], lengths[i]);
 		UNLOCK_TCPIP_CORE();
 	}
 	LOCK_TCPIP_CORE();

@@ -237,7 +237,7 @@ struct stack_iface_info {
 	uint64_t rx_dropped;		/* no memory, or a full listen backlog */
 	uint64_t rx_fragments;		/* IPv4 fragments: lwipd does not reassemble */
 	uint64_t rx_malformed;		/* headers that do not parse */
-	uint64_t rx_other;		/* protocols other than IPv4 and ARP */
+	uint64_t rx_other;		/* protocols other than IPv4 and ARP, and UDP-Lite */
 };
 
 /* The version of the lwIP library linked in, e.g. "2.1.3". Needs no lock. */

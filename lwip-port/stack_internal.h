@@ -71,6 +71,7 @@ struct glue_rx {
 	struct stack_tcp *t;		/* the tracked connection of a TCP segment, or NULL */
 	bool passive;			/* t was made for this SYN */
 	uint8_t flags;			/* the segment's TCPINFO_FLAG_* */
+	uint32_t seq;			/* and its sequence number */
 	/* What lwIP had before, to tell what it accepted. */
 	enum tcpinfo_state state_before;
 	bool had_pcb;
@@ -101,6 +102,7 @@ void glue_input_end(const struct glue_drive *saved);
 /* tcprx.c: the inbound half of the glue. */
 int glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report);
 void glue_rx_dropped(struct glue_rx *rx);
+bool glue_rx_unsafe(const struct glue_rx *rx);
 void glue_rx_begin(struct glue_rx *rx);
 void glue_rx_end(struct glue_rx *rx);
 
@@ -120,6 +122,8 @@ void tapnetif_stop(void);
 bool tapnetif_reading(void);
 err_t tapnetif_write(const uint8_t *frame, size_t len);
 void tapnetif_feed(const uint8_t *frame, size_t len, struct glue_rx *rx);
+/* The TAP reader's handling of one frame; tests/fuzz/fuzz_frames.c calls it too. */
+void tapnetif_input(const uint8_t *frame, size_t len);
 
 /* ports.c: local ports of active opens. */
 int ports_use_add(uint16_t port);

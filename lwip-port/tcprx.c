@@ -76,6 +76,7 @@ int
 glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report)
 {
 	rx->flags = seg->flags;
+	rx->seq = seg->seq;
 	rx->t = glue_segment_owner(seg, false);
 	if (!report->decided && !stack_state.lwip_raw) {
 		report->drop = rfc_drop(seg, rx->t);
@@ -108,6 +109,24 @@ glue_rx_dropped(struct glue_rx *rx)
 
 	if (rx->t != NULL)
 		stack_state.hooks.segment_done(rx->t->owner, &nothing);
+}
+
+/*
+ * Whether lwIP 2.1.3 would abort on the segment: a FIN whose sequence
+ * number is exactly 2^31 from rcv_nxt fails the "insane offset!" assertion
+ * in tcp_receive(), whose wrap-around comparison takes it for one that
+ * overlaps rcv_nxt. No sequence number that far is in a window (RFC 9293's
+ * acceptability test), so such a segment never reaches lwIP, even with
+ * --lwip-raw. Checked just before lwIP, as a held segment's rcv_nxt moves.
+ */
+bool
+glue_rx_unsafe(const struct glue_rx *rx)
+{
+	const struct stack_tcp *t = rx->t;
+
+	if (t == NULL || rx->passive || t->gone || t->pcb == NULL)
+		return false;
+	return rx->seq - t->pcb->rcv_nxt == 0x80000000u;
 }
 
 /* Just before lwIP handles the frame: what it changes is the frame's doing. */

@@ -11,7 +11,7 @@ PACKAGES=(
   tcpdump curl iproute2 ca-certificates
   systemd systemd-container debootstrap man-db groff-base util-linux procps
   nftables tshark libxml2-utils clang libclang-rt-14-dev
-  gnuplot-nox
+  gnuplot-nox valgrind
   chromium chromium-driver python3-selenium
 )
 

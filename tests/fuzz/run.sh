@@ -2,7 +2,9 @@
 # Builds lwipd's libFuzzer harnesses with clang (ASan + UBSan) in build-fuzz/
 # and runs each over its seed corpus in tests/fuzz/corpus/NAME for SECONDS
 # (default 30) or, with RUNS set, for that many executions. New inputs go to
-# build-fuzz/corpus/NAME, never into the tree. Ends with one line
+# build-fuzz/corpus/NAME, never into the tree. A harness's own libFuzzer
+# flags, if it needs any, are in tests/fuzz/fuzz_NAME.options, one a line
+# ('#' starts a comment). Ends with one line
 # "N passed, N failed" over the harnesses; exits non-zero if any crashed.
 #   tests/fuzz/run.sh [SECONDS] [NAME...]
 set -uo pipefail
@@ -39,7 +41,11 @@ for name in "${names[@]}"; do
     limit=(-max_total_time="$seconds")
     echo "=== fuzz_$name: $seconds s"
   fi
-  if "$build/fuzz_$name" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  options=()
+  if [ -f "$root/tests/fuzz/fuzz_$name.options" ]; then
+    mapfile -t options < <(grep -v -E '^[[:space:]]*(#|$)' "$root/tests/fuzz/fuzz_$name.options")
+  fi
+  if "$build/fuzz_$name" "${limit[@]}" "${options[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$build/crashes/$name/" "$corpus" "$root/tests/fuzz/corpus/$name" \
       >"$build/fuzz_$name.log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^Done' "$build/fuzz_$name.log" | tail -n 2

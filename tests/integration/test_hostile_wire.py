@@ -209,3 +209,39 @@ def test_counters_count_what_lwip_accepted(lwipd, start_rawpeer):
     c = lwipd.wait_state(cid, "CLOSED")
     assert c["counters"]["bytes_in"] == 10, c["counters"]
     assert (c["counters"]["rst_in"], c["counters"]["rst_in_ignored"]) == (1, 3), c["counters"]
+
+
+def test_a_udp_lite_coverage_beyond_the_datagram_is_dropped(lwipd, start_rawpeer):
+    """lwIP 2.1.3 trusts UDP-Lite's checksum coverage: one longer than the
+    datagram failed an assertion in its inet_chksum.c and aborted the daemon
+    (found by tests/fuzz/fuzz_frames.c). lwipd serves no UDP-Lite and drops
+    it before lwIP, counted in rx_other."""
+    from scapy.all import IP, Ether, Raw
+    rp = start_rawpeer(lwipd)
+    before = counters(lwipd)
+    # UDP-Lite (protocol 136): ports 5000 -> 5001, coverage 0xffff, checksum 0.
+    header = b"\x13\x88\x13\x89\xff\xff\x00\x00"
+    udplite = IP(src=RAW_IP, dst="10.9.0.2", proto=136) / Raw(header + b"x" * 32)
+    rp.send_frame(bytes(Ether(src=rp.mac, dst=rp.lwip_mac) / udplite))
+    wait_for(lambda: counters(lwipd)["rx_other"] > before["rx_other"], "the UDP-Lite datagram counted")
+    settle()
+    assert lwipd.proc.poll() is None, lwipd.stderr()
+    assert lwipd.get("/healthz").status == 200
+
+
+def test_a_fin_half_the_sequence_space_away_is_dropped(lwipd, start_rawpeer):
+    """lwIP 2.1.3 aborts on "insane offset!" in tcp_receive() when a FIN's
+    sequence number is exactly 2^31 from rcv_nxt (found by
+    tests/fuzz/fuzz_frames.c). lwipd drops it before lwIP, as RFC 9293's
+    window check would, and counts it with the RFC drops."""
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    cid, isn = established_from_rawpeer(lwipd, rp, 45300)
+    before = lwipd.stats()["tcp"]["in_rfc_drops"]
+    rp.send(45300, LISTEN_PORT, "FA", seq=(Y + 1 + 2 ** 31) % M, ack=isn + 1)
+    wait_for(lambda: lwipd.stats()["tcp"]["in_rfc_drops"] == before + 1, "the FIN counted as dropped")
+    assert lwipd.proc.poll() is None, lwipd.stderr()
+    assert lwipd.conn(cid)["state"] == "ESTABLISHED"
+    # The connection goes on: its real FIN is taken.
+    rp.send(45300, LISTEN_PORT, "FA", seq=Y + 1, ack=isn + 1)
+    lwipd.wait_state(cid, "CLOSE_WAIT")

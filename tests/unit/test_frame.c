@@ -169,6 +169,8 @@ classifies_what_the_gate_drops(void **unused)
 	buf[14 + 7] = 0x00;
 	buf[14 + 9] = 17;			/* UDP: lwIP's to handle */
 	assert_int_equal(frame_classify(buf, len, &seg), FRAME_IPV4);
+	buf[14 + 9] = 136;			/* UDP-Lite: lwIP would trust its coverage */
+	assert_int_equal(frame_classify(buf, len, &seg), FRAME_OTHER);
 	buf[14 + 9] = 6;
 	buf[14 + 20 + 12] = 0x40;		/* a TCP header of 16 bytes */
 	assert_int_equal(frame_classify(buf, len, &seg), FRAME_MALFORMED);
