@@ -74,7 +74,7 @@ static const struct counter iface_counters[] = {
 	IFACE(rx_dropped, "Frames read from the TAP device and dropped for want of memory or backlog."),
 	IFACE(rx_fragments, "IPv4 fragments read from the TAP device and dropped: lwipd does not reassemble."),
 	IFACE(rx_malformed, "Frames read from the TAP device whose headers do not parse, dropped."),
-	IFACE(rx_other, "Frames of protocols other than IPv4 and ARP read from the TAP device, dropped."),
+	IFACE(rx_other, "Frames of protocols other than IPv4 and ARP, and UDP-Lite, read from the TAP device, dropped."),
 };
 
 enum metrics_method
