@@ -50,6 +50,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "membudget.h"
 #include "stack_internal.h"
 
 #define FUZZ_RECORDS_MAX 64
@@ -338,17 +339,22 @@ drive_connection(uint8_t flags)
 static void
 abort_others(void)
 {
+	struct engine_page page = { .after = 0, .limit = ENGINE_PAGE_MAX };
 	struct engine_conn_view *views;
 	size_t count;
+	bool more = true;
 
-	if (engine_live_count(fz.engine) <= 1 ||
-	    engine_list(fz.engine, NULL, &views, &count) != ENGINE_OK)
+	if (engine_live_count(fz.engine) <= 1)
 		return;
-	for (size_t i = 0; i < count; i++) {
-		if (views[i].id != fz.conn && views[i].state != TCPINFO_CLOSED)
-			abort_conn(views[i].id);
+	while (more && engine_list(fz.engine, NULL, &page, &views, &count, &more) == ENGINE_OK &&
+	    count > 0) {
+		for (size_t i = 0; i < count; i++) {
+			if (views[i].id != fz.conn && views[i].state != TCPINFO_CLOSED)
+				abort_conn(views[i].id);
+		}
+		page.after = views[count - 1].id;
+		free(views);
 	}
-	free(views);
 	drain_wire();
 }
 
@@ -418,6 +424,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		.timeline_max = ENGINE_TIMELINE_MIN,
 		.snaplen = 64,
 		.max_fault_rules = 8,
+		/* Small limits, so that no input can make memory grow run after run. */
+		.max_connections = 64,
+		.max_listeners = 4,
+		.max_event_streams = 1,
+		.max_capture_readers = 1,
+		.max_send_queue = ENGINE_SEND_QUEUE_MIN,
+		.max_batches = 1,
+		.memory_budget = 4 * MEMBUDGET_MIN,
 		.fault_seed = 1,
 		.faults = faults,
 		.fault_count = sizeof(faults) / sizeof(faults[0]),

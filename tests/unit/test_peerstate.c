@@ -86,7 +86,7 @@ assert_history(const struct peerstate *peer, const enum tcpinfo_state *kernel, c
 	size_t n = kernel_as_rfc(kernel, want);
 
 	if (peer->history_len != n)
-		fail_msg("%zu peer transitions, the kernel had %zu", peer->history_len, n);
+		fail_msg("%zu peer transitions, the kernel had %zu", (size_t)peer->history_len, n);
 	for (size_t i = 0; i < n; i++) {
 		if (peer->history[i].state != want[i])
 			fail_msg("transition %zu: %s, the kernel's %s", i,
