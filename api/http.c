@@ -553,9 +553,10 @@ api_stop(struct api_server *server)
 	sse_hub_stop(server->hub);
 	drain_waits(server, API_STOP_DRAIN_MS);
 	MHD_stop_daemon(server->daemon);
+	/* The gate's thread sweeps the hub on its tick until it is joined, so the gate goes first. */
+	gate_free(server->gate);
 	/* Stopping destroyed every stream's response, so the hub is empty. */
 	sse_hub_free(server->hub);
-	gate_free(server->gate);
 	explicit_bzero(&server->token, sizeof(server->token));
 	pthread_cond_destroy(&server->drained);
 	pthread_mutex_destroy(&server->lock);
