@@ -171,6 +171,35 @@ lwpriv_time_wait_to_head(struct tcp_pcb *pcb, struct tcp_pcb *before)
 	tcp_tw_pcbs = pcb;
 }
 
+/*
+ * The segment size tcp_write() cuts at now, min(MSS, largest window / 2),
+ * or 0 while tcp_write() must not be called. lwIP asserts that the last
+ * unsent segment, with its options and the spare room of its pbuf
+ * (TCP_OVERSIZE), still fits that size, and aborts the daemon otherwise
+ * ("mss_local is too small"). Only a SYN+ACK can shrink the size under a
+ * queued segment, and the glue writes nothing in SYN_SENT (tcpdata.c); the
+ * check keeps any other way there from aborting. The unsent queue holds at
+ * most TCP_SND_QUEUELEN segments, so the walk is bounded.
+ */
+static inline uint16_t
+lwpriv_tcp_write_seg_size(const struct tcp_pcb *pcb)
+{
+	uint16_t seg_size = LWIP_MIN(pcb->mss, TCPWND_MIN16(pcb->snd_wnd_max / 2));
+	const struct tcp_seg *last = pcb->unsent;
+	uint32_t used;
+
+	LWIP_ASSERT_CORE_LOCKED();
+	if (seg_size == 0)
+		seg_size = pcb->mss;	/* as tcp_write() falls back */
+	if (last == NULL)
+		return seg_size;
+	while (last->next != NULL)
+		last = last->next;
+	used = (uint32_t)last->len + LWIP_TCP_OPT_LENGTH(last->flags) +
+	    pcb->unsent_oversize;
+	return used > seg_size ? 0 : seg_size;
+}
+
 /* The retransmission timeout in milliseconds: pcb->rto counts slow-timer ticks, whose length only tcp_priv.h tells. */
 static inline uint32_t
 lwpriv_rto_ms(const struct tcp_pcb *pcb)

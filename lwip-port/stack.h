@@ -285,7 +285,7 @@ int stack_tcp_close(struct stack_tcp *tcp, struct tcpinfo_cause cause);
  */
 int stack_tcp_shutdown_write(struct stack_tcp *tcp, struct tcpinfo_cause cause);
 
-/* Room in lwIP's send buffer, in bytes; 0 when the connection cannot send. */
+/* Room in lwIP's send buffer, in bytes; 0 when the connection cannot send, and in SYN_SENT. */
 size_t stack_tcp_send_space(struct stack_tcp *tcp);
 
 /*

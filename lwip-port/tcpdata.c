@@ -15,6 +15,7 @@
 #include <lwip/pbuf.h>
 #include <lwip/tcp.h>
 
+#include "lwip_private.h"
 #include "stack_internal.h"
 
 void
@@ -76,23 +77,28 @@ tcpdata_on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
  * that needs more segments than are left: with a peer MSS of 64, 64 KiB
  * would need a thousand. So offer only what fits in the segments left,
  * keeping one for the pbuf lwIP may chain onto the last unsent segment; the
- * sent callback asks for the rest.
+ * sent callback asks for the rest. A segment size of 0 means a queued
+ * segment no longer fits what tcp_write() allows (see lwip_private.h).
  */
 static size_t
 send_fits(const struct tcp_pcb *pcb)
 {
-	uint32_t seg_size = pcb->mss;
+	uint32_t seg_size = lwpriv_tcp_write_seg_size(pcb);
 	uint32_t segs_left;
 
-	/* tcp_write() cuts segments at half the peer's largest window when that is smaller. */
-	if (pcb->snd_wnd_max / 2 > 0 && pcb->snd_wnd_max / 2 < seg_size)
-		seg_size = pcb->snd_wnd_max / 2;
 	if (seg_size == 0 || pcb->snd_queuelen + 1u >= TCP_SND_QUEUELEN)
 		return 0;
 	segs_left = TCP_SND_QUEUELEN - pcb->snd_queuelen - 1u;
 	return LWIP_MIN((size_t)tcp_sndbuf(pcb), (size_t)segs_left * seg_size);
 }
 
+/*
+ * Nothing is written in SYN_SENT: lwIP would cut it for its initial MSS of
+ * 536, and a SYN+ACK announcing an MSS under 134 sets a congestion window
+ * (4 MSS) smaller than that segment, which lwIP 2.1.3 then never sends nor
+ * splits. Held in the engine, the data is cut for the MSS the peer
+ * announced once the handshake is done.
+ */
 size_t
 stack_tcp_send_space(struct stack_tcp *t)
 {
@@ -100,7 +106,6 @@ stack_tcp_send_space(struct stack_tcp *t)
 	if (t->pcb == NULL)
 		return 0;
 	switch (t->pcb->state) {
-	case SYN_SENT:
 	case SYN_RCVD:
 	case ESTABLISHED:
 	case CLOSE_WAIT:

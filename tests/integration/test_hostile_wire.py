@@ -10,6 +10,8 @@ scapy by crafted.RawPeer (10.9.0.3), which the kernel ignores.
 
 import time
 
+import pytest
+
 from crafted import RAW_IP
 from helpers import wait_for
 
@@ -245,3 +247,44 @@ def test_a_fin_half_the_sequence_space_away_is_dropped(lwipd, start_rawpeer):
     # The connection goes on: its real FIN is taken.
     rp.send(45300, LISTEN_PORT, "FA", seq=Y + 1, ack=isn + 1)
     lwipd.wait_state(cid, "CLOSE_WAIT")
+
+
+@pytest.mark.parametrize("mss,window", [(1, 64240), (12, 64240), (100, 64240), (1460, 1),
+                                        (1460, 24), (8, 16)])
+def test_a_small_mss_or_window_after_data_was_queued(lwipd, start_rawpeer, mss, window):
+    """Data sent in SYN_SENT waits in the engine until the handshake is
+    done. Written into lwIP at once, it was cut for lwIP's initial MSS of
+    536: a SYN+ACK announcing a smaller MSS, or a window whose half is
+    smaller, made the next write abort the daemon in lwIP 2.1.3's
+    tcp_write() ("mss_local is too small", found by
+    tests/fuzz/fuzz_frames.c), and an MSS under 134 left a congestion
+    window smaller than the queued segment, which lwIP never sent."""
+    rp = start_rawpeer(lwipd)
+    port = 46000 + mss + window % 1000
+    obj = lwipd.open_conn(remote_ip=RAW_IP, remote_port=port)
+    cid = obj["id"]
+    _, syn = rp.wait_segment(lambda s: s.has("S") and s.dport == port, "its SYN")
+    lwipd.send(cid, {"size": 600})
+    rp.send(port, syn.sport, "SA", seq=Y, ack=syn.seq + 1, mss=mss, window=window)
+    lwipd.wait_state(cid, "ESTABLISHED")
+    lwipd.send(cid, {"size": 600})
+    lwipd.send(cid, {"size": 600})
+    assert lwipd.proc.poll() is None, lwipd.stderr()
+    # RawPeer acknowledges whatever arrives, opening its window wide: all
+    # 1,800 bytes reach it.
+    isn = syn.seq + 1
+
+    def acked_all():
+        data = [s for s in rp.segments if s.sport == syn.sport and s.payload]
+        if data:
+            top = max((s.seq - isn) % M + len(s.payload) for s in data)
+            rp.send(port, syn.sport, "A", seq=Y + 1, ack=isn + top, window=64240)
+            return top == 1800
+        return False
+    wait_for(acked_all, lambda: "all 1,800 bytes sent: %r %r" % (
+        lwipd.conn(cid), [s for s in rp.segments if s.sport == syn.sport][-6:]), interval=0.02, timeout=20)
+    assert lwipd.conn(cid)["counters"]["bytes_out"] >= 1800
+    sizes = [len(s.payload) for s in rp.segments if s.sport == syn.sport and s.payload]
+    # lwIP cuts at half the largest window when that is smaller, and not 0.
+    assert max(sizes) <= (mss if window // 2 == 0 else min(mss, window // 2)), sizes
+    assert lwipd.get("/healthz").status == 200
