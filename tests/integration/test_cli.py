@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 import helpers
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, describe, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
+from wire import describe, tcp_segments
 
 
 def run_lwipd(binary, args, timeout=20):
