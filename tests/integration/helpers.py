@@ -86,6 +86,16 @@ def kill_process(proc, sig=signal.SIGTERM, timeout=10.0):
         return proc.wait(timeout=timeout)
 
 
+def run_lwipd(binary, args, timeout=20):
+    """Runs lwipd to completion (bounded); a daemon that keeps running is a failure."""
+    try:
+        return subprocess.run([binary] + args, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("lwipd %s kept running instead of exiting; stderr: %s"
+                             % (args, e.stderr)) from None
+
+
 # --------------------------------------------------------------------------
 # Network namespaces
 

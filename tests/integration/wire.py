@@ -92,24 +92,28 @@ def _rdpcap():
     return rdpcap
 
 
+def set_tcp_fields(seg, ip, tcp):
+    """Copies a scapy segment's addresses, ports, numbers, flags and window
+    onto seg, in plain values."""
+    seg.src = ip.src
+    seg.dst = ip.dst
+    seg.sport = tcp.sport
+    seg.dport = tcp.dport
+    seg.seq = tcp.seq
+    seg.ack = tcp.ack
+    seg.flags = set(str(tcp.flags))  # letters: S A F R P U E C
+    seg.window = tcp.window    # as sent: not scaled
+
+
 class Segment:
     """One TCP segment from a capture, in plain values."""
 
     def __init__(self, pkt):
         from scapy.layers.inet import IP, TCP
         from scapy.layers.l2 import Ether
-        ip = pkt[IP]
-        tcp = pkt[TCP]
         self.src_mac = pkt[Ether].src if Ether in pkt else None
-        self.src = ip.src
-        self.dst = ip.dst
-        self.sport = tcp.sport
-        self.dport = tcp.dport
-        self.seq = tcp.seq
-        self.ack = tcp.ack
-        self.flags = set(str(tcp.flags))  # letters: S A F R P U E C
-        self.payload = len(bytes(tcp.payload))
-        self.window = tcp.window    # as sent: not scaled
+        set_tcp_fields(self, pkt[IP], pkt[TCP])
+        self.payload = len(bytes(pkt[TCP].payload))
 
     def __repr__(self):
         return "%s:%d > %s:%d [%s] seq=%d ack=%d len=%d" % (
