@@ -178,7 +178,7 @@ def test_a_capture_reader_that_falls_behind_is_dropped(netns, start_daemon, star
     lwipd.ns = netns
     sock = socket.create_connection(("127.0.0.1", lwipd.port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(b"GET /v1/capture HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /v1/capture HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     try:
         wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
                  "the capture reader to start")

@@ -203,6 +203,7 @@ test_problem_types(void **state)
 		{ PROBLEM_NOT_IMPLEMENTED, 501, "urn:lwipd:problem:not-implemented", "Not Implemented" },
 		{ PROBLEM_VERSION_NOT_SUPPORTED, 505, "urn:lwipd:problem:version-not-supported",
 		    "HTTP Version Not Supported" },
+		{ PROBLEM_FORBIDDEN, 403, "urn:lwipd:problem:forbidden", "Forbidden" },
 	};
 	struct problem err;
 	json_t *obj;
