@@ -3,11 +3,12 @@
  * shared copy of the daemon's connections, listeners and fault rules, the
  * lists and the selected connection's details drawn from it, the forms
  * that send every action the API offers, and the page's look. The API
- * calls and the event stream that keep the copy current are lab_live.js's;
- * the ladder is lab_ladder.js's. index.html loads this file first; start()
- * runs once all three have loaded. Everything the page shows comes from
- * the API of the origin that served it; text goes in through textContent
- * only.
+ * calls and the events that keep the copy current are lab_live.js's, the
+ * event stream itself stream.js's, the token auth.js's, the ladder
+ * lab_ladder.js's, batches and downloads batches.js's and actions_more.js's.
+ * index.html loads this file first; start() runs once all have loaded.
+ * Everything the page shows comes from the API of the origin that served
+ * it; text goes in through textContent only.
  */
 "use strict";
 
@@ -19,7 +20,7 @@ const INTERFACE_POLL_MS = 2000;
 const lab = {
 	conns: new Map(),	/* id -> connection object, with seenAt: when it was fetched */
 	listeners: [],
-	faults: null,		/* null while the fault API has not answered 200 */
+	faults: [],
 	selected: null,		/* the id in the address, or null */
 	timeline: null,		/* the selected connection's, as last fetched */
 	linkUp: false,
@@ -41,7 +42,7 @@ function sleep(ms) {
 	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/* A member that others are adding may be absent: show it as unknown. */
+/* A member that may be null (no peer state seen yet, no limit): shown as unknown. */
 function known(value) {
 	return value === undefined || value === null ? "?" : String(value);
 }
@@ -153,17 +154,7 @@ function describeMatch(m) {
 	return parts.length ? parts.join(", ") : "every segment";
 }
 
-function renderFaults(res) {
-	const status = $("faults-status");
-	if (lab.faults === null) {
-		status.hidden = false;
-		status.textContent = res.status === 404
-			? "This daemon has no fault API: " + ((res.body && res.body.detail) || "404")
-			: "Fault rules could not be read: " + ((res.body && res.body.detail) || res.status);
-		$("faults").replaceChildren();
-		return;
-	}
-	status.hidden = true;
+function renderFaults() {
 	const items = lab.faults.map((r) => {
 		const extra = r.action === "delay" ? " " + r.delay_ms + " ms"
 			: r.action === "reorder" && r.hold_ms ? " hold " + r.hold_ms + " ms" : "";
@@ -220,9 +211,7 @@ function renderDetail() {
 	]);
 	fillTable($("history").tBodies[0], historyRows(conn.history));
 	fillTable($("peer-history").tBodies[0], historyRows(conn.peer_history));
-	$("peer-source").textContent = conn.peer_history === undefined
-		? "This daemon does not report the peer's states; the ladder shows what the segments tell."
-		: "Source: " + known(conn.peer_state_source) + ".";
+	$("peer-source").textContent = "Source: " + known(conn.peer_state_source) + ".";
 	fillTable($("conn-counters").tBodies[0], [
 		...Object.entries(conn.counters || {}).map(([k, v]) => [k, String(v)]),
 		["send_queued", known(conn.send_queued)],
@@ -291,6 +280,8 @@ function bindActions() {
 		const body = { remote_ip: f.remote_ip.value.trim(), remote_port: numberOrText(f.remote_port.value) };
 		if (f.local_port.value.trim() !== "")
 			body.local_port = numberOrText(f.local_port.value);
+		if (!f.timeline.checked)
+			body.timeline = false;
 		const res = await api("POST", "/v1/connections", body);
 		showResult(form.querySelector(".result"), res, res.ok ? "opened connection #" + res.body.id : "");
 		if (res.ok) {
@@ -309,8 +300,9 @@ function bindActions() {
 	});
 	onSubmit("send-form", async (form, submitter) => {
 		const f = form.elements;
-		const body = submitter && submitter.value === "size"
-			? { size: numberOrText(f.size.value) } : { data: f.data.value };
+		const as = submitter ? submitter.value : "data";
+		const body = as === "size" ? { size: numberOrText(f.size.value) }
+			: as === "base64" ? { data_base64: f.data_base64.value.trim() } : { data: f.data.value };
 		await connAction("POST", "/send", body, (r) => r.ok ? "queued " + r.body.queued + " bytes" : "");
 	});
 	$("btn-close").addEventListener("click", () =>
@@ -324,7 +316,7 @@ function bindActions() {
 	$("btn-expire").addEventListener("click", () =>
 		connAction("POST", "/expire", undefined, () => "TIME_WAIT ended"));
 	$("btn-read").addEventListener("click", async () => {
-		const res = await connAction("GET", "/data", undefined,
+		const res = await connAction("GET", $("read-peek").checked ? "/data?peek=true" : "/data", undefined,
 			(r) => r.ok ? "read " + r.body.bytes + " bytes" + (r.body.truncated ? " (truncated)" : "") : "");
 		const out = $("read-output");
 		if (res && res.ok) {
@@ -430,6 +422,8 @@ function start() {
 	window.addEventListener("hashchange", route);
 	route();
 	setInterval(() => { if (lab.linkUp) refreshInterface(); }, INTERFACE_POLL_MS);
+	/* The lists fill even while the event stream is refused. */
+	resync();
 	followEvents();
 }
 

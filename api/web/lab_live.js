@@ -1,21 +1,19 @@
 /*
  * lab_live.js: keeps the lab page's copy current: the API calls (one
- * request, a paged list, a result line), fetching what changed, and
- * following /v1/events, reconnecting with Last-Event-ID after a drop.
+ * request, a paged list, a result line), fetching what changed, and what
+ * each event from /v1/events changes (stream.js follows the stream).
  * lab.js holds the copy and loads first.
  */
 "use strict";
 
 /* Data segments raise no state event, so a live connection's ladder is also polled. */
 const TIMELINE_POLL_MS = 300;
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 5000;
 
 /* ---- The API ---------------------------------------------------------- */
 
 /* One request. Resolves to {ok, status, body}; a network failure is status 0. */
 async function api(method, path, body) {
-	const init = { method, cache: "no-store", headers: { Accept: "application/json" } };
+	const init = { method, cache: "no-store", headers: withAuth({ Accept: "application/json" }) };
 	if (body !== undefined) {
 		init.headers["Content-Type"] = "application/json";
 		init.body = JSON.stringify(body);
@@ -132,6 +130,8 @@ async function resync() {
 	}
 	if (listeners.ok)
 		lab.listeners = listeners.body.listeners;
+	noteLoad("the connections", conns);
+	noteLoad("the listeners", listeners);
 	renderConnections();
 	renderListeners();
 	refreshInterface();
@@ -143,6 +143,7 @@ async function refreshInterface() {
 	const res = await api("GET", "/v1/interface");
 	if (res.ok)
 		renderInterface(res.body);
+	noteLoad("the interface", res);
 }
 
 async function refreshListeners() {
@@ -151,17 +152,23 @@ async function refreshListeners() {
 		lab.listeners = res.body.listeners;
 		renderListeners();
 	}
+	noteLoad("the listeners", res);
 }
 
 async function refreshFaults() {
 	const res = await apiList("/v1/faults", "faults");
-	lab.faults = res.ok ? res.body.faults : null;
-	renderFaults(res);
+	if (res.ok) {
+		lab.faults = res.body.faults;
+		renderFaults();
+	}
+	noteLoad("the fault rules", res);
 }
 
 const soon = {
 	interface: throttle(refreshInterface, 250),
-	faults: throttle(() => { if (lab.faults !== null) refreshFaults(); }, 250),
+	faults: throttle(refreshFaults, 250),
+	/* A passive connection moves its listener's accepted count. */
+	listeners: throttle(refreshListeners, 250),
 };
 
 /* The selected connection's timeline: one request at a time, one more if asked meanwhile. */
@@ -235,6 +242,8 @@ function onEvent(type, id, data) {
 			lab.conns.delete(ev.id);
 		else
 			fetchSoon(ev.id);
+		if (type === "connection")
+			soon.listeners();
 		renderConnections();
 		if (ev.id === lab.selected)
 			refreshTimeline();
@@ -269,44 +278,4 @@ function parseEvents(buffer) {
 			onEvent(type, id, data.join("\n"));
 	}
 	return rest;
-}
-
-/*
- * Follows /v1/events for as long as the page lives. EventSource cannot
- * send Last-Event-ID on a fresh start nor outlive a refused answer, so the
- * stream is read with fetch: on a drop, a stream the server ended, or a
- * daemon that went away, it says so, waits and connects again, naming the
- * last event seen, and then asks for the whole lists once more.
- */
-async function followEvents() {
-	let wait = RETRY_MIN_MS;
-	for (;;) {
-		try {
-			const headers = { Accept: "text/event-stream" };
-			if (lab.lastEventId > 0)
-				headers["Last-Event-ID"] = String(lab.lastEventId);
-			const res = await fetch("/v1/events", { headers, cache: "no-store" });
-			if (!res.ok || !res.body)
-				throw new Error("the event stream answered " + res.status);
-			setLink(true, "live");
-			wait = RETRY_MIN_MS;
-			resync();
-			const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-			let buffer = "";
-			for (;;) {
-				const { value, done } = await reader.read();
-				if (done)
-					break;
-				buffer = parseEvents(buffer + value);
-			}
-		} catch (e) {
-			/* A refused or cut connection: reported below, like a stream that ended. */
-		}
-		for (let left = wait; left > 0; left -= 1000) {
-			setLink(false, "disconnected: retrying in " + Math.ceil(left / 1000) + " s");
-			await sleep(Math.min(left, 1000));
-		}
-		setLink(false, "disconnected: reconnecting…");
-		wait = Math.min(wait * 2, RETRY_MAX_MS);
-	}
 }
