@@ -265,7 +265,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 		exchange->method = metrics_method_parse(method);
 		*req_cls = exchange;
 		page_file = exchange->route == NULL && webasset_find(url) != NULL;
-		if (origin_check(header(connection, MHD_HTTP_HEADER_HOST),
+		if (origin_check(header(connection, MHD_HTTP_HEADER_HOST), server->token.len == 0,
 		    header(connection, MHD_HTTP_HEADER_ORIGIN), header(connection, "Sec-Fetch-Site"),
 		    page_file, &err) != 0)
 			return queue_problem(server, exchange, &err, NULL, NULL);

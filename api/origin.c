@@ -80,11 +80,11 @@ origin_is_host(const char *origin, const char *host)
 }
 
 int
-origin_check(const char *host, const char *origin, const char *fetch_site, bool page_file,
-    struct problem *err)
+origin_check(const char *host, bool check_host, const char *origin, const char *fetch_site,
+    bool page_file, struct problem *err)
 {
 	/* HTTP/1.0 may come without a Host; no browser sends such a request. */
-	if (host != NULL && !host_is_literal(host)) {
+	if (check_host && host != NULL && !host_is_literal(host)) {
 		problem_set(err, PROBLEM_FORBIDDEN, NULL,
 		    "Host '%.*s' is not an IP address or localhost; name the API by its address "
 		    "(a DNS name could be rebound to it)", JSONFIELD_QUOTE_MAX, host);

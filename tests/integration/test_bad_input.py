@@ -228,11 +228,19 @@ def test_all_bad_requests_in_a_row_leave_the_daemon_unchanged(lwipd):
     assert after["name"] == before["name"] and after["address"] == before["address"]
 
 
-@pytest.mark.parametrize("content_type", [
-    "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain"])
-def test_form_types_are_415_even_with_a_json_body(lwipd, content_type):
-    # A page on another origin can send these types without a preflight
-    # (plain `curl -d` sends urlencoded too: use --json).
+def test_curl_style_form_body_starting_with_brace_is_accepted(lwipd):
+    # `curl -d '{...}'` sends application/x-www-form-urlencoded.
+    r = lwipd.post("/v1/connections", '{"remote_ip": "10.9.0.1", "remote_port": 7001}',
+                   content_type="application/x-www-form-urlencoded")
+    assert r.status == 201, r
+    assert r.content_type == "application/json", r
+    obj = r.json()
+    assert r.headers.get("Location") == "/v1/connections/%d" % obj["id"]
+    assert obj["remote"] == {"ip": KERNEL_IP, "port": 7001}
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=x", "text/plain"])
+def test_other_form_types_are_415_even_with_a_json_body(lwipd, content_type):
     r = lwipd.post("/v1/connections", '{"remote_ip": "10.9.0.1", "remote_port": 7001}',
                    content_type=content_type)
     check_problem(r, 415)

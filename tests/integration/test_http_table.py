@@ -194,8 +194,9 @@ TABLE = [
     ("host-bad-port", get(b"/healthz", b"Host: 127.0.0.1:80a\r\n"), 403),
     ("host-localhost", get(b"/v1/interface", b"Host: LocalHost:8080\r\n"), 200),
     ("host-ipv6", get(b"/healthz", b"Host: [::1]:8080\r\n"), 200),
-    ("form-type-json-body", post(b"/v1/listeners", b'{"port": 9300}',
-                                 H + b"Content-Type: application/x-www-form-urlencoded\r\n"), 415),
+    ("form-from-other-origin", post(b"/v1/listeners", b'{"port": 9300}',
+                                    H + b"Content-Type: application/x-www-form-urlencoded\r\n"
+                                    b"Origin: http://evil.example\r\n"), 403),
     ("multipart-json-body", post(b"/v1/listeners", b'{"port": 9300}',
                                  H + b"Content-Type: multipart/form-data; boundary=x\r\n"), 415),
 ]

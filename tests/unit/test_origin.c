@@ -15,7 +15,7 @@ expect_ok(const char *host, const char *origin, const char *site, bool page_file
 {
 	struct problem err;
 
-	assert_int_equal(origin_check(host, origin, site, page_file, &err), 0);
+	assert_int_equal(origin_check(host, true, origin, site, page_file, &err), 0);
 }
 
 /* Expects a 403 whose detail names header. */
@@ -25,7 +25,7 @@ expect_refused(const char *host, const char *origin, const char *site, bool page
 {
 	struct problem err;
 
-	assert_int_equal(origin_check(host, origin, site, page_file, &err), -EACCES);
+	assert_int_equal(origin_check(host, true, origin, site, page_file, &err), -EACCES);
 	assert_int_equal(problem_status(&err), 403);
 	assert_non_null(strstr(err.detail, header));
 }
@@ -53,6 +53,20 @@ test_host(void **state)
 	expect_refused("[::1]x", NULL, NULL, false, "Host");
 	expect_refused("[127.0.0.1]", NULL, NULL, false, "Host");
 	expect_refused("", NULL, NULL, false, "Host");
+}
+
+/* Behind a token the API may be named by a DNS name; Origin still holds. */
+static void
+test_host_behind_a_token(void **state)
+{
+	struct problem err;
+
+	(void)state;
+	assert_int_equal(origin_check("lab.school.example:8080", false, NULL, NULL, false, &err), 0);
+	assert_int_equal(origin_check("lab.school.example:8080", false,
+	    "http://lab.school.example:8080", "same-origin", false, &err), 0);
+	assert_int_equal(origin_check("lab.school.example:8080", false, "http://evil.example",
+	    NULL, false, &err), -EACCES);
 }
 
 static void
@@ -87,6 +101,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_host),
+		cmocka_unit_test(test_host_behind_a_token),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_fetch_site),
 	};

