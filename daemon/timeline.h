@@ -101,4 +101,15 @@ void timeline_relative(struct timeline_steps *steps, struct engine_event *segmen
  */
 void timeline_label(struct timeline_steps *steps, struct engine_event *segment);
 
+/* Event number n of count, or NULL when it is not kept. */
+typedef struct engine_event *(*timeline_event_at)(void *events, uint64_t n);
+
+/*
+ * Rewrites the peer's states on the segments numbered below count, as a
+ * later segment's step asks (peerstate.h: enum peerstate_patch), so that
+ * the states on the segments pass through the peer's history in order.
+ */
+void timeline_rewrite_peer(timeline_event_at at, void *events, uint64_t count,
+    const struct peerstate_step *step);
+
 #endif
