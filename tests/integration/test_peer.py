@@ -26,9 +26,32 @@ def inferred(d, cid):
     return [e["state"] for e in d.conn(cid)["peer_history"]]
 
 
+def segment_states(d, cid):
+    """The distinct peer states over the segments' peer_state_before and
+    peer_state_after, in order."""
+    out = []
+    for e in d.get("/v1/connections/%d/timeline" % cid).json()["events"]:
+        if e["kind"] != "segment":
+            continue
+        for state in (e["peer_state_before"], e["peer_state_after"]):
+            if not out or out[-1] != state:
+                out.append(state)
+    return out
+
+
+def assert_segments_agree(d, cid):
+    """The states on the segments pass through peer_history in order, after
+    the peer's starting state: LISTEN when it answered lwIP's SYN with a
+    SYN+ACK (README "The peer's state", rule 1), else CLOSED."""
+    history = inferred(d, cid)
+    states = segment_states(d, cid)
+    start = "LISTEN" if history[:1] == ["SYN_RCVD"] else "CLOSED"
+    assert states == [start] + history, "segments %s, peer_history %s" % (states, history)
+
+
 def assert_same(d, ktrace, cid, kernel_port):
     """The inferred peer history equals the kernel's, once the kernel's
-    last transition has been traced."""
+    last transition has been traced, and the segments' states agree."""
     obj = d.conn(cid)
     lport = obj["local"]["port"]
     assert obj["peer_state_source"] == "inferred", obj
@@ -38,6 +61,7 @@ def assert_same(d, ktrace, cid, kernel_port):
     wait_for(same, lambda: "the kernel's states %s (from %s) to equal the inferred %s" % (
         states_entered(ktrace.transitions(lport, kernel_port)),
         ktrace.transitions(lport, kernel_port), d.conn(cid)["peer_history"]), timeout=10)
+    assert_segments_agree(d, cid)
     return inferred(d, cid)
 
 
@@ -58,6 +82,15 @@ def test_active_open_closed_by_lwip(lwipd, start_peer, ktrace):
     cid = open_and_close_first(lwipd, lwipd.ns, start_peer)
     assert assert_same(lwipd, ktrace, cid, PEER_PORT) == [
         "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    events = [e for e in lwipd.get("/v1/connections/%d/timeline" % cid).json()["events"]
+              if e["kind"] == "segment"]
+    # The textbook's picture: the peer listened, and our FIN took it to CLOSE_WAIT.
+    first = [e for e in events if e["step"] == "handshake-1"][0]
+    assert (first["peer_state_before"], first["peer_state_after"]) == ("LISTEN", "SYN_RCVD"), first
+    fin = [e for e in events if e["step"] == "teardown-1"][0]
+    assert fin["peer_state_after"] == "CLOSE_WAIT", fin
+    close_wait = [h for h in lwipd.conn(cid)["peer_history"] if h["state"] == "CLOSE_WAIT"][0]
+    assert close_wait["at_us"] == fin["at_us"], (close_wait, fin)
 
 
 def test_active_open_closed_by_the_peer(lwipd, start_peer, ktrace):
