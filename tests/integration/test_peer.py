@@ -55,6 +55,8 @@ def assert_same(d, ktrace, cid, kernel_port):
     obj = d.conn(cid)
     lport = obj["local"]["port"]
     assert obj["peer_state_source"] == "inferred", obj
+    assert obj["peer_kernel_history"] == [], obj
+    assert all(h["peer_state_source"] == "inferred" for h in obj["peer_history"]), obj
 
     def same():
         return states_entered(ktrace.transitions(lport, kernel_port)) == inferred(d, cid)
@@ -173,6 +175,9 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
     d.ns = netns
     instance = os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid)
     assert os.path.isdir(instance), d.stderr()
+    # Filtered in the kernel to the sockets talking to lwIP's address, 10.9.0.2.
+    with open(os.path.join(instance, "events/sock/inet_sock_set_state/filter")) as f:
+        assert f.read().strip() == "family == 2 && protocol == 6 && daddr == 0x0200090a"
     if origin == "active":
         cid = open_and_close_first(d, netns, start_peer)
     else:
@@ -188,12 +193,21 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
     d.wait_state(cid, "CLOSED")
 
     def kernel():
-        return [(t["from"], t["to"]) for t in d.conn(cid)["peer_kernel_history"]]
-    wait_for(lambda: states_entered(kernel()) == inferred(d, cid),
+        return [t["state"] for t in d.conn(cid)["peer_kernel_history"]]
+    wait_for(lambda: kernel() == inferred(d, cid),
              lambda: "kernel %s to equal inferred %s" % (kernel(), inferred(d, cid)), timeout=10)
     obj = d.conn(cid)
+    # The kernel's records are shaped as peer_history's, each labelled with its source.
+    for t in obj["peer_kernel_history"]:
+        assert set(t) == {"state", "from", "at_us", "cause", "peer_state_source"}, t
+        assert (t["cause"], t["peer_state_source"]) == ("kernel:inet_sock_set_state", "kernel"), t
+    assert all(h["peer_state_source"] == "inferred" for h in obj["peer_history"]), obj
     assert obj["peer_state_source"] == "kernel", obj
-    assert kernel()[0][1] == ("SYN_RCVD" if origin == "active" else "SYN_SENT"), kernel()
+    assert obj["peer_state"] == obj["peer_kernel_history"][-1]["state"], obj
+    assert kernel()[0] == ("SYN_RCVD" if origin == "active" else "SYN_SENT"), kernel()
+    # A CLOSE after FIN_WAIT_2 or CLOSING is the TIME_WAIT it stands for.
+    assert states_entered([(t["from"], t["state"]) for t in obj["peer_kernel_history"]]) == \
+        kernel(), obj["peer_kernel_history"]
     assert d.terminate() == 0, d.stderr()
     assert not os.path.exists(instance), "the daemon left its trace instance behind"
 
