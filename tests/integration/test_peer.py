@@ -6,9 +6,11 @@ passive open. The one rule: a kernel CLOSE right after FIN_WAIT_2 or
 CLOSING stands for TIME_WAIT (README "The peer's state"). And the same
 through the daemon's own --peer-trace (peer_state_source "kernel")."""
 
+import os
+
 import pytest
 
-from helpers import PEER_PORT, wait_for
+from helpers import LWIP_IP, PEER_PORT, PREFIX, Daemon, wait_for
 from kit import established_active, lwip_end
 from ktrace import TRACEFS, KernelTrace, parse, states_entered
 
@@ -170,7 +172,6 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
                                                origin):
     """--peer-trace: the daemon reads the same tracepoint through its own
     instance, and the kernel's transitions agree with the inferred ones."""
-    import os
     d = start_daemon(netns, "--peer-trace")
     d.ns = netns
     instance = os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid)
@@ -210,6 +211,38 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
         kernel(), obj["peer_kernel_history"]
     assert d.terminate() == 0, d.stderr()
     assert not os.path.exists(instance), "the daemon left its trace instance behind"
+
+
+def test_peer_trace_without_tracefs_stays_inferred(netns, lwipd_bin, start_peer, tmp_path):
+    """--peer-trace where tracefs is unavailable (a private mount namespace
+    with a tmpfs over /sys/kernel/tracing and /sys/kernel/debug): one
+    warning line, the API healthy, the peer's state inferred."""
+    hide = ("mount -t tmpfs none /sys/kernel/tracing && "
+            "{ ! mountpoint -q /sys/kernel/debug || mount -t tmpfs none /sys/kernel/debug; } && "
+            'exec "$0" "$@"')
+    d = Daemon("unshare", ["--mount", "--propagation", "private", "sh", "-c", hide, lwipd_bin,
+                           "--netns", netns.name, "--tap", "tap0",
+                           "--address", "%s/%d" % (LWIP_IP, PREFIX),
+                           "--listen", "127.0.0.1:0", "--msl-ms", "1000", "--peer-trace"],
+               str(tmp_path / "lwipd.stderr"))
+    d.start()
+    try:
+        d.wait_listening()
+        d.wait_healthy()
+        warnings = [line for line in d.stderr().splitlines() if "--peer-trace" in line]
+        assert len(warnings) == 1 and "stays inferred" in warnings[0], d.stderr()
+        assert not os.path.exists(os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid))
+        d.ns = netns
+        cid = open_and_close_first(d, netns, start_peer)
+        obj = d.conn(cid)
+        assert obj["peer_state_source"] == "inferred", obj
+        assert obj["peer_kernel_history"] == [], obj
+        assert [h["state"] for h in obj["peer_history"]] == [
+            "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"], obj
+        assert d.get("/healthz").status == 200
+    finally:
+        assert d.terminate() == 0, d.stderr()
+        d.close_files()
 
 
 def test_parse_a_trace_line():
