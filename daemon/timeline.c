@@ -136,6 +136,16 @@ timeline_get(struct timeline *timeline, int64_t number)
 	return &timeline->events[timeline_slot(timeline, n)];
 }
 
+const uint8_t *
+timeline_frame(struct timeline *timeline, int64_t number)
+{
+	struct engine_event *event = timeline_get(timeline, number);
+
+	if (event == NULL || event->snap_len == 0 || timeline->frames == NULL)
+		return NULL;
+	return timeline->frames + timeline_slot(timeline, (uint64_t)number) * timeline->frame_slot;
+}
+
 void
 timeline_keep_frame(struct timeline *timeline, int64_t number, const uint8_t *frame, size_t len,
     size_t frame_len)

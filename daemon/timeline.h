@@ -85,6 +85,9 @@ void timeline_keep_frame(struct timeline *timeline, int64_t number, const uint8_
 /* The stored event with that number, or NULL when it was dropped. */
 struct engine_event *timeline_get(struct timeline *timeline, int64_t number);
 
+/* The frame bytes event number kept (its snap_len), or NULL when it kept none. */
+const uint8_t *timeline_frame(struct timeline *timeline, int64_t number);
+
 /*
  * Copies the stored events in order into out, which holds timeline->count,
  * and, when frames is not NULL, their frames' slots into it
