@@ -98,6 +98,18 @@ assert_history(const struct peerstate *peer, const enum tcpinfo_state *kernel, c
 		assert_int_equal(peer->state, want[n - 1]);
 }
 
+/* Feeds segs into a fresh peer and checks the states it inferred against the kernel's, with their causes. */
+static void
+expect_history(const struct seg *segs, size_t n, const enum tcpinfo_state *kernel,
+    const char *const *causes)
+{
+	struct peerstate peer;
+
+	feed(&peer, segs, n);
+	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
+}
+
 /* lwIP opens and closes first; the kernel ACKs the FIN, then sends its own. */
 static void
 active_open_closed_by_lwip(void **unused)
@@ -146,12 +158,8 @@ active_open_closed_by_lwip_three_segments(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "rx:FIN,ACK", "tx:FIN,ACK", "rx:ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* lwIP opens, the kernel closes first (close(2): an orphan), lwIP closes after. */
@@ -174,12 +182,8 @@ active_open_closed_by_peer(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,ACK", "rx:ACK", "rx:FIN,ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /*
@@ -206,12 +210,8 @@ simultaneous_close_first_fin_lost(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,PSH,ACK", "rx:ACK", "rx:FIN,ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /*
@@ -238,12 +238,8 @@ simultaneous_close_peer_in_closing(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,ACK", "rx:FIN,ACK", "rx:ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* Crossing FINs with nothing lost: the order shows in the acknowledgements. */
@@ -265,12 +261,8 @@ crossing_fins(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,ACK", "rx:FIN,ACK", "rx:ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* No listener: the kernel answers RST from no socket at all. */
@@ -303,12 +295,8 @@ aborted_by_lwip(void **unused)
 	};
 	static const enum tcpinfo_state kernel[] = { SYN_RCVD, ESTABLISHED, CLOSED, END };
 	static const char *const causes[] = { "tx:SYN,ACK", "rx:ACK", "rx:RST,ACK" };
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* The kernel connects to an lwIP listener and closes first. */
@@ -331,12 +319,8 @@ passive_open(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN", "rx:SYN,ACK", "tx:FIN,ACK", "rx:ACK", "rx:FIN,ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* lwIP's final ACK dropped before the wire: the peer stays in LAST_ACK until the next one. */
