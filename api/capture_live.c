@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "capture_file.h"
 #include "capture_live.h"
 #include "lockorder.h"
 #include "log.h"
@@ -32,8 +33,9 @@
 
 /* Frames copied out of the engine at a time. */
 #define CAPTURE_BATCH 16
-/* One block: its fixed fields (32 bytes) and a padded frame. */
-#define CAPTURE_BLOCK_MAX (32 + sizeof(((struct engine_capture_frame *)0)->bytes) + 4)
+/* One block: its fixed fields (32 bytes), a padded frame and a comment with its option headers. */
+#define CAPTURE_BLOCK_MAX (32 + sizeof(((struct engine_capture_frame *)0)->bytes) + 4 + \
+    CAPTURE_COMMENT_MAX + 12)
 /* What libmicrohttpd asks the reader for at most. */
 #define CAPTURE_READ_SIZE 16384
 
@@ -43,6 +45,7 @@ struct capture_stream {
 	pthread_mutex_t lock;		/* guards the pump's flags */
 	struct stream_pump pump;	/* hands out the encoded bytes in out */
 	struct engine_capture_frame frames[CAPTURE_BATCH];
+	struct engine_capture_record records[CAPTURE_BATCH];
 	uint8_t out[CAPTURE_BATCH * CAPTURE_BLOCK_MAX];
 };
 
@@ -89,13 +92,17 @@ stream_behind(void *arg)
 	wake_stream(stream);
 }
 
-/* Encodes the next batch of frames. Returns how many (0: none yet), or a negative errno. */
+/*
+ * Encodes the next batch of frames, each of a recorded segment with its
+ * comment. Returns how many (0: none yet), or a negative errno.
+ */
 static int
 stream_fill(void *arg)
 {
 	struct capture_stream *stream = arg;
 	int count = engine_capture_read(stream->engine, stream->reader, stream->frames,
-	    CAPTURE_BATCH);
+	    stream->records, CAPTURE_BATCH);
+	char comment[CAPTURE_COMMENT_MAX];
 	size_t n;
 
 	if (count <= 0)
@@ -111,6 +118,10 @@ stream_fill(void *arg)
 			.original = frame->len,
 		};
 
+		if (stream->records[i].has_event) {
+			capture_comment(&stream->records[i].event, comment, sizeof(comment));
+			packet.comment = comment;
+		}
 		if (pcapng_packet(&packet, stream->out + stream->pump.len,
 		    sizeof(stream->out) - stream->pump.len, &n) != 0)
 			return -ENOSPC;
@@ -149,10 +160,12 @@ stream_free(void *cls)
 
 int
 capture_live_response(struct engine *engine, struct MHD_Connection *connection,
-    const char *ifname, uint64_t conn_id, struct MHD_Response **out)
+    const char *ifname, const char *description, uint64_t conn_id, struct MHD_Response **out)
 {
 	struct pcapng_interface iface = {
 		.name = ifname,
+		.description = description,
+		.application = CAPTURE_APPLICATION,
 		.snaplen = ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX,
 	};
 	struct MHD_Response *response;

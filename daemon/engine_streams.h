@@ -179,6 +179,12 @@ struct engine_capture_frame {
 	uint8_t bytes[ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX];
 };
 
+/* A frame's segment as its connection's timeline recorded it, for a one-connection reader. */
+struct engine_capture_record {
+	bool has_event;			/* the frame matched a recorded segment */
+	struct engine_event event;
+};
+
 struct engine_capture_reader;
 
 /*
@@ -191,12 +197,15 @@ int engine_capture_open(struct engine *engine, uint64_t connection, engine_wake_
     engine_wake_fn behind, void *arg, struct engine_capture_reader **out);
 
 /*
- * Copies up to max queued frames, oldest first. Returns the number copied
- * (0: none yet, wake follows), -EOVERFLOW once the reader was dropped, or
+ * Copies up to max queued frames, oldest first, and, when records is not
+ * NULL (max long), what the reader's connection recorded of each: the
+ * segment event whose kept frame has the same first bytes, if it has one
+ * yet (never for a reader of every frame). Returns the number copied (0:
+ * none yet, wake follows), -EOVERFLOW once the reader was dropped, or
  * -ESHUTDOWN when the daemon is stopping.
  */
 int engine_capture_read(struct engine *engine, struct engine_capture_reader *reader,
-    struct engine_capture_frame *out, size_t max);
+    struct engine_capture_frame *out, struct engine_capture_record *records, size_t max);
 
 /* Ends a reader; no wake runs after it returns. Accepts NULL. */
 void engine_capture_close(struct engine *engine, struct engine_capture_reader *reader);
