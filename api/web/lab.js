@@ -211,7 +211,11 @@ function renderDetail() {
 	]);
 	fillTable($("history").tBodies[0], historyRows(conn.history));
 	fillTable($("peer-history").tBodies[0], historyRows(conn.peer_history));
-	$("peer-source").textContent = "Source: " + known(conn.peer_state_source) + ".";
+	/* peer_history is always inferred; --peer-trace adds the kernel's own states beside it. */
+	const kernel = conn.peer_kernel_history || [];
+	$("peer-source").textContent = "Inferred from the segments." + (kernel.length
+		? " The kernel's own states (--peer-trace): " + kernel.map((h) => h.state).join(" \u2192 ") + "."
+		: "");
 	fillTable($("conn-counters").tBodies[0], [
 		...Object.entries(conn.counters || {}).map(([k, v]) => [k, String(v)]),
 		["send_queued", known(conn.send_queued)],
