@@ -124,6 +124,8 @@ struct engine {
 	uint64_t curr_estab;
 	uint64_t retrans_segs;
 	struct faults *faults;
+	uint64_t overflow_warned_us;	/* when a full hold was last logged */
+	uint64_t overflows_unwarned;	/* full-hold overflows since, unlogged */
 	bool stopping;
 	struct timespec started;
 	uint64_t started_unix_us;	/* the wall clock at started, for captures */

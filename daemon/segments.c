@@ -25,7 +25,12 @@
  */
 #include "engine_internal.h"
 
+#include <inttypes.h>
 #include <string.h>
+
+#include "log.h"
+
+#define OVERFLOW_WARN_US 10000000u	/* a hold stays full while traffic lasts: one line per 10 s */
 
 struct news_context {
 	struct engine *engine;
@@ -33,15 +38,45 @@ struct news_context {
 	bool outbound;
 };
 
+/* Logs a full hold at most once per OVERFLOW_WARN_US, with the count of those not logged. */
+static void
+warn_overflow(struct engine *engine, const struct fault_rule_view *rule, uint64_t now_us)
+{
+	engine->overflows_unwarned++;
+	if (engine->overflow_warned_us != 0 && now_us - engine->overflow_warned_us < OVERFLOW_WARN_US)
+		return;
+	log_warnx("fault rule %" PRIu64 ": the hold is full (--fault-hold-max, --fault-hold-bytes), "
+	    "so %" PRIu64 " segment(s) passed unheld", rule->id, engine->overflows_unwarned);
+	engine->overflow_warned_us = now_us;
+	engine->overflows_unwarned = 0;
+}
+
+static enum engine_stream_kind
+stream_kind(enum fault_news news)
+{
+	switch (news) {
+	case FAULT_NEWS_FIRED:
+		return ENGINE_STREAM_FAULT_FIRED;
+	case FAULT_NEWS_SPENT:
+		return ENGINE_STREAM_FAULT_SPENT;
+	case FAULT_NEWS_OVERFLOW:
+		break;
+	}
+	return ENGINE_STREAM_FAULT_OVERFLOW;
+}
+
 /* Calls nothing in the glue. */
 static void
 fault_news(void *arg, enum fault_news news, const struct fault_rule_view *rule)
 {
 	struct news_context *ctx = arg;
+	uint64_t now_us = engine_now_us(ctx->engine);
 
+	if (news == FAULT_NEWS_OVERFLOW)
+		warn_overflow(ctx->engine, rule, now_us);
 	events_emit(ctx->engine, (struct engine_stream_event){
-		.kind = news == FAULT_NEWS_FIRED ? ENGINE_STREAM_FAULT_FIRED : ENGINE_STREAM_FAULT_SPENT,
-		.at_us = engine_now_us(ctx->engine),
+		.kind = stream_kind(news),
+		.at_us = now_us,
 		.id = ctx->connection,
 		.rule = rule->id,
 		.action = rule->spec.action,
@@ -99,6 +134,7 @@ decide(struct engine *engine, struct conn *conn, struct stack_segment *segment)
 		.payload_len = segment->payload_len,
 		.local_port = segment->local_port,
 		.remote_port = segment->remote_port,
+		.hold_full = segment->hold_full,
 	};
 	struct engine_event event;
 

@@ -368,6 +368,47 @@ def test_delayed_and_reordered_data_arrives_intact(netns, start_daemon, start_pe
     assert out_of_order([e for e in segs if e["dir"] == "out"]), "no out-of-order departure out"
 
 
+def test_a_full_hold_applies_nothing_and_says_so(netns, start_daemon, start_peer):
+    """With room for one held segment, a delay rule acts only on the segments
+    it could hold: the rest count as matches and overflows, not as applied."""
+    from sse import SSEClient
+    lwipd = start_daemon(netns, "--timeline-max", "65536", "--fault-hold-max", "1")
+    peer = start_peer(netns, PEER_PORT, "echo")
+    obj = established_active(lwipd, peer)
+    events = SSEClient(lwipd.port)
+    events.wait_open()
+    try:
+        rule = add_fault(lwipd, {"dir": "out", "match": {"connection": obj["id"], "data": True},
+                                 "action": "delay", "delay_ms": 200, "count": 0})
+        size = 100000
+        lwipd.send(obj["id"], {"size": size})
+        got = bytearray()
+
+        def echoed():
+            data, _ = lwipd.read_data(obj["id"])
+            got.extend(data)
+            return len(got) >= size
+        wait_for(echoed, "the echo", timeout=60, interval=0.01)
+        got_events = events.wait(
+            lambda ev: any(e.kind == "fault" and e.data["event"] == "overflow" for e in ev),
+            "an overflow event")
+    finally:
+        events.close()
+    assert bytes(got) == pattern(size)
+    wait_for(lambda: lwipd.stats()["faults"]["held"] == 0, "the last held segment's release")
+    rule = fault(lwipd, rule["id"])
+    delayed = faulted(segments(lwipd, obj["id"]), "delay")
+    stats = lwipd.stats()["faults"]
+    assert rule["applied"] == len(delayed) > 0, (rule, len(delayed))
+    assert stats["applied"]["delay"] == rule["applied"], stats
+    assert rule["state"] == "active" and rule["matched"] > rule["applied"], rule
+    assert stats["hold_overflows"] == rule["matched"] - rule["applied"], (stats, rule)
+    overflow = [e.data for e in got_events if e.kind == "fault" and e.data["event"] == "overflow"]
+    assert overflow[0]["rule"] == rule["id"] and overflow[0]["action"] == "delay", overflow
+    assert overflow[0]["connection"] == obj["id"] and overflow[0]["dir"] == "out", overflow
+    assert "--fault-hold-max" in lwipd.stderr(), lwipd.stderr()
+
+
 def lossy_echo(d, peer, seed, size):
     """An echo of size bytes under 20% loss of data segments both ways;
     returns (connection, its segments)."""
