@@ -14,7 +14,8 @@ import os
 import pytest
 
 from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, tcp_segments, wait_for
-from kit import Snapshot, established_active, kernel_state, lwip_end, pattern, sha256
+from kit import (Snapshot, established_active, established_passive, kernel_state, lwip_end, pattern,
+                 sha256)
 
 
 def add_fault(d, rule):
@@ -366,6 +367,44 @@ def test_delayed_and_reordered_data_arrives_intact(netns, start_daemon, start_pe
     assert len(faulted(segs, "reorder")) == 8 and len(faulted(segs, "delay")) == 4, segs
     assert out_of_order([e for e in segs if e["dir"] == "in"]), "no out-of-order arrival in"
     assert out_of_order([e for e in segs if e["dir"] == "out"]), "no out-of-order departure out"
+
+
+def test_a_listeners_lost_syn_is_in_the_connection_its_retransmission_makes(lwipd):
+    """A listener's SYN finds lwIP in LISTEN, before any connection: a rule
+    matches it there, and the SYN it dropped opens the timeline of the
+    connection the kernel's retransmission makes."""
+    port = 7100
+    assert lwipd.post("/v1/listeners", {"port": port}).status == 201
+    rule = add_fault(lwipd, {"dir": "in", "match": {"flags": "SYN", "state": "LISTEN"},
+                             "action": "drop"})
+    s, obj = established_passive(lwipd, lwipd.ns, port)
+    s.close()
+    syns = [e for e in segments(lwipd, obj["id"]) if "SYN" in flags(e)]
+    lost, again = syns[0], syns[1]
+    assert lost["dir"] == "in" and lost["step"] == "handshake-1", syns
+    assert lost["fault"] == {"rule": rule["id"], "action": "drop"}, lost
+    assert lost["state_before"] == lost["state_after"] == "LISTEN", lost
+    assert again["dir"] == "in" and again["step"] == "retransmit" and not again.get("fault"), syns
+    assert again["seq"] == lost["seq"] and again["at_us"] > lost["at_us"], syns
+    assert segments(lwipd, obj["id"])[0] == lost
+    rule = fault(lwipd, rule["id"])
+    assert (rule["matched"], rule["applied"], rule["state"]) == (1, 1, "spent"), rule
+    text = lwipd.get("/v1/connections/%d/timeline?format=text" % obj["id"]).body.decode()
+    assert "x-- <SEQ=0><CTL=SYN>" in text and "(dropped by fault rule %d)" % rule["id"] in text, text
+
+
+def test_a_listeners_delayed_syn_makes_its_connection_late(lwipd):
+    port = 7101
+    assert lwipd.post("/v1/listeners", {"port": port}).status == 201
+    rule = add_fault(lwipd, {"dir": "in", "match": {"flags": "SYN", "state": "LISTEN"},
+                             "action": "delay", "delay_ms": 300})
+    s, obj = established_passive(lwipd, lwipd.ns, port)
+    s.close()
+    first = segments(lwipd, obj["id"])[0]
+    assert first["step"] == "handshake-1" and first["state_before"] == "LISTEN", first
+    assert first["fault"] == {"rule": rule["id"], "action": "delay", "delay_ms": 300}, first
+    rule = fault(lwipd, rule["id"])
+    assert (rule["matched"], rule["applied"], rule["state"]) == (1, 1, "spent"), rule
 
 
 def test_a_full_hold_applies_nothing_and_says_so(netns, start_daemon, start_peer):
