@@ -186,7 +186,6 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 	int64_t number;
 
 	event.at_us = at_us;
-
 	if (segment->labelled) {
 		timeline_relative(&conn->steps, &event);
 		event.step = segment->step;
@@ -228,7 +227,6 @@ segments_on_segment(void *arg, void *owner, struct stack_segment *segment)
 {
 	struct engine *engine = arg;
 	struct conn *conn = owner;
-
 	struct synmemo_entry lost;
 
 	if (!segment->decided)
