@@ -462,8 +462,9 @@ def lossy_echo(d, peer, seed, size):
         data, _ = d.read_data(obj["id"])
         got.extend(data)
         return len(got) >= size
-    wait_for(echoed, lambda: "the echo (%d of %d bytes)" % (len(got), size), timeout=600,
-             interval=0.02)
+    # 10 minutes, and more for a larger echo by hand: a megabyte gets 37 minutes.
+    wait_for(echoed, lambda: "the echo (%d of %d bytes)" % (len(got), size),
+             timeout=max(600, size * 2220 // (1 << 20)), interval=0.02)
     assert sha256(bytes(got)) == sha256(pattern(size))
     return d.conn(obj["id"]), segments(d, obj["id"])
 
