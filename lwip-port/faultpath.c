@@ -183,7 +183,7 @@ faultpath_output(const uint8_t *frame, size_t len)
 	    hold(frame, len, &seg, &report))
 		return ERR_OK;	/* lwIP takes it as sent */
 	if (report.released)
-		glue_segment_out(&seg, &report);	/* an overflow: recorded as it goes */
+		glue_segment_out(&seg, &report);	/* not held, for want of memory: recorded as it goes */
 	return send_out(frame, len, &seg, &report);
 }
 
