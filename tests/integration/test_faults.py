@@ -484,8 +484,8 @@ def drops_before_first_retransmit(segs):
 
 # The scenario is a 1 MiB echo. lwIP 2.1.3 recovers from such loss
 # slowly (no SACK, a 1.5 s retransmission timeout from its 500 ms timer that
-# doubles when a retransmission is lost too, and a congestion window of two
-# segments after each timeout, too small for fast retransmit): a lossy
+# doubles when a retransmission is lost too, and a congestion window of one
+# segment after each timeout, too small for fast retransmit): a lossy
 # megabyte took from under 4 to over 20 minutes here, and 256 KiB from 2 to
 # over 9 minutes, so CI echoes 64 KiB. LWIPD_LOSS_BYTES=1048576 runs the full
 # size by hand (see README, "Breaking things on purpose").
