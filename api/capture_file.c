@@ -14,6 +14,7 @@
  * comment says what became of it. The original length is the frame's, the
  * captured length what --snaplen kept.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,9 +23,6 @@
 #include "capture_file.h"
 #include "ladder_parts.h"
 #include "pcapng.h"
-
-/* A comment's longest text: four state names, a step, a fault and a drop. */
-#define CAPTURE_COMMENT_MAX 192
 
 void
 capture_comment(const struct engine_event *event, char *buf, size_t len)
@@ -49,12 +47,34 @@ capture_comment(const struct engine_event *event, char *buf, size_t len)
 		    tcpinfo_drop_name(event->drop) != NULL ? tcpinfo_drop_name(event->drop) : "?");
 }
 
-int
-capture_file(const struct engine_timeline *timeline, const char *ifname, uint8_t **out,
-    size_t *len)
+void
+capture_describe(const struct engine_iface_view *iface, const struct engine_conn_view *conn,
+    char *buf, size_t len)
 {
+	char address[INET_ADDRSTRLEN], local[LADDER_ENDPOINT_MAX], remote[LADDER_ENDPOINT_MAX];
+	int used;
+
+	if (inet_ntop(AF_INET, &iface->address, address, sizeof(address)) == NULL)
+		snprintf(address, sizeof(address), "?");
+	used = snprintf(buf, len, "lwipd %s/%u on %s", address, (unsigned int)iface->prefix,
+	    iface->name);
+	if (conn == NULL || used < 0 || (size_t)used >= len)
+		return;
+	ladder_endpoint(&conn->local, local, sizeof(local));
+	ladder_endpoint(&conn->remote, remote, sizeof(remote));
+	snprintf(buf + used, len - (size_t)used, ", connection %" PRIu64 ": %s <-> %s", conn->id,
+	    local, remote);
+}
+
+int
+capture_file(const struct engine_timeline *timeline, const struct engine_iface_view *view,
+    uint8_t **out, size_t *len)
+{
+	char description[CAPTURE_DESCRIPTION_MAX];
 	struct pcapng_interface iface = {
-		.name = ifname,
+		.name = view->name,
+		.description = description,
+		.application = CAPTURE_APPLICATION,
 		.snaplen = ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX,
 	};
 	struct pcapng_packet *packets;
@@ -62,6 +82,7 @@ capture_file(const struct engine_timeline *timeline, const char *ifname, uint8_t
 	size_t count = 0;
 	int rc;
 
+	capture_describe(view, &timeline->conn, description, sizeof(description));
 	/* Both bounded by the timeline's length, itself at most ENGINE_TIMELINE_MAX. */
 	packets = calloc(timeline->count ? timeline->count : 1, sizeof(*packets));
 	comments = malloc((timeline->count ? timeline->count : 1) * CAPTURE_COMMENT_MAX);

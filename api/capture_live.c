@@ -9,8 +9,8 @@
  * batch of frames out of the engine's reader queue (under the core lock,
  * for the copy only), encodes them into the stream's own buffer and hands
  * that out; the socket is written with no lock held. With nothing queued
- * the reader suspends its request, and the engine's wake resumes it; the
- * two meet under the stream's own lock (lockorder.h: after the core lock),
+ * the reader suspends its request, and the engine's wake resumes it
+ * (stream_pump.c); the two meet under the stream's own lock (lockorder.h: after the core lock),
  * so a wake between the read that found nothing and the suspend is not
  * lost. The engine drops a reader that falls behind and calls its behind
  * callback, which shuts the socket down, so even a client that stopped
@@ -24,41 +24,45 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "capture_file.h"
 #include "capture_live.h"
 #include "lockorder.h"
 #include "log.h"
 #include "pcapng.h"
+#include "stream_pump.h"
 
 /* Frames copied out of the engine at a time. */
 #define CAPTURE_BATCH 16
-/* One block: its fixed fields (32 bytes) and a padded frame. */
-#define CAPTURE_BLOCK_MAX (32 + sizeof(((struct engine_capture_frame *)0)->bytes) + 4)
+/* One block: its fixed fields (32 bytes), a padded frame and a comment with its option headers. */
+#define CAPTURE_BLOCK_MAX (32 + sizeof(((struct engine_capture_frame *)0)->bytes) + 4 + \
+    CAPTURE_COMMENT_MAX + 12)
 /* What libmicrohttpd asks the reader for at most. */
 #define CAPTURE_READ_SIZE 16384
 
 struct capture_stream {
 	struct engine *engine;
-	struct MHD_Connection *connection;
 	struct engine_capture_reader *reader;
-	pthread_mutex_t lock;		/* guards the three flags */
-	bool suspended;			/* the reader suspended the request; a wake resumes it */
-	bool woken;			/* a wake came while not suspended */
-	size_t len;			/* encoded bytes in out */
-	size_t sent;			/* of which libmicrohttpd has taken these */
+	pthread_mutex_t lock;		/* guards the pump's flags */
+	struct stream_pump pump;	/* hands out the encoded bytes in out */
 	struct engine_capture_frame frames[CAPTURE_BATCH];
+	struct engine_capture_record records[CAPTURE_BATCH];
 	uint8_t out[CAPTURE_BATCH * CAPTURE_BLOCK_MAX];
 };
 
 static void
-stream_lock(struct capture_stream *stream)
+stream_lock(void *arg)
 {
+	struct capture_stream *stream = arg;
+
 	lockorder_acquire(LOCKORDER_CAPTURE_STREAM);
 	pthread_mutex_lock(&stream->lock);
 }
 
 static void
-stream_unlock(struct capture_stream *stream)
+stream_unlock(void *arg)
 {
+	struct capture_stream *stream = arg;
+
 	pthread_mutex_unlock(&stream->lock);
 	lockorder_release(LOCKORDER_CAPTURE_STREAM);
 }
@@ -70,12 +74,7 @@ wake_stream(void *arg)
 	struct capture_stream *stream = arg;
 
 	stream_lock(stream);
-	if (stream->suspended) {
-		stream->suspended = false;
-		MHD_resume_connection(stream->connection);
-	} else {
-		stream->woken = true;
-	}
+	stream_pump_wake(&stream->pump);
 	stream_unlock(stream);
 }
 
@@ -87,24 +86,29 @@ stream_behind(void *arg)
 	const union MHD_ConnectionInfo *info;
 
 	log_warnx("api: dropping a capture reader that fell behind");
-	info = MHD_get_connection_info(stream->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	info = MHD_get_connection_info(stream->pump.connection, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (info != NULL)
 		shutdown(info->connect_fd, SHUT_RDWR);
 	wake_stream(stream);
 }
 
-/* Encodes the next batch of frames. Returns how many (0: none yet), or a negative errno. */
+/*
+ * Encodes the next batch of frames, each of a recorded segment with its
+ * comment. Returns how many (0: none yet), or a negative errno.
+ */
 static int
-stream_fill(struct capture_stream *stream)
+stream_fill(void *arg)
 {
+	struct capture_stream *stream = arg;
 	int count = engine_capture_read(stream->engine, stream->reader, stream->frames,
-	    CAPTURE_BATCH);
+	    stream->records, CAPTURE_BATCH);
+	char comment[CAPTURE_COMMENT_MAX];
 	size_t n;
 
 	if (count <= 0)
 		return count;
-	stream->len = 0;
-	stream->sent = 0;
+	stream->pump.len = 0;
+	stream->pump.sent = 0;
 	for (int i = 0; i < count; i++) {
 		const struct engine_capture_frame *frame = &stream->frames[i];
 		struct pcapng_packet packet = {
@@ -114,56 +118,32 @@ stream_fill(struct capture_stream *stream)
 			.original = frame->len,
 		};
 
-		if (pcapng_packet(&packet, stream->out + stream->len,
-		    sizeof(stream->out) - stream->len, &n) != 0)
+		if (stream->records[i].has_event) {
+			capture_comment(&stream->records[i].event, comment, sizeof(comment));
+			packet.comment = comment;
+		}
+		if (pcapng_packet(&packet, stream->out + stream->pump.len,
+		    sizeof(stream->out) - stream->pump.len, &n) != 0)
 			return -ENOSPC;
-		stream->len += n;
+		stream->pump.len += n;
 	}
 	return count;
 }
 
-/* Suspends the request until the next wake: 1 when suspended, 0 when a wake came meanwhile. */
-static int
-stream_suspend(struct capture_stream *stream)
-{
-	int rc = 1;
+static const struct stream_pump_ops pump_ops = {
+	.fill = stream_fill,
+	.lock = stream_lock,
+	.unlock = stream_unlock,
+};
 
-	stream_lock(stream);
-	if (stream->woken) {
-		stream->woken = false;
-		rc = 0;
-	} else {
-		stream->suspended = true;
-		MHD_suspend_connection(stream->connection);
-	}
-	stream_unlock(stream);
-	return rc;
-}
-
-/* libmicrohttpd's content reader; returning 0 is allowed only because the request is suspended. */
+/* libmicrohttpd's content reader. */
 static ssize_t
 stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct capture_stream *stream = cls;
-	size_t n;
-	int rc;
 
 	(void)pos;
-	while (stream->sent == stream->len) {
-		rc = stream_fill(stream);
-		if (rc < 0)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (rc > 0)
-			break;
-		if (stream_suspend(stream) == 1)
-			return 0;
-	}
-	n = stream->len - stream->sent;
-	if (n > max)
-		n = max;
-	memcpy(buf, stream->out + stream->sent, n);
-	stream->sent += n;
-	return (ssize_t)n;
+	return stream_pump_read(&stream->pump, buf, max);
 }
 
 /* Called by libmicrohttpd when it destroys the response. */
@@ -180,10 +160,12 @@ stream_free(void *cls)
 
 int
 capture_live_response(struct engine *engine, struct MHD_Connection *connection,
-    const char *ifname, uint64_t conn_id, struct MHD_Response **out)
+    const char *ifname, const char *description, uint64_t conn_id, struct MHD_Response **out)
 {
 	struct pcapng_interface iface = {
 		.name = ifname,
+		.description = description,
+		.application = CAPTURE_APPLICATION,
 		.snaplen = ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX,
 	};
 	struct MHD_Response *response;
@@ -194,8 +176,9 @@ capture_live_response(struct engine *engine, struct MHD_Connection *connection,
 	if (stream == NULL)
 		return -ENOMEM;
 	stream->engine = engine;
-	stream->connection = connection;
-	rc = pcapng_header(&iface, stream->out, sizeof(stream->out), &stream->len);
+	stream->pump = (struct stream_pump){ .ops = &pump_ops, .owner = stream,
+	    .connection = connection, .data = stream->out };
+	rc = pcapng_header(&iface, stream->out, sizeof(stream->out), &stream->pump.len);
 	if (rc != 0)
 		goto free_stream;
 	rc = -pthread_mutex_init(&stream->lock, NULL);

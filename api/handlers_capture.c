@@ -28,7 +28,7 @@ handlers_conn_capture(const struct call *call, struct reply *reply, struct probl
 	result = engine_capture(call->engine, call->id, &timeline);
 	if (result != ENGINE_OK)
 		return errors_engine(result, &subject, err);
-	rc = capture_file(&timeline, iface.name, &file, &len);
+	rc = capture_file(&timeline, &iface, &file, &len);
 	engine_timeline_free(&timeline);
 	if (rc != 0)
 		return errors_render_failed(err);
@@ -47,18 +47,26 @@ handlers_capture(const struct call *call, struct reply *reply, struct problem *e
 	const struct request_param *connection = routes_param(call, "connection");
 	struct errors_subject subject = {
 		.op = ERRORS_OP_CAPTURE, .noun = "connection", .limits = &call->server->limits };
+	char description[CAPTURE_DESCRIPTION_MAX];
 	struct engine_iface_view iface;
+	struct engine_conn_view conn;
+	enum engine_result result;
 	uint64_t id = 0;
 	int rc;
 
+	engine_interface(call->engine, &iface);
 	if (connection != NULL) {
 		rc = request_parse_connection_filter(connection->value, &id, err);
 		if (rc != 0)
 			return rc;
 		subject.id = id;
+		result = engine_get(call->engine, id, &conn);
+		if (result != ENGINE_OK)
+			return errors_engine(result, &subject, err);
 	}
-	engine_interface(call->engine, &iface);
-	rc = capture_live_response(call->engine, call->connection, iface.name, id, &reply->stream);
+	capture_describe(&iface, id != 0 ? &conn : NULL, description, sizeof(description));
+	rc = capture_live_response(call->engine, call->connection, iface.name, description, id,
+	    &reply->stream);
 	switch (rc) {
 	case 0:
 		break;

@@ -54,6 +54,7 @@
 #include "errors.h"
 #include "gate.h"
 #include "log.h"
+#include "origin.h"
 #include "render.h"
 #include "sse.h"
 #include "token.h"
@@ -218,6 +219,13 @@ answer(struct api_server *server, struct MHD_Connection *connection, const char 
 	    reply.location[0] != '\0' ? reply.location : reply.link);
 }
 
+/* A request header's value, or NULL when it is absent. */
+static const char *
+header(struct MHD_Connection *connection, const char *name)
+{
+	return MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+}
+
 /*
  * Whether to refuse an oversized body before reading it. A client that
  * waits for "100 Continue" has sent nothing yet. Other clients may be
@@ -245,6 +253,7 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 	struct exchange *exchange = *req_cls;
 	struct problem err;
 	uint64_t announced;
+	bool page_file;
 
 	(void)version;
 	if (exchange == NULL) {
@@ -255,8 +264,16 @@ handle_request(void *cls, struct MHD_Connection *connection, const char *url,
 		exchange->route = routes_find(url, &exchange->id);
 		exchange->method = metrics_method_parse(method);
 		*req_cls = exchange;
-		/* /healthz stays open, so probes need no secret; it tells only up or down. */
-		if (exchange->route != routes_healthz() &&
+		page_file = exchange->route == NULL && webasset_find(url) != NULL;
+		if (origin_check(header(connection, MHD_HTTP_HEADER_HOST), server->token.len == 0,
+		    header(connection, MHD_HTTP_HEADER_ORIGIN), header(connection, "Sec-Fetch-Site"),
+		    page_file, &err) != 0)
+			return queue_problem(server, exchange, &err, NULL, NULL);
+		/*
+		 * /healthz tells only up or down, and the lab page's files carry no
+		 * data (the page asks for the token), so neither needs the secret.
+		 */
+		if (exchange->route != routes_healthz() && !page_file &&
 		    !token_check(&server->token, MHD_lookup_connection_value(connection,
 		    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
 			problem_set(&err, PROBLEM_UNAUTHORIZED, NULL,

@@ -12,7 +12,9 @@
  * ("--x" dropped before the wire, "x--" before lwIP) and a row of its own
  * under it naming the rule; a teardown-2+3 row is followed by one saying
  * that the ACK and the FIN came together. State changes of lwIP get a short row of their own,
- * "(from SYN_SENT, rx:SYN,ACK)", in the segment column. A data or ack label
+ * "(from SYN_SENT, rx:SYN,ACK)", in the segment column; before the first
+ * segment such a row shows the peer's state at the start (LISTEN when it
+ * answered lwIP's SYN) in the peer's column. A data or ack label
  * gives way when the row would push the peer's state further right; a row
  * still too wide (huge numbers, every flag, days of uptime) is cut and ends
  * in "...", so LADDER_COLUMNS holds for every input.
@@ -106,22 +108,36 @@ put_segment(FILE *f, const struct engine_event *event, const char *time)
 	return rc;
 }
 
+/* lwIP's state change; peer, when not NULL, is the peer's state, in its column. */
 static int
-put_state(FILE *f, const struct engine_event *event, const char *time)
+put_state(FILE *f, const struct engine_event *event, const char *time, const char *peer)
 {
 	const char *from = tcpinfo_state_name(event->from);
 	const char *to = tcpinfo_state_name(event->to);
 	char cause[TCPINFO_TEXT_MAX];
-	char line[LADDER_LINE_MAX];
+	char text[LADDER_LINE_MAX / 2], line[LADDER_LINE_MAX];
 
 	if (from == NULL || to == NULL)
 		return -EINVAL;
 	/* Four blanks stand for the arrow, so the text lines up with the segments. */
-	if (snprintf(line, sizeof(line), "%*s %-*s     (from %s, %s)",
+	if (snprintf(text, sizeof(text), "%*s %-*s     (from %s, %s)",
 	    LADDER_TIME_WIDTH, time, LADDER_STATE_WIDTH, to, from,
 	    tcpinfo_cause_format(event->cause, cause, sizeof(cause))) < 0)
 		return -EINVAL;
+	if (snprintf(line, sizeof(line), "%-*s %s", LADDER_COLUMNS - LADDER_STATE_WIDTH - 1, text,
+	    peer != NULL ? peer : "") < 0)
+		return -EINVAL;
 	return put_line(f, line);
+}
+
+/* The peer's state before the first segment, or NULL when there is none. */
+static const char *
+peer_at_start(const struct engine_timeline *timeline)
+{
+	for (size_t i = 0; i < timeline->count; i++)
+		if (timeline->events[i].kind == ENGINE_EVENT_SEGMENT)
+			return tcpinfo_state_name(timeline->events[i].peer_state_before);
+	return NULL;
 }
 
 /* The connection, its state now, and the two endpoints above their columns. */
@@ -166,6 +182,7 @@ static int
 put_ladder(FILE *f, const struct engine_timeline *timeline)
 {
 	uint64_t start = timeline->count > 0 ? timeline->events[0].at_us : 0;
+	const char *peer = peer_at_start(timeline);
 	const struct engine_event *event;
 	char time[LADDER_TIME_MAX];
 	size_t i;
@@ -180,12 +197,15 @@ put_ladder(FILE *f, const struct engine_timeline *timeline)
 		}
 		event = &timeline->events[i];
 		ladder_time(event->at_us, start, time, sizeof(time));
-		if (event->kind == ENGINE_EVENT_SEGMENT)
+		if (event->kind == ENGINE_EVENT_SEGMENT) {
 			rc = put_segment(f, event, time);
-		else if (event->kind == ENGINE_EVENT_STATE)
-			rc = put_state(f, event, time);
-		else
+			peer = NULL;	/* its row shows the peer's state from here */
+		} else if (event->kind == ENGINE_EVENT_STATE) {
+			rc = put_state(f, event, time, peer);
+		}
+		else {
 			rc = -EINVAL;
+		}
 	}
 	return rc;
 }

@@ -56,7 +56,26 @@ put_side_state(FILE *f, const char *side, enum tcpinfo_state state, int *last)
 	fprintf(f, "    Note over %s: %s\n", side, ladder_state(state));
 }
 
-/* next_told: the next event is lwIP's change to state_after, and says it with its cause. */
+/*
+ * Whether a state event after event i says that lwIP entered state, with
+ * its cause, before any segment shows lwIP in another state: the glue may
+ * report the change after the segments lwIP sent while handling event i.
+ */
+static bool
+told_later(const struct engine_timeline *timeline, size_t i, enum tcpinfo_state state)
+{
+	for (size_t j = i + 1; j < timeline->count; j++) {
+		const struct engine_event *event = &timeline->events[j];
+
+		if (event->kind == ENGINE_EVENT_STATE)
+			return event->to == state;
+		if (event->state_after != state)
+			return false;
+	}
+	return false;
+}
+
+/* next_told: a later event is lwIP's change to state_after, and says it with its cause. */
 static void
 put_segment(FILE *f, const struct engine_event *event, bool next_told, int *last_lwip,
     int *last_peer)
@@ -100,11 +119,8 @@ put_diagram(FILE *f, const struct engine_timeline *timeline)
 			fprintf(f, "    Note over lwIP,peer: ... %" PRIu64 " event%s not kept ...\n",
 			    timeline->dropped, timeline->dropped == 1 ? "" : "s");
 		if (event->kind == ENGINE_EVENT_SEGMENT) {
-			const struct engine_event *next = i + 1 < timeline->count ? event + 1 : NULL;
-			bool next_told = next != NULL && next->kind == ENGINE_EVENT_STATE &&
-			    next->to == event->state_after;
-
-			put_segment(f, event, next_told, &last_lwip, &last_peer);
+			put_segment(f, event, told_later(timeline, i, event->state_after), &last_lwip,
+			    &last_peer);
 			continue;
 		}
 		last_lwip = (int)event->to;

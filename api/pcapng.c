@@ -19,7 +19,9 @@
 
 #define OPT_ENDOFOPT 0u
 #define OPT_COMMENT 1u
+#define SHB_USERAPPL 4u
 #define IF_NAME 2u
+#define IF_DESCRIPTION 3u
 #define IF_TSRESOL 9u
 /* if_tsresol 6: timestamps count 10^-6 s. */
 #define TSRESOL_MICRO 6u
@@ -145,6 +147,10 @@ write_header(struct cursor *c, const struct pcapng_interface *iface)
 	put_u16(c, 0);		/* minor version */
 	put_u32(c, 0xFFFFFFFFu);	/* section length: not given */
 	put_u32(c, 0xFFFFFFFFu);
+	if (iface->application != NULL && iface->application[0] != '\0') {
+		put_text_option(c, SHB_USERAPPL, iface->application, PCAPNG_IFNAME_MAX);
+		put_option(c, OPT_ENDOFOPT, NULL, 0);
+	}
 	block_end(c, start);
 
 	start = block_begin(c, PCAPNG_IDB);
@@ -153,6 +159,8 @@ write_header(struct cursor *c, const struct pcapng_interface *iface)
 	put_u32(c, iface->snaplen);
 	if (iface->name != NULL && iface->name[0] != '\0')
 		put_text_option(c, IF_NAME, iface->name, PCAPNG_IFNAME_MAX);
+	if (iface->description != NULL && iface->description[0] != '\0')
+		put_text_option(c, IF_DESCRIPTION, iface->description, PCAPNG_COMMENT_MAX);
 	put_option(c, IF_TSRESOL, &tsresol, sizeof(tsresol));
 	put_option(c, OPT_ENDOFOPT, NULL, 0);
 	block_end(c, start);

@@ -17,16 +17,18 @@
 
 /* The largest snap length a writer accepts, as tcpdump's default. */
 #define PCAPNG_SNAPLEN_MAX 262144u
-/* Interface names and comments are cut (at a UTF-8 boundary) to these many bytes. */
+/* Names, descriptions and comments are cut (at a UTF-8 boundary) to these many bytes. */
 #define PCAPNG_IFNAME_MAX 64u
 #define PCAPNG_COMMENT_MAX 1024u
 
 /* The MIME type of a pcapng file; application/vnd.tcpdump.pcap is the older pcap format's. */
 #define PCAPNG_CONTENT_TYPE "application/x-pcapng"
 
-/* The interface every packet is on. */
+/* The interface every packet is on, and the application that wrote the section. */
 struct pcapng_interface {
 	const char *name;	/* if_name, e.g. "tap0"; NULL for none */
+	const char *description;	/* if_description; NULL for none */
+	const char *application;	/* the section's shb_userappl; NULL for none */
 	uint32_t snaplen;	/* 1..PCAPNG_SNAPLEN_MAX */
 };
 

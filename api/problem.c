@@ -30,6 +30,7 @@ static const struct {
 	[PROBLEM_NOT_IMPLEMENTED] = { 501, "not-implemented", "Not Implemented" },
 	[PROBLEM_VERSION_NOT_SUPPORTED] = { 505, "version-not-supported",
 	    "HTTP Version Not Supported" },
+	[PROBLEM_FORBIDDEN] = { 403, "forbidden", "Forbidden" },
 };
 
 /* Returns the length of the valid UTF-8 sequence at s, or 0 when it is not one. */

@@ -36,6 +36,7 @@ enum problem_type {
 	PROBLEM_HEADERS_TOO_LARGE,	/* 431 */
 	PROBLEM_NOT_IMPLEMENTED,	/* 501: a transfer coding other than chunked */
 	PROBLEM_VERSION_NOT_SUPPORTED,	/* 505 */
+	PROBLEM_FORBIDDEN,		/* 403: a browser request from another origin */
 	PROBLEM_TYPE_COUNT
 };
 

@@ -51,10 +51,11 @@ render_peer_history(const struct engine_conn_view *conn)
 	for (size_t i = 0; i < conn->peer_history_len && i < PEERSTATE_HISTORY_MAX; i++) {
 		const struct peerstate_entry *e = &conn->peer_history[i];
 
-		if (json_array_append_new(history, json_pack("{s:s, s:I, s:s}",
+		if (json_array_append_new(history, json_pack("{s:s, s:I, s:s, s:s}",
 		    "state", tcpinfo_state_name(e->state),
 		    "at_us", render_u64(e->at_us),
-		    "cause", peerstate_cause_format(e->cause, cause, sizeof(cause)))) != 0) {
+		    "cause", peerstate_cause_format(e->cause, cause, sizeof(cause)),
+		    "peer_state_source", "inferred")) != 0) {
 			json_decref(history);
 			return NULL;
 		}
@@ -62,7 +63,10 @@ render_peer_history(const struct engine_conn_view *conn)
 	return history;
 }
 
-/* The peer's transitions as the local kernel reported them (--peer-trace). */
+/*
+ * The peer's transitions as the local kernel reported them (--peer-trace),
+ * shaped as peer_history's entries, with the state the kernel left.
+ */
 static json_t *
 render_kernel_history(const struct engine_conn_view *conn)
 {
@@ -72,9 +76,10 @@ render_kernel_history(const struct engine_conn_view *conn)
 	    i < ENGINE_KERNEL_HISTORY_MAX; i++) {
 		const struct engine_kernel_transition *t = &conn->kernel_history[i];
 
-		if (json_array_append_new(history, json_pack("{s:s, s:s, s:I}",
-		    "from", tcpinfo_state_name(t->from), "to", tcpinfo_state_name(t->to),
-		    "at_us", render_u64(t->at_us))) != 0) {
+		if (json_array_append_new(history, json_pack("{s:s, s:I, s:s, s:s, s:s}",
+		    "state", tcpinfo_state_name(t->to), "at_us", render_u64(t->at_us),
+		    "cause", "kernel:inet_sock_set_state", "peer_state_source", "kernel",
+		    "from", tcpinfo_state_name(t->from))) != 0) {
 			json_decref(history);
 			history = NULL;
 		}
@@ -137,6 +142,9 @@ json_t *
 render_connection(const struct engine_conn_view *conn)
 {
 	bool passive = conn->origin == ENGINE_ORIGIN_PASSIVE;
+	/* With the kernel's own records (--peer-trace), peer_state is the kernel's latest. */
+	bool kernel = conn->kernel_history_len > 0 &&
+	    conn->kernel_history_len <= ENGINE_KERNEL_HISTORY_MAX;
 	json_t *obj;
 
 	/* json_pack takes over each "o" value, also when it fails, so nothing leaks here. */
@@ -162,10 +170,10 @@ render_connection(const struct engine_conn_view *conn)
 	    json_integer(render_u64(conn->send_queued))) != 0 ||
 	    json_object_set_new(obj, "recv_buffered",
 	    json_integer(render_u64(conn->recv_buffered))) != 0 ||
-	    json_object_set_new(obj, "peer_state",
-	    json_string(tcpinfo_state_name(conn->peer_state))) != 0 ||
+	    json_object_set_new(obj, "peer_state", json_string(tcpinfo_state_name(kernel ?
+	    conn->kernel_history[conn->kernel_history_len - 1].to : conn->peer_state))) != 0 ||
 	    json_object_set_new(obj, "peer_state_source",
-	    json_string(conn->kernel_history_len > 0 ? "kernel" : "inferred")) != 0 ||
+	    json_string(kernel ? "kernel" : "inferred")) != 0 ||
 	    json_object_set_new(obj, "peer_history", render_peer_history(conn)) != 0 ||
 	    json_object_set_new(obj, "peer_kernel_history", render_kernel_history(conn)) != 0)
 		goto fail;

@@ -12,7 +12,9 @@
  * application/x-www-form-urlencoded, curl's default for -d, is taken as
  * JSON only when its first non-whitespace byte is '{' or '['; this keeps
  * `curl -d '{...}'` working without accepting form data. Every other type
- * is refused with 415.
+ * is refused with 415. A page on another origin could send such a form
+ * without asking first, but browsers name its origin, and origin.c
+ * refuses it.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -7,12 +7,9 @@
  * It never waits: when the engine has nothing, the reader suspends its
  * request and returns 0, and the engine's wake callback resumes it.
  *
- * The wake can come from any thread between the read that found nothing
- * and the suspend, and resuming a request that is not suspended is not
- * allowed; so both sides meet under the hub's lock: the reader suspends
- * only when no wake came meanwhile (woken), and the wake resumes only a
- * stream marked suspended. sse_hub_stop resumes the suspended streams the
- * same way, so libmicrohttpd never stops with one still suspended.
+ * stream_pump.c does the suspending and the waking, under the hub's lock.
+ * sse_hub_stop resumes the suspended streams the same way, so
+ * libmicrohttpd never stops with one still suspended.
  *
  * A client that falls further behind than the engine's replay buffer is
  * told nothing more: its stream ends and the drop is counted. The engine
@@ -42,6 +39,7 @@
 #include "log.h"
 #include "render.h"
 #include "sse.h"
+#include "stream_pump.h"
 
 /* Events copied out of the engine at a time. */
 #define SSE_BATCH 16
@@ -63,17 +61,12 @@ struct sse_hub {
 
 struct sse_stream {
 	struct sse_hub *hub;
-	struct MHD_Connection *connection;
 	struct engine_subscriber *subscriber;
 	struct sse_filter filter;
-	bool suspended;			/* the reader suspended the request; a wake resumes it */
-	bool woken;			/* a wake came while not suspended */
-	bool resumed;			/* a wake resumed it; nothing read since */
+	struct stream_pump pump;	/* hands out the formatted bytes in text */
 	bool dropped;			/* fell behind the engine's ring; counted once */
 	bool peer_closed;		/* the sweep saw the client's FIN and woke it once */
 	int fd;				/* the connection's socket, for the sweep */
-	size_t len;			/* formatted bytes in text */
-	size_t sent;			/* of which libmicrohttpd has taken these */
 	char text[SSE_BATCH * SSE_EVENT_MAX];
 	struct sse_stream *prev, *next;
 };
@@ -167,13 +160,7 @@ sse_hub_free(struct sse_hub *hub)
 static void
 wake_locked(struct sse_stream *stream)
 {
-	if (stream->suspended) {
-		stream->suspended = false;
-		stream->resumed = true;
-		MHD_resume_connection(stream->connection);
-	} else {
-		stream->woken = true;
-	}
+	stream_pump_wake(&stream->pump);
 }
 
 void
@@ -246,7 +233,7 @@ sse_hub_sweep(struct sse_hub *hub)
 
 	hub_lock(hub);
 	DL_FOREACH(hub->streams, stream) {
-		if (!stream->suspended || n == SSE_SWEEP_MAX)
+		if (!stream->pump.suspended || n == SSE_SWEEP_MAX)
 			continue;
 		/* After the FIN woke it once, only an error or a reset counts: it may still read. */
 		polls[n] = (struct pollfd){ .fd = stream->fd,
@@ -270,8 +257,9 @@ sse_hub_sweep(struct sse_hub *hub)
  * stream.
  */
 static int
-stream_fill(struct sse_stream *stream)
+stream_fill(void *arg)
 {
+	struct sse_stream *stream = arg;
 	struct engine_stream_event events[SSE_BATCH];
 	int count, i, n;
 
@@ -280,84 +268,74 @@ stream_fill(struct sse_stream *stream)
 		count_drop(stream);
 	if (count <= 0)
 		return count;
-	stream->len = 0;
-	stream->sent = 0;
+	stream->pump.len = 0;
+	stream->pump.sent = 0;
 	for (i = 0; i < count; i++) {
 		if (!sse_filter_pass(&stream->filter, &events[i]))
 			continue;
-		n = sse_format_event(&events[i], stream->text + stream->len,
-		    sizeof(stream->text) - stream->len);
+		n = sse_format_event(&events[i], stream->text + stream->pump.len,
+		    sizeof(stream->text) - stream->pump.len);
 		if (n < 0) {
 			log_warnx("api: cannot format event %" PRIu64 ": %s", events[i].seq,
 			    strerror(-n));
 			return n;
 		}
-		stream->len += (size_t)n;
+		stream->pump.len += (size_t)n;
 	}
 	return count;
 }
 
-/*
- * Suspends the request until the next wake. Returns 1 when suspended, 0
- * when a wake came meanwhile (read again), or -ESHUTDOWN once the hub stops.
- */
-static int
-stream_suspend(struct sse_stream *stream)
+static void
+stream_lock(void *arg)
 {
-	int rc = 1;
+	struct sse_stream *stream = arg;
 
 	hub_lock(stream->hub);
-	if (stream->hub->stopping) {
-		rc = -ESHUTDOWN;
-	} else if (stream->woken) {
-		stream->woken = false;
-		rc = 0;
-	} else {
-		stream->suspended = true;
-		MHD_suspend_connection(stream->connection);
-	}
-	hub_unlock(stream->hub);
-	return rc;
 }
 
-/* libmicrohttpd's content reader; returning 0 is allowed only because the request is suspended. */
+static void
+stream_unlock(void *arg)
+{
+	struct sse_stream *stream = arg;
+
+	hub_unlock(stream->hub);
+}
+
+static bool
+stream_stopping(void *arg)
+{
+	struct sse_stream *stream = arg;
+
+	return stream->hub->stopping;
+}
+
+/* Woken with nothing to say: a heartbeat; writing it shows whether the client is there. */
+static void
+stream_ping(void *arg)
+{
+	struct sse_stream *stream = arg;
+
+	memcpy(stream->text, sse_ping, sizeof(sse_ping) - 1);
+	stream->pump.len = sizeof(sse_ping) - 1;
+	stream->pump.sent = 0;
+}
+
+static const struct stream_pump_ops pump_ops = {
+	.fill = stream_fill,
+	.lock = stream_lock,
+	.unlock = stream_unlock,
+	.stopping = stream_stopping,
+	.heartbeat = stream_ping,
+};
+
+/* libmicrohttpd's content reader. */
 static ssize_t
 stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct sse_stream *stream = cls;
-	size_t n;
-	int rc;
 
 	(void)pos;
-	while (stream->sent == stream->len) {
-		rc = stream_fill(stream);
-		if (rc < 0)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (rc > 0)
-			continue;	/* all filtered out: the engine wakes only once it is drained */
-		hub_lock(stream->hub);
-		rc = stream->resumed;
-		stream->resumed = false;
-		hub_unlock(stream->hub);
-		if (rc) {
-			/* Woken with nothing to say: a heartbeat; writing it shows whether the client is there. */
-			memcpy(stream->text, sse_ping, sizeof(sse_ping) - 1);
-			stream->len = sizeof(sse_ping) - 1;
-			stream->sent = 0;
-			break;
-		}
-		rc = stream_suspend(stream);
-		if (rc < 0)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (rc == 1)
-			return 0;
-	}
-	n = stream->len - stream->sent;
-	if (n > max)
-		n = max;
-	memcpy(buf, stream->text + stream->sent, n);
-	stream->sent += n;
-	return (ssize_t)n;
+	return stream_pump_read(&stream->pump, buf, max);
 }
 
 /* Called by libmicrohttpd when it destroys the response. */
@@ -391,11 +369,12 @@ sse_response(struct sse_hub *hub, struct MHD_Connection *connection,
 		return -ENOMEM;
 	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
 	stream->hub = hub;
-	stream->connection = connection;
+	stream->pump = (struct stream_pump){ .ops = &pump_ops, .owner = stream,
+	    .connection = connection, .data = stream->text };
 	stream->fd = info != NULL ? info->connect_fd : -1;
 	stream->filter = *filter;
 	memcpy(stream->text, sse_hello, sizeof(sse_hello) - 1);
-	stream->len = sizeof(sse_hello) - 1;
+	stream->pump.len = sizeof(sse_hello) - 1;
 	hub_lock(hub);
 	rc = hub->stopping ? -ESHUTDOWN : 0;
 	hub_unlock(hub);

@@ -121,9 +121,51 @@ unlock:
 	return rc;
 }
 
+/*
+ * How many of a connection's latest events a queued frame's segment is
+ * looked for in: a queue holds ENGINE_CAPTURE_QUEUE frames, each at most
+ * one segment event, with a few state changes between.
+ */
+#define CAPTURE_MATCH_SPAN (4 * ENGINE_CAPTURE_QUEUE)
+
+/*
+ * The reader's connection's record of frame: the latest segment event
+ * that kept a frame of the same length and first bytes. An inbound frame
+ * is handled under the same core lock that reported it, so its segment is
+ * recorded by the time a reader gets the lock; one a fault rule holds is
+ * recorded only when it goes on, and has no record before.
+ */
+static void
+match_record(struct engine *engine, const struct engine_capture_reader *reader,
+    const struct engine_capture_frame *frame, struct engine_capture_record *record)
+{
+	struct conn *conn = engine_conn_find(engine, reader->connection);
+	struct timeline *timeline = conn != NULL ? conn->timeline : NULL;
+
+	record->has_event = false;
+	if (timeline == NULL)
+		return;
+	for (uint64_t n = timeline->appended, seen = 0; n-- > 0 && seen < CAPTURE_MATCH_SPAN; seen++) {
+		struct engine_event *event = timeline_get(timeline, (int64_t)n);
+		const uint8_t *kept = timeline_frame(timeline, (int64_t)n);
+		size_t len;
+
+		if (event == NULL)
+			return;
+		if (event->kind != ENGINE_EVENT_SEGMENT || kept == NULL || event->frame_len != frame->len)
+			continue;
+		len = event->snap_len < frame->captured ? event->snap_len : frame->captured;
+		if (memcmp(kept, frame->bytes, len) == 0) {
+			record->has_event = true;
+			record->event = *event;
+			return;
+		}
+	}
+}
+
 int
 engine_capture_read(struct engine *engine, struct engine_capture_reader *reader,
-    struct engine_capture_frame *out, size_t max)
+    struct engine_capture_frame *out, struct engine_capture_record *records, size_t max)
 {
 	size_t n = 0;
 	int rc;
@@ -141,6 +183,10 @@ engine_capture_read(struct engine *engine, struct engine_capture_reader *reader,
 		out[n] = reader->queue[reader->head];
 		reader->head = (reader->head + 1) % ENGINE_CAPTURE_QUEUE;
 		reader->count--;
+		if (records != NULL && reader->connection != 0)
+			match_record(engine, reader, &out[n], &records[n]);
+		else if (records != NULL)
+			records[n].has_event = false;
 	}
 	reader->waiting = reader->count == 0;
 	rc = (int)n;

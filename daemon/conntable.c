@@ -32,6 +32,17 @@ conntable_new(uint32_t retain_closed, size_t entry_size)
 	return table;
 }
 
+static void
+conn_remove(struct conntable *table, struct conntable_entry *entry)
+{
+	HASH_DEL(table->by_id, entry);
+	idorder_remove(&table->order, &entry->order);
+	if (table->destroy != NULL)
+		table->destroy(entry);
+	free(entry->history);
+	free(entry);
+}
+
 void
 conntable_free(struct conntable *table)
 {
@@ -39,14 +50,8 @@ conntable_free(struct conntable *table)
 
 	if (table == NULL)
 		return;
-	HASH_ITER(hh, table->by_id, entry, tmp) {
-		HASH_DEL(table->by_id, entry);
-		idorder_remove(&table->order, &entry->order);
-		if (table->destroy != NULL)
-			table->destroy(entry);
-		free(entry->history);
-		free(entry);
-	}
+	HASH_ITER(hh, table->by_id, entry, tmp)
+		conn_remove(table, entry);
 	free(table);
 }
 
@@ -67,17 +72,6 @@ conntable_add(struct conntable *table, enum engine_origin origin, enum tcpinfo_s
 	idorder_append(&table->order, &entry->order, entry->id);
 	table->live_count++;
 	return entry;
-}
-
-static void
-conn_remove(struct conntable *table, struct conntable_entry *entry)
-{
-	HASH_DEL(table->by_id, entry);
-	idorder_remove(&table->order, &entry->order);
-	if (table->destroy != NULL)
-		table->destroy(entry);
-	free(entry->history);
-	free(entry);
 }
 
 void

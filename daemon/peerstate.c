@@ -15,6 +15,9 @@
  * least be in:
  *  1. lwIP's SYN moves nothing: until the SYN+ACK comes back the peer may have
  *     no listener at all (a refused open leaves the peer's history empty).
+ *     Once it comes back, the segments (not the history, which follows the
+ *     kernel's own socket) show the peer in LISTEN before lwIP's first SYN
+ *     that reached it and in SYN_RCVD from that SYN on (PEERSTATE_PATCH_LISTEN).
  *  2. The peer's SYN+ACK shows it in SYN_RCVD ("tx:SYN,ACK"); lwIP's ACK of it
  *     then makes it ESTABLISHED ("rx:ACK").
  *  3. The peer's SYN shows it in SYN_SENT ("tx:SYN"); lwIP's SYN+ACK makes it
@@ -27,7 +30,9 @@
  *  6. lwIP's FIN, once it has arrived, moves the peer ESTABLISHED ->
  *     CLOSE_WAIT, FIN_WAIT_1 -> CLOSING, FIN_WAIT_2 -> TIME_WAIT. When the
  *     peer has not sent a FIN yet, ours is pending (above): the peer stays
- *     where it is until the order is known.
+ *     where it is until the order is known. When nothing of the peer's
+ *     crossed it, it entered the new state when our FIN was sent, and the
+ *     segments since are rewritten to show that (PEERSTATE_PATCH_FIN).
  *  7. A segment carrying both an ACK and a FIN acts as the ACK, then the FIN.
  *  8. A RST either way closes the peer (a peer with no connection stays
  *     CLOSED and records nothing).
@@ -98,14 +103,27 @@ fin_arrives(struct peerstate *peer, uint8_t flags, uint64_t at_us)
 	}
 }
 
-/* The pending FIN is now known to have arrived. */
+/*
+ * The pending FIN is now known to have arrived: when it was sent, unless a
+ * segment of the peer's crossed it, in which case it arrived after that.
+ */
 static void
-resolve_pending(struct peerstate *peer, uint64_t at_us)
+resolve_pending(struct peerstate *peer, uint64_t at_us, struct peerstate_step *step)
 {
+	enum tcpinfo_state was = peer->state;
+
 	if (!peer->fin_pending)
 		return;
 	peer->fin_pending = false;
-	fin_arrives(peer, peer->pending_flags, at_us);
+	if (peer->pending_crossed) {
+		fin_arrives(peer, peer->pending_flags, at_us);
+		return;
+	}
+	fin_arrives(peer, peer->pending_flags, peer->pending_at_us);
+	if (peer->state != was) {
+		step->patch = PEERSTATE_PATCH_FIN;
+		step->since_us = peer->pending_at_us;
+	}
 }
 
 /* A RST closes a peer that has a connection (rule 8). */
@@ -117,10 +135,10 @@ reset(struct peerstate *peer, uint8_t kind, uint8_t flags, uint64_t at_us)
 		enter(peer, TCPINFO_CLOSED, at_us, kind, flags);
 }
 
-/* The peer sent a segment: what that shows of its state (rules 2, 3, 4). */
+/* The peer sent a segment: what that shows of its state (rules 1, 2, 3, 4). */
 static void
 peer_sent(struct peerstate *peer, uint8_t flags, uint32_t seq, uint32_t ack, uint32_t len,
-    uint64_t at_us)
+    uint64_t at_us, struct peerstate_step *step)
 {
 	bool syn = flags & TCPINFO_FLAG_SYN, fin = flags & TCPINFO_FLAG_FIN;
 
@@ -139,6 +157,11 @@ peer_sent(struct peerstate *peer, uint8_t flags, uint32_t seq, uint32_t ack, uin
 			/* It has lwIP's SYN: what lwIP sends next is in order from here. */
 			peer->have_rcv_nxt = true;
 			peer->rcv_nxt = ack;
+			if (peer->state == TCPINFO_CLOSED) {
+				/* It answers lwIP's SYN: it was listening, and has been in SYN_RCVD since. */
+				step->patch = PEERSTATE_PATCH_LISTEN;
+				step->before = TCPINFO_SYN_RCVD;
+			}
 			enter(peer, TCPINFO_SYN_RCVD, at_us, PEERSTATE_CAUSE_TX, flags);
 		}
 		return;
@@ -220,33 +243,37 @@ peer_received(struct peerstate *peer, uint8_t flags, uint32_t seq, uint32_t ack,
 	peer->fin_pending = true;
 	peer->pending_fin_end = end;
 	peer->pending_flags = flags;
+	peer->pending_at_us = at_us;
+	peer->pending_crossed = false;
 }
 
-enum tcpinfo_state
+struct peerstate_step
 peerstate_segment(struct peerstate *peer, bool outbound, uint8_t flags, uint32_t seq,
     uint32_t ack, uint32_t len, uint64_t at_us, bool delivered)
 {
+	struct peerstate_step step = { .patch = PEERSTATE_PATCH_NONE };
+
 	if (outbound) {
-		if (!delivered)
-			return peer->state;
 		/* In order on the wire: a pending FIN arrived before this segment. */
-		resolve_pending(peer, at_us);
-		peer_received(peer, flags, seq, ack, len, at_us);
-		return peer->state;
+		if (delivered)
+			resolve_pending(peer, at_us, &step);
+		step.before = peer->state;
+		if (delivered)
+			peer_received(peer, flags, seq, ack, len, at_us);
+		step.after = peer->state;
+		return step;
 	}
-	/* A segment of the peer's that acknowledges our FIN was sent after it arrived. */
+	/* A segment of the peer's that acknowledges our FIN was sent after it
+	 * arrived; one that does not was sent before: it crossed our FIN. */
 	if (peer->fin_pending && (flags & TCPINFO_FLAG_ACK) &&
 	    !tcpinfo_seq_lt(ack, peer->pending_fin_end))
-		resolve_pending(peer, at_us);
-	peer_sent(peer, flags, seq, ack, len, at_us);
-	return peer->state;
-}
-
-enum tcpinfo_state
-peerstate_local_abort(struct peerstate *peer, uint64_t at_us)
-{
-	reset(peer, PEERSTATE_CAUSE_LWIP_ABORT, 0, at_us);
-	return peer->state;
+		resolve_pending(peer, at_us, &step);
+	else if (peer->fin_pending)
+		peer->pending_crossed = true;
+	step.before = peer->state;
+	peer_sent(peer, flags, seq, ack, len, at_us, &step);
+	step.after = peer->state;
+	return step;
 }
 
 char *
@@ -259,9 +286,6 @@ peerstate_cause_format(struct peerstate_cause cause, char *buf, size_t len)
 	case PEERSTATE_CAUSE_TX:
 		snprintf(buf, len, "%s:%s", cause.kind == PEERSTATE_CAUSE_RX ? "rx" : "tx",
 		    tcpinfo_flags_format(cause.flags, flags, sizeof(flags)));
-		break;
-	case PEERSTATE_CAUSE_LWIP_ABORT:
-		snprintf(buf, len, "lwip:abort");
 		break;
 	default:
 		snprintf(buf, len, "unknown");

@@ -11,9 +11,9 @@
  *   "rx:<flags>"   the peer received a segment of lwIP's with these flags
  *                  (an outbound segment that reached the wire);
  *   "tx:<flags>"   the peer sent a segment with these flags (an inbound
- *                  segment, whether or not it then reached lwIP);
- *   "lwip:abort"   lwIP reset the connection without a segment the engine
- *                  passed here (peerstate_local_abort()).
+ *                  segment, whether or not it then reached lwIP).
+ * lwIP's aborts need no cause of their own: the glue reports the RST an
+ * abort sends like any other segment.
  * Flags are named and ordered as tcpinfo_flags_format() writes them.
  */
 #ifndef LWIPD_PEERSTATE_H
@@ -31,7 +31,6 @@
 enum peerstate_cause_kind {
 	PEERSTATE_CAUSE_RX = 0,		/* "rx:<flags>" */
 	PEERSTATE_CAUSE_TX,		/* "tx:<flags>" */
-	PEERSTATE_CAUSE_LWIP_ABORT,	/* "lwip:abort" */
 	PEERSTATE_CAUSE_KIND_COUNT
 };
 
@@ -60,6 +59,8 @@ struct peerstate {
 	/* lwIP's FIN, delivered but not yet known to have arrived before or
 	 * after the peer's crossing segments (see peerstate.c). */
 	uint32_t pending_fin_end;
+	uint64_t pending_at_us;	/* when that FIN reached the wire */
+	bool pending_crossed;	/* a segment of the peer's crossed it */
 	bool have_rcv_nxt;
 	bool fin_sent;
 	bool fin_pending;
@@ -82,6 +83,32 @@ void peerstate_init(struct peerstate *peer);
 /* Frees the history, allocated as it grows. Accepts NULL. */
 void peerstate_free(struct peerstate *peer);
 
+/* What the caller must rewrite in the segments it recorded before this one. */
+enum peerstate_patch {
+	PEERSTATE_PATCH_NONE = 0,
+	/*
+	 * lwIP's pending FIN reached the peer before it sent anything more: it
+	 * entered step.before at that FIN's segment (sent at since_us), and
+	 * stayed there through the segments recorded since.
+	 */
+	PEERSTATE_PATCH_FIN,
+	/*
+	 * The peer answered lwIP's SYN, so it was listening: LISTEN before
+	 * lwIP's first SYN that reached it, SYN_RCVD from that SYN on.
+	 */
+	PEERSTATE_PATCH_LISTEN,
+};
+
+/* What one segment did to the peer. */
+struct peerstate_step {
+	/* The peer's state before the segment's own effect, but after what
+	 * the segment shows of earlier ones (a pending FIN's arrival). */
+	enum tcpinfo_state before;
+	enum tcpinfo_state after;
+	enum peerstate_patch patch;
+	uint64_t since_us;	/* PEERSTATE_PATCH_FIN: when lwIP's FIN was sent */
+};
+
 /*
  * Feeds one segment: outbound (lwIP sent it) or inbound (the peer sent it),
  * its TCPINFO_FLAG_* flags, its sequence and acknowledgement numbers, its
@@ -89,18 +116,12 @@ void peerstate_free(struct peerstate *peer);
  * dropped it before its receiver (an outbound one before the wire, an
  * inbound one before lwIP): a dropped outbound segment leaves the peer as
  * it was, a dropped inbound one was still sent by the peer. Returns the
- * peer's state after the segment.
+ * peer's states around the segment and what to rewrite in earlier ones.
  */
-enum tcpinfo_state peerstate_segment(struct peerstate *peer, bool outbound, uint8_t flags,
+struct peerstate_step peerstate_segment(struct peerstate *peer, bool outbound, uint8_t flags,
     uint32_t seq, uint32_t ack, uint32_t len, uint64_t at_us, bool delivered);
 
-/*
- * lwIP reset the connection and its RST reached the peer, but the engine
- * saw no segment for it. Returns the peer's state afterwards.
- */
-enum tcpinfo_state peerstate_local_abort(struct peerstate *peer, uint64_t at_us);
-
-/* Writes a cause as "rx:FIN,ACK", "tx:SYN,ACK" or "lwip:abort" into buf. Returns buf. */
+/* Writes a cause as "rx:FIN,ACK" or "tx:SYN,ACK" into buf. Returns buf. */
 char *peerstate_cause_format(struct peerstate_cause cause, char *buf, size_t len);
 
 #endif

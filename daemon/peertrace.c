@@ -3,11 +3,13 @@
  *
  * DESIGN
  *
- * The tracepoint is not per network namespace and has no filter on an
- * IPv4 address array, so the instance's filter keeps IPv4 TCP and the
- * reader matches each line by its exact 4-tuple to a tracked connection:
- * the kernel's side is the remote one (sport/saddr the connection's
- * remote end). A connecting socket's first line (CLOSE -> SYN_SENT) comes
+ * The tracepoint is not per network namespace, so the instance's filter
+ * keeps IPv4 TCP sockets whose remote end (daddr) is lwIP's address, and
+ * the reader matches each line by its exact 4-tuple to a tracked
+ * connection: the kernel's side is the remote one (sport/saddr the
+ * connection's remote end). The filter compares the four bytes of daddr
+ * as one u32 as they lie in memory, which is how an address in network
+ * byte order lies in a uint32_t too. A connecting socket's first line (CLOSE -> SYN_SENT) comes
  * before its port is bound, with sport 0, and before lwIP has a
  * connection for it; the reader keeps the latest few such lines, and the
  * first line of a connection to the same local port brings it in first.
@@ -143,10 +145,16 @@ conn_of_line(struct engine *engine, const struct peertrace_line *l)
 	return NULL;
 }
 
-/* Allocates the history on its first transition: most connections never get one. */
+/*
+ * Allocates the history on its first transition: most connections never
+ * get one. A CLOSE after FIN_WAIT_2 or CLOSING is recorded as the
+ * TIME_WAIT it stands for.
+ */
 static void
 append(struct conn *conn, enum tcpinfo_state from, enum tcpinfo_state to, uint64_t at_us)
 {
+	if (to == TCPINFO_CLOSED && (from == TCPINFO_FIN_WAIT_2 || from == TCPINFO_CLOSING))
+		to = TCPINFO_TIME_WAIT;
 	if (conn->kernel == NULL)
 		conn->kernel = calloc(1, sizeof(*conn->kernel));
 	if (conn->kernel == NULL || conn->kernel->len == ENGINE_KERNEL_HISTORY_MAX)
@@ -236,6 +244,13 @@ reader_main(void *arg)
 	return NULL;
 }
 
+char *
+peertrace_filter(uint32_t address, char *buf, size_t len)
+{
+	snprintf(buf, len, "family == 2 && protocol == 6 && daddr == 0x%08x", (unsigned int)address);
+	return buf;
+}
+
 static int
 write_file(const char *dir, const char *rel, const char *text)
 {
@@ -257,7 +272,7 @@ write_file(const char *dir, const char *rel, const char *text)
 int
 peertrace_start(struct engine *engine)
 {
-	char path[PEERTRACE_PATH_MAX * 2];
+	char path[PEERTRACE_PATH_MAX * 2], filter[PEERTRACE_FILTER_MAX];
 	struct peertrace *pt;
 	int rc;
 
@@ -273,7 +288,8 @@ peertrace_start(struct engine *engine)
 		    pt->dir, strerror(-rc));
 		goto free_pt;
 	}
-	rc = write_file(pt->dir, PEERTRACE_EVENT "/filter", "family == 2 && protocol == 6");
+	rc = write_file(pt->dir, PEERTRACE_EVENT "/filter",
+	    peertrace_filter(engine->cfg.address, filter, sizeof(filter)));
 	if (rc == 0)
 		rc = write_file(pt->dir, PEERTRACE_EVENT "/enable", "1");
 	if (rc != 0) {

@@ -9,6 +9,7 @@
 #define LWIPD_PEERTRACE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tcpinfo.h"
@@ -29,6 +30,16 @@ struct peertrace_line {
  * name for (TCP_NEW_SYN_RECV, a request socket's).
  */
 int peertrace_parse(const char *line, struct peertrace_line *out);
+
+/* Long enough for peertrace_filter()'s text, with its NUL. */
+#define PEERTRACE_FILTER_MAX 64
+
+/*
+ * Writes the instance's event filter: IPv4 TCP sockets whose remote end is
+ * lwIP's address (network byte order), the kernel's side of lwIP's
+ * connections. Returns buf.
+ */
+char *peertrace_filter(uint32_t address, char *buf, size_t len);
 
 struct engine;
 

@@ -21,6 +21,11 @@
  * (synmemo.c) and recorded first in the timeline of the connection that
  * the peer's retransmission makes, which is then labelled a retransmit.
  *
+ * The peer's state on a segment is what peerstate_segment() infers, and
+ * timeline_rewrite_peer() corrects the segments already recorded when a later one
+ * shows more (peerstate.h: enum peerstate_patch), so that the states on
+ * the segments pass through the peer's history in order.
+ *
  * An inbound segment stays open until segment_done: the state changes
  * reported meanwhile are its doing, and what lwIP accepted of it (payload
  * in sequence, a RST that ended the connection) is counted then, so a
@@ -176,12 +181,20 @@ snapshot_len(const struct engine *engine, const struct stack_segment *segment)
 	return len < segment->frame_len ? len : segment->frame_len;
 }
 
+/* timeline_rewrite_peer()'s view of a connection's timeline. */
+static struct engine_event *
+event_at(void *timeline, uint64_t number)
+{
+	return timeline_get(timeline, (int64_t)number);
+}
+
 /* Records the segment in its connection's timeline and counters, with the peer's state. */
 static void
 record(struct engine *engine, struct conn *conn, const struct stack_segment *segment, uint64_t at_us)
 {
 	uint64_t before = conn->entry.counters.retransmits;
 	struct engine_event event = event_of(engine, segment);
+	struct peerstate_step peer;
 	struct timeline *timeline;
 	int64_t number;
 
@@ -199,9 +212,10 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 		.hold_ms = segment->fault.hold_ms,
 		.copy = segment->copy,
 	};
-	event.peer_state_before = conn->peer.state;
-	event.peer_state_after = peerstate_segment(&conn->peer, segment->outbound, segment->flags,
-	    segment->seq, segment->ack, segment->payload_len, event.at_us, delivered(segment));
+	peer = peerstate_segment(&conn->peer, segment->outbound, segment->flags, segment->seq,
+	    segment->ack, segment->payload_len, event.at_us, delivered(segment));
+	event.peer_state_before = peer.before;
+	event.peer_state_after = peer.after;
 	if (segment->outbound || delivered(segment))
 		conntable_record_segment(&conn->entry, segment->outbound, segment->flags, segment->seq,
 		    segment->payload_len);
@@ -209,6 +223,8 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 		conn->entry.counters.rst_in_ignored += !!(segment->flags & TCPINFO_FLAG_RST);
 	engine->retrans_segs += conn->entry.counters.retransmits - before;
 	timeline = engine_conn_timeline(conn);
+	if (timeline != NULL && peer.patch != PEERSTATE_PATCH_NONE)
+		timeline_rewrite_peer(event_at, timeline, timeline->appended, &peer);
 	number = timeline != NULL ? timeline_append(timeline, &event) : -1;
 	if (segment->frame != NULL && number >= 0)
 		timeline_keep_frame(timeline, number, segment->frame,

@@ -136,6 +136,16 @@ timeline_get(struct timeline *timeline, int64_t number)
 	return &timeline->events[timeline_slot(timeline, n)];
 }
 
+const uint8_t *
+timeline_frame(struct timeline *timeline, int64_t number)
+{
+	struct engine_event *event = timeline_get(timeline, number);
+
+	if (event == NULL || event->snap_len == 0 || timeline->frames == NULL)
+		return NULL;
+	return timeline->frames + timeline_slot(timeline, (uint64_t)number) * timeline->frame_slot;
+}
+
 void
 timeline_keep_frame(struct timeline *timeline, int64_t number, const uint8_t *frame, size_t len,
     size_t frame_len)
@@ -255,4 +265,49 @@ timeline_label(struct timeline_steps *steps, struct engine_event *segment)
 	timeline_relative(steps, segment);
 	segment->step = timeline_step(steps, segment->outbound, segment->flags, segment->seq,
 	    segment->ack, segment->len);
+}
+
+/* Whether a recorded segment reached its receiver, as segments.c decided when it recorded it. */
+static bool
+event_delivered(const struct engine_event *event)
+{
+	return event->drop == TCPINFO_DROP_NONE && event->fault.action != FAULT_DROP &&
+	    event->fault.action != FAULT_CORRUPT;
+}
+
+void
+timeline_rewrite_peer(timeline_event_at at, void *events, uint64_t count,
+    const struct peerstate_step *step)
+{
+	enum tcpinfo_state state = TCPINFO_LISTEN;
+	struct engine_event *event;
+
+	if (step->patch == PEERSTATE_PATCH_FIN) {
+		/* Back to lwIP's FIN: the segments since then found the peer in its new state. */
+		for (uint64_t n = count; n-- > 0;) {
+			event = at(events, n);
+			if (event == NULL || event->at_us < step->since_us)
+				return;
+			if (event->kind != ENGINE_EVENT_SEGMENT)
+				continue;
+			event->peer_state_after = step->before;
+			if (event->outbound && (event->flags & TCPINFO_FLAG_FIN) &&
+			    event_delivered(event) && event->at_us == step->since_us)
+				return;
+			event->peer_state_before = step->before;
+		}
+		return;
+	}
+	/* PEERSTATE_PATCH_LISTEN: listening until lwIP's first SYN reached it. */
+	for (uint64_t n = 0; n < count; n++) {
+		event = at(events, n);
+		if (event == NULL)
+			return;
+		if (event->kind != ENGINE_EVENT_SEGMENT)
+			continue;
+		event->peer_state_before = state;
+		if (event->outbound && (event->flags & TCPINFO_FLAG_SYN) && event_delivered(event))
+			state = TCPINFO_SYN_RCVD;
+		event->peer_state_after = state;
+	}
 }

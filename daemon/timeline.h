@@ -85,6 +85,9 @@ void timeline_keep_frame(struct timeline *timeline, int64_t number, const uint8_
 /* The stored event with that number, or NULL when it was dropped. */
 struct engine_event *timeline_get(struct timeline *timeline, int64_t number);
 
+/* The frame bytes event number kept (its snap_len), or NULL when it kept none. */
+const uint8_t *timeline_frame(struct timeline *timeline, int64_t number);
+
 /*
  * Copies the stored events in order into out, which holds timeline->count,
  * and, when frames is not NULL, their frames' slots into it
@@ -100,5 +103,16 @@ void timeline_relative(struct timeline_steps *steps, struct engine_event *segmen
  * ISNs, and updates what the labeller remembers.
  */
 void timeline_label(struct timeline_steps *steps, struct engine_event *segment);
+
+/* Event number n of count, or NULL when it is not kept. */
+typedef struct engine_event *(*timeline_event_at)(void *events, uint64_t n);
+
+/*
+ * Rewrites the peer's states on the segments numbered below count, as a
+ * later segment's step asks (peerstate.h: enum peerstate_patch), so that
+ * the states on the segments pass through the peer's history in order.
+ */
+void timeline_rewrite_peer(timeline_event_at at, void *events, uint64_t count,
+    const struct peerstate_step *step);
 
 #endif

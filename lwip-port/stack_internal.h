@@ -85,7 +85,9 @@ void stack_wake_core(void);
 /* tcpglue.c: the TCP connections. */
 struct tcpinfo_cause glue_cause(enum tcpinfo_cause_kind kind, uint8_t flags);
 struct stack_tcp *glue_find(uint64_t key);
-bool glue_listening(uint16_t port);
+void glue_track(struct stack_tcp *t);
+void glue_untrack(struct stack_tcp *t);
+void glue_set_callbacks(struct tcp_pcb *pcb, struct stack_tcp *t);
 int glue_tcp_start(struct stack_tcp *t);
 void glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause);
 void glue_segment_out(const struct frame_tcp *seg, struct stack_segment *report);
@@ -94,10 +96,14 @@ enum tcpinfo_state glue_state(const struct stack_tcp *t);
 void glue_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause);
 void glue_report_segment(struct stack_tcp *t, const struct frame_tcp *seg, bool outbound,
     struct stack_segment *report);
-int glue_passive_begin(const struct frame_tcp *seg, struct stack_tcp **t);
-void glue_passive_end(struct stack_tcp *t, struct tcpinfo_cause cause);
 void glue_input_begin(struct stack_tcp *t, struct glue_drive *saved, struct tcpinfo_cause cause);
 void glue_input_end(const struct glue_drive *saved);
+
+/* tcplisten.c: listeners and the passive opens they make. */
+bool glue_listening(uint16_t port);
+void glue_handshake_done(struct stack_tcp *t);
+int glue_passive_begin(const struct frame_tcp *seg, struct stack_tcp **t);
+void glue_passive_end(struct stack_tcp *t, struct tcpinfo_cause cause);
 
 /* tcprx.c: the inbound half of the glue. */
 int glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_segment *report);

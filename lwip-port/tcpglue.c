@@ -1,9 +1,9 @@
 /*
  * tcpglue: ties each lwIP PCB to the engine's connection that owns it:
- * lwIP's err and accept callbacks, the state reports with their causes, the
- * segment reports, passive opens, and the stack_tcp_* calls that open,
- * listen and close. The bytes themselves are tcpdata.c's; the inbound
- * segment's way through lwIP is tcprx.c's.
+ * lwIP's err callback, the state reports with their causes, the segment
+ * reports, and the stack_tcp_* calls that open, close and abort. Listeners
+ * and passive opens are tcplisten.c's; the bytes themselves are
+ * tcpdata.c's; the inbound segment's way through lwIP is tcprx.c's.
  *
  * DESIGN
  *
@@ -19,11 +19,6 @@
  * and is freed at once, or after the frame being handled for it is done.
  * Graceful closes shut only the write side (tcp_shutdown), because lwIP
  * frees a fully closed PCB after LAST_ACK without calling back.
- *
- * A passive open gets its glue record and its owner when its SYN arrives,
- * before lwIP sees it, so that the SYN+ACK lwIP sends at once is counted.
- * lwIP makes the PCB without telling; the glue finds it afterwards (see
- * lwpriv_passive_pcb()) and adopts it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,19 +35,8 @@
 _Static_assert(TCPINFO_TIME_WAIT == (int)TIME_WAIT && TCPINFO_LISTEN == (int)LISTEN &&
     TCPINFO_CLOSING == (int)CLOSING, "tcpinfo states follow lwIP's numbering");
 
-struct stack_listener {
-	struct tcp_pcb *pcb;		/* a struct tcp_pcb_listen in lwIP */
-	void *owner;
-	uint16_t port;
-	uint32_t backlog;
-	uint32_t handshaking_count;
-	struct stack_tcp *handshaking;	/* passive opens in SYN_RCVD */
-	UT_hash_handle hh;
-};
-
 static struct {
 	struct stack_tcp *by_key;
-	struct stack_listener *listeners;	/* by port */
 	struct glue_drive drive;
 	struct stack_tcp *in_input;	/* the connection of the frame lwIP is handling */
 	struct stack_tcp *time_wait;	/* newest first: see lwpriv_time_wait_to_head() */
@@ -87,19 +71,17 @@ glue_find(uint64_t key)
 	return t;
 }
 
-static struct stack_listener *
-listener_find(uint16_t port)
+/* Puts t in the hash by its 4-tuple key, before any segment of it goes out. */
+void
+glue_track(struct stack_tcp *t)
 {
-	struct stack_listener *listener;
-
-	HASH_FIND(hh, glue.listeners, &port, sizeof(port), listener);
-	return listener;
+	HASH_ADD(hh, glue.by_key, key, sizeof(t->key), t);
 }
 
-bool
-glue_listening(uint16_t port)
+void
+glue_untrack(struct stack_tcp *t)
 {
-	return listener_find(port) != NULL;
+	HASH_DEL(glue.by_key, t);
 }
 
 /* Reports a change of state, if there is one, while the PCB lives. */
@@ -119,25 +101,13 @@ glue_sync_state(struct stack_tcp *t, struct tcpinfo_cause cause)
 	stack_state.hooks.state_changed(t->owner, now, cause);
 }
 
-static void
-handshake_done(struct stack_tcp *t)
-{
-	struct stack_listener *listener = t->listener;
-
-	if (listener == NULL)
-		return;
-	DL_DELETE2(listener->handshaking, t, handshake_prev, handshake_next);
-	listener->handshaking_count--;
-	t->listener = NULL;
-}
-
 /* The PCB is gone: report CLOSED and free the glue, unless a frame for it is still in lwIP. */
 void
 glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause)
 {
 	t->pcb = NULL;
 	arpwait_remove(t);
-	handshake_done(t);
+	glue_handshake_done(t);
 	if (t->tw_prev != NULL) {
 		DL_DELETE2(glue.time_wait, t, tw_prev, tw_next);
 		t->tw_prev = t->tw_next = NULL;
@@ -148,7 +118,7 @@ glue_tcp_finish(struct stack_tcp *t, struct tcpinfo_cause cause)
 	}
 	if (t->active)
 		ports_use_release(t->local_port);
-	HASH_DEL(glue.by_key, t);
+	glue_untrack(t);
 	t->last_state = TCPINFO_CLOSED;
 	stack_state.hooks.state_changed(t->owner, TCPINFO_CLOSED, cause);
 	if (t == glue.in_input)
@@ -178,35 +148,8 @@ on_tcp_err(void *arg, err_t err)
 	glue_tcp_finish(t, cause);
 }
 
-/*
- * lwIP calls this with the new PCB's argument when a passive open completes
- * its handshake. A PCB the glue never adopted inherits the listener's
- * argument, which is NULL: no segment of its handshake was reported, so it
- * is aborted rather than become a connection no one tracks. The gate in
- * front of lwIP makes this unreachable; the check keeps it so.
- */
-static err_t
-on_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-	struct stack_tcp *t = arg;
-	struct stack_listener *listener;
-
-	(void)err;
-	if (t == NULL) {
-		log_warnx("aborting a connection lwIP made without the daemon seeing its SYN");
-		tcp_abort(pcb);
-		return ERR_ABRT;
-	}
-	listener = t->listener;
-	if (listener != NULL) {
-		handshake_done(t);
-		stack_state.hooks.accepted(listener->owner);
-	}
-	return ERR_OK;
-}
-
-static void
-set_callbacks(struct tcp_pcb *pcb, struct stack_tcp *t)
+void
+glue_set_callbacks(struct tcp_pcb *pcb, struct stack_tcp *t)
 {
 	ip_set_option(pcb, SOF_REUSEADDR);
 	tcp_arg(pcb, t);
@@ -314,7 +257,7 @@ glue_tcp_start(struct stack_tcp *t)
 	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
 	if (pcb == NULL)
 		return -ENOMEM;
-	set_callbacks(pcb, t);
+	glue_set_callbacks(pcb, t);
 	t->pcb = pcb;
 	drive_begin(&saved, glue_cause(TCPINFO_CAUSE_API_OPEN, 0));
 	err = lwpriv_tcp_open(pcb, stack_state.address, t->local_port, t->remote_ip, t->remote_port);
@@ -377,13 +320,13 @@ stack_tcp_connect(void *owner, uint32_t remote_ip, uint16_t remote_port, uint16_
 	t->last_state = TCPINFO_CLOSED;
 	t->key = frame_conn_key(remote_ip, local_port, remote_port);
 	/* In the hash before the SYN leaves, so the SYN is counted. */
-	HASH_ADD(hh, glue.by_key, key, sizeof(t->key), t);
+	glue_track(t);
 	if (arpwait_resolved(next_hop))
 		rc = glue_tcp_start(t);
 	else
 		rc = arpwait_add(t, next_hop);
 	if (rc < 0) {
-		HASH_DEL(glue.by_key, t);
+		glue_untrack(t);
 		ports_use_release(local_port);
 		free(t);
 		return rc;
@@ -569,138 +512,6 @@ stack_tcp_tcb(struct stack_tcp *t, struct stack_tcb *out)
 		.nrtx = pcb->nrtx,
 	};
 	return true;
-}
-
-int
-stack_tcp_listen(void *owner, uint16_t port, uint32_t backlog, struct stack_listener **out)
-{
-	ip_addr_t local = IPADDR4_INIT(stack_state.address);
-	struct stack_listener *listener;
-	struct tcp_pcb *pcb, *listening;
-	err_t err;
-
-	LWIP_ASSERT_CORE_LOCKED();
-	if (listener_find(port) != NULL || ports_used(port))
-		return -EADDRINUSE;
-	listener = calloc(1, sizeof(*listener));
-	if (listener == NULL)
-		return -ENOMEM;
-	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
-	if (pcb == NULL)
-		goto free_listener;
-	ip_set_option(pcb, SOF_REUSEADDR);
-	if (tcp_bind(pcb, &local, port) != ERR_OK)
-		goto close_pcb;
-	/* lwIP is built without TCP_LISTEN_BACKLOG, so the backlog is enforced here. */
-	listening = tcp_listen_with_backlog_and_err(pcb, TCP_DEFAULT_LISTEN_BACKLOG, &err);
-	if (listening == NULL)
-		goto close_pcb;
-	listener->pcb = listening;
-	listener->owner = owner;
-	listener->port = port;
-	listener->backlog = backlog;
-	/* New PCBs inherit this argument until the glue adopts them: see on_tcp_accept(). */
-	tcp_arg(listening, NULL);
-	tcp_accept(listening, on_tcp_accept);
-	HASH_ADD(hh, glue.listeners, port, sizeof(listener->port), listener);
-	*out = listener;
-	return 0;
-
-close_pcb:
-	tcp_close(pcb);
-free_listener:
-	free(listener);
-	return -ENOMEM;
-}
-
-void
-stack_tcp_unlisten(struct stack_listener *listener)
-{
-	struct stack_tcp *t, *tmp;
-
-	LWIP_ASSERT_CORE_LOCKED();
-	/* lwIP resets these when their handshake completes without a listener. */
-	DL_FOREACH_SAFE2(listener->handshaking, t, tmp, handshake_next)
-		handshake_done(t);
-	HASH_DEL(glue.listeners, listener);
-	tcp_close(listener->pcb);
-	free(listener);
-}
-
-static bool
-is_listener_syn(const struct frame_tcp *seg)
-{
-	return (seg->flags & (TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK | TCPINFO_FLAG_RST)) == TCPINFO_FLAG_SYN &&
-	    seg->checksum_ok && seg->dst_ip == stack_state.address;
-}
-
-/*
- * A SYN for a listener: makes the glue and asks for an owner. Returns NULL
- * when the SYN is to be dropped: the backlog is full, or the owner refused it.
- */
-static struct stack_tcp *
-passive_begin(struct stack_listener *listener, const struct frame_tcp *seg)
-{
-	struct stack_tcp *t;
-
-	if (listener->handshaking_count >= listener->backlog)
-		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return NULL;
-	t->remote_ip = seg->src_ip;
-	t->remote_port = seg->src_port;
-	t->local_port = seg->dst_port;
-	t->last_state = TCPINFO_LISTEN;
-	t->key = frame_conn_key(seg->src_ip, seg->dst_port, seg->src_port);
-	t->owner = stack_state.hooks.passive_open(listener->owner, seg->src_ip, seg->src_port,
-	    seg->dst_port, t);
-	if (t->owner == NULL) {
-		free(t);
-		return NULL;
-	}
-	HASH_ADD(hh, glue.by_key, key, sizeof(t->key), t);
-	t->listener = listener;
-	DL_APPEND2(listener->handshaking, t, handshake_prev, handshake_next);
-	listener->handshaking_count++;
-	return t;
-}
-
-/* After lwIP handled the SYN: adopt its PCB, or give up. */
-void
-glue_passive_end(struct stack_tcp *t, struct tcpinfo_cause cause)
-{
-	static const struct stack_rx_outcome nothing;
-
-	t->pcb = lwpriv_passive_pcb(t->remote_ip, t->remote_port, t->local_port);
-	if (t->pcb != NULL) {
-		set_callbacks(t->pcb, t);
-		glue_sync_state(t, cause);
-		stack_state.hooks.segment_done(t->owner, &nothing);
-		return;
-	}
-	stack_state.hooks.segment_done(t->owner, &nothing);
-	handshake_done(t);
-	HASH_DEL(glue.by_key, t);
-	stack_state.hooks.passive_abandoned(t->owner);
-	free(t);
-}
-
-/*
- * A new connection for seg when it is a SYN to one of lwIP's listeners:
- * sets *t, or leaves it NULL for any other segment. Returns -ENOBUFS when
- * the listener's full backlog (or its owner) refuses the SYN.
- */
-int
-glue_passive_begin(const struct frame_tcp *seg, struct stack_tcp **t)
-{
-	struct stack_listener *listener;
-
-	*t = NULL;
-	if (!is_listener_syn(seg) || (listener = listener_find(seg->dst_port)) == NULL)
-		return 0;
-	*t = passive_begin(listener, seg);
-	return *t != NULL ? 0 : -ENOBUFS;
 }
 
 /* lwIP is about to handle an inbound frame of t (or NULL): what it changes is the frame's doing. */

@@ -4,7 +4,8 @@
 # a normal build in build/, an AddressSanitizer + UBSan build in
 # build-asan/, and a ThreadSanitizer build in build-tsan/ (all but the
 # systemd container test, whose seccomp filter TSan's runtime does not
-# suit). Then it runs each libFuzzer harness briefly (tests/fuzz/run.sh;
+# suit, and the browser test, whose requests the HTTP tests already make
+# under TSan: it would add a minute of Chromium to CI). Then it runs each libFuzzer harness briefly (tests/fuzz/run.sh;
 # FUZZ_SECONDS, default 20). Ends with one line "N passed, N failed" over
 # all of it; exits non-zero if anything failed. Needs root (network
 # namespaces, TAP devices).
@@ -59,7 +60,7 @@ build_and_test() {
 
 build_and_test build ""
 build_and_test build-asan "" -DLWIPD_SANITIZE=ON
-build_and_test build-tsan "^integration[.]systemd_container$" -DLWIPD_TSAN=ON
+build_and_test build-tsan "^integration[.](systemd_container|lab)$" -DLWIPD_TSAN=ON
 
 # The benchmark in its smoke mode: it must run and write valid JSON and a PNG;
 # its figures are never judged here.

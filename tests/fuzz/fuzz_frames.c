@@ -374,7 +374,7 @@ read_capture(void)
 		if (fz.capture == NULL &&
 		    engine_capture_open(fz.engine, 0, capture_wake, capture_wake, NULL, &fz.capture) < 0)
 			return;
-		n = engine_capture_read(fz.engine, fz.capture, fz.captured, CAPTURE_BATCH);
+		n = engine_capture_read(fz.engine, fz.capture, fz.captured, NULL, CAPTURE_BATCH);
 		if (n < 0) {
 			engine_capture_close(fz.engine, fz.capture);
 			fz.capture = NULL;

@@ -19,7 +19,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import helpers  # noqa: E402
-from helpers import Capture, Daemon, Netns, Peer  # noqa: E402
+from helpers import Daemon, Netns, Peer  # noqa: E402
+from wire import Capture  # noqa: E402
 
 _ns_counter = itertools.count(1)
 

@@ -17,6 +17,7 @@ import threading
 import time
 
 from helpers import DEADLINE, LWIP_IP, Timeout
+from wire import set_tcp_fields
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -35,14 +36,7 @@ class RawSegment:
     """One TCP segment lwIP sent to RawPeer."""
 
     def __init__(self, ip, tcp):
-        self.src = ip.src
-        self.dst = ip.dst
-        self.sport = tcp.sport
-        self.dport = tcp.dport
-        self.seq = tcp.seq
-        self.ack = tcp.ack
-        self.flags = set(str(tcp.flags))
-        self.window = tcp.window
+        set_tcp_fields(self, ip, tcp)
         self.payload = bytes(tcp.payload)
 
     def has(self, letters):

@@ -5,7 +5,7 @@ peer.
 
 KernelTrace mounts tracefs at /sys/kernel/tracing if it is not there,
 creates instances/lwipd-test-<pid>-<n>, enables the tracepoint filtered to
-IPv4 TCP, and removes the instance when stopped. The tracepoint is not
+IPv4 TCP sockets talking to lwIP's address, and removes the instance when stopped. The tracepoint is not
 per-namespace: a transition is matched to a connection by its exact
 addresses and ports.
 """
@@ -13,6 +13,7 @@ addresses and ports.
 import itertools
 import os
 import re
+import socket
 import subprocess
 
 from helpers import KERNEL_IP, LWIP_IP
@@ -67,7 +68,9 @@ class KernelTrace:
         self.path = os.path.join(TRACEFS, "instances",
                                  "lwipd-test-%d-%d" % (os.getpid(), next(_numbers)))
         os.mkdir(self.path)
-        self._write(EVENT + "/filter", "family == 2 && protocol == 6")
+        # daddr's four bytes compare as one u32 as they lie in memory (little-endian here).
+        daddr = int.from_bytes(socket.inet_aton(LWIP_IP), "little")
+        self._write(EVENT + "/filter", "family == 2 && protocol == 6 && daddr == 0x%08x" % daddr)
         self._write(EVENT + "/enable", "1")
         return self
 

@@ -237,3 +237,11 @@ def test_curl_style_form_body_starting_with_brace_is_accepted(lwipd):
     obj = r.json()
     assert r.headers.get("Location") == "/v1/connections/%d" % obj["id"]
     assert obj["remote"] == {"ip": KERNEL_IP, "port": 7001}
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=x", "text/plain"])
+def test_other_form_types_are_415_even_with_a_json_body(lwipd, content_type):
+    r = lwipd.post("/v1/connections", '{"remote_ip": "10.9.0.1", "remote_port": 7001}',
+                   content_type=content_type)
+    check_problem(r, 415)
+    assert_nothing_changed(lwipd)

@@ -3,7 +3,8 @@ peer with at most in_flight handshakes outstanding, each closed as asked.
 The wire (a capture) shows count SYNs and the kind of close; the peer's
 sockets (ss) show what is left; ?wait_for=done waits; DELETE stops."""
 
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, dedupe, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
+from wire import dedupe, tcp_segments
 from kit import problem
 
 COUNT = 200

@@ -5,7 +5,8 @@ mailbox drops when full). lwipd holds SYNs until ARP answers and feeds
 frames to lwIP under the core lock, so nothing is lost and nothing needs
 a retransmission."""
 
-from helpers import LWIP_IP, PEER_PORT, tcp_segments
+from helpers import LWIP_IP, PEER_PORT
+from wire import tcp_segments
 
 def set_arp_ignore(ns, value):
     # In a container /proc/sys may be mounted read-only; `ip netns exec` runs

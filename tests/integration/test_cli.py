@@ -4,22 +4,12 @@ clean stop on SIGTERM/SIGINT that resets live connections."""
 
 import re
 import signal
-import subprocess
 
 import pytest
 
 import helpers
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, describe, tcp_segments, wait_for
-
-
-def run_lwipd(binary, args, timeout=20):
-    """Runs lwipd to completion (bounded); a daemon that keeps running is a failure."""
-    try:
-        return subprocess.run([binary] + args, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError("lwipd %s kept running instead of exiting; stderr: %s"
-                             % (args, e.stderr)) from None
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, run_lwipd, wait_for
+from wire import describe, tcp_segments
 
 
 def test_help(lwipd_bin):

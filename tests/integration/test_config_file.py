@@ -5,22 +5,11 @@ opening a TAP device or a socket."""
 
 import os
 import socket
-import subprocess
 
 import pytest
 
 import helpers
-from helpers import Daemon, LWIP_IP, PREFIX
-
-
-def run_lwipd(binary, args, timeout=20):
-    """Runs lwipd to completion (bounded); a daemon that keeps running is a failure."""
-    try:
-        return subprocess.run([binary] + args, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError("lwipd %s kept running instead of exiting; stderr: %s"
-                             % (args, e.stderr)) from None
+from helpers import Daemon, LWIP_IP, PREFIX, run_lwipd
 
 
 def write(tmp_path, text, name="lwipd.conf"):

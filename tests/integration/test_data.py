@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, history_pairs, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, history_pairs, wait_for
+from wire import tcp_segments
 from kit import (b64, digest_event, established_active, established_passive, lwip_end, pattern,
                  problem, sha256)
 

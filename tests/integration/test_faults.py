@@ -13,7 +13,8 @@ import os
 
 import pytest
 
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
+from wire import tcp_segments
 from kit import (Snapshot, established_active, established_passive, kernel_state, lwip_end, pattern,
                  sha256)
 

@@ -120,7 +120,7 @@ def half_requests(port, n):
     socks = []
     for _ in range(n):
         s = raw_connect(port)
-        s.sendall(b"GET /v1/interface HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        s.sendall(b"GET /v1/interface HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         socks.append(s)
     return socks
 
@@ -221,7 +221,7 @@ def test_stream_slots_free_when_clients_go(lwipd):
     try:
         for _ in range(64):
             s = raw_connect(d.port)
-            s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             socks.append(s)
         wait_for(lambda: metric(d, "lwipd_sse_clients") == 64, "64 stream clients")
         problem(d.get("/v1/events", timeout=5), 503)
@@ -232,7 +232,7 @@ def test_stream_slots_free_when_clients_go(lwipd):
     wait_for(lambda: metric(d, "lwipd_sse_clients") == 0, "the slots to be freed", timeout=3)
     s = raw_connect(d.port)
     with s:
-        s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         s.settimeout(5)
         assert s.recv(64).startswith(b"HTTP/1.1 200"), "a new stream client was refused"
 

@@ -174,6 +174,31 @@ TABLE = [
     ("unknown-query", get(b"/healthz?x=1"), 422),
     ("invalid-utf8-body", post(b"/v1/connections", b'{"remote_ip": "\xff", "remote_port": 7000}'),
      400),
+    # same origin (issue 13): what a page on another origin, or a rebound DNS name, can send
+    ("origin-other", post(b"/v1/listeners", b'{"port": 9300}',
+                          H + JSON + b"Origin: http://evil.example\r\n"), 403),
+    ("origin-other-port", get(b"/v1/interface", H + b"Origin: http://127.0.0.1:1\r\n"), 403),
+    ("origin-null", get(b"/v1/interface", H + b"Origin: null\r\n"), 403),
+    ("origin-https", get(b"/v1/interface", H + b"Origin: https://127.0.0.1\r\n"), 403),
+    ("origin-same", get(b"/v1/interface", H + b"Origin: http://127.0.0.1\r\n"), 200),
+    ("origin-same-case", get(b"/v1/interface", H + b"Origin: HTTP://127.0.0.1\r\n"), 200),
+    ("fetch-cross-site", get(b"/v1/interface", H + b"Sec-Fetch-Site: cross-site\r\n"), 403),
+    ("fetch-same-site", post(b"/v1/listeners", b'{"port": 9300}',
+                             H + JSON + b"Sec-Fetch-Site: same-site\r\n"), 403),
+    ("fetch-same-origin", get(b"/v1/interface", H + b"Sec-Fetch-Site: same-origin\r\n"), 200),
+    ("fetch-none", get(b"/v1/interface", H + b"Sec-Fetch-Site: none\r\n"), 200),
+    ("page-linked-from-elsewhere", get(b"/", H + b"Sec-Fetch-Site: cross-site\r\n"), 200),
+    ("host-rebound-name", get(b"/v1/interface", b"Host: evil.example:8080\r\n"), 403),
+    ("host-rebound-page", get(b"/", b"Host: rebind.example\r\n"), 403),
+    ("host-rebound-healthz", get(b"/healthz", b"Host: x\r\n"), 403),
+    ("host-bad-port", get(b"/healthz", b"Host: 127.0.0.1:80a\r\n"), 403),
+    ("host-localhost", get(b"/v1/interface", b"Host: LocalHost:8080\r\n"), 200),
+    ("host-ipv6", get(b"/healthz", b"Host: [::1]:8080\r\n"), 200),
+    ("form-from-other-origin", post(b"/v1/listeners", b'{"port": 9300}',
+                                    H + b"Content-Type: application/x-www-form-urlencoded\r\n"
+                                    b"Origin: http://evil.example\r\n"), 403),
+    ("multipart-json-body", post(b"/v1/listeners", b'{"port": 9300}',
+                                 H + b"Content-Type: multipart/form-data; boundary=x\r\n"), 415),
 ]
 
 

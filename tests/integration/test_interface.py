@@ -2,7 +2,8 @@
 
 import re
 
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, describe, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
+from wire import describe, tcp_segments
 
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 COUNTERS = ("rx_frames", "tx_frames", "rx_bytes", "tx_bytes", "rx_dropped", "rx_fragments",

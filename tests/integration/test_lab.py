@@ -6,12 +6,17 @@ consistent across reloads while connections change; marks a segment a
 fault rule dropped; says it is disconnected while the daemon is away and
 catches up when it is back. Every test also checks that the browser's console
 logged no error, and the lifecycle test saves a screenshot as an
-artifact (see ARTIFACTS). The page's own headers are checked over plain
-HTTP."""
+artifact (see artifacts_dir). The page's own headers are checked over plain
+HTTP. Later tests share one browser (shared_browser) to keep the run short:
+every control of the page, a page on another origin, a refused stream, the
+token, and the stream's watchdog."""
 
+import http.server
+import json
 import os
 import re
 import shutil
+import socket
 import threading
 
 import pytest
@@ -22,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 import helpers
-from helpers import KERNEL_IP, PEER_PORT, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -57,6 +62,8 @@ class Lab:
     def __init__(self, driver, daemon):
         self.driver = driver
         self.daemon = daemon
+        # A shared browser's lines from earlier tests are not this test's.
+        driver.get_log("browser")
         self.console = []
 
     def open(self, fragment=""):
@@ -109,10 +116,12 @@ class Lab:
         return int(m.group(1)) if m else None
 
     def open_connection(self, port=PEER_PORT):
+        before = self.selected()
         self.fill("#open-form [name=remote_ip]", KERNEL_IP)
         self.fill("#open-form [name=remote_port]", str(port))
         self.find("#open-form button[type=submit]").click()
-        return self.wait(self.selected, "the page to show the connection it opened")
+        return self.wait(lambda: self.selected() if self.selected() != before else None,
+                         "the page to show the connection it opened")
 
     def wait_detail_state(self, state):
         self.wait(lambda: self.find("#conn-title").get_attribute("data-state") == state,
@@ -131,17 +140,33 @@ class Lab:
         return [e for e in self.console if e.get("level") == "SEVERE" and not is_api_answer(e)]
 
 
-@pytest.fixture
-def browser(tmp_path):
-    """Headless Chromium with a fresh profile, keeping every console line."""
+def chromium(directory):
+    """Headless Chromium with a fresh profile in directory, keeping every
+    console line and the network log (for the headers of its requests)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in CHROMIUM_ARGS:
         options.add_argument(arg)
-    options.add_argument("--user-data-dir=%s" % (tmp_path / "chromium-profile"))
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=str(tmp_path / "chromedriver.log")),
-                              options=options)
+    options.add_argument("--user-data-dir=%s" % (directory / "chromium-profile"))
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=str(directory / "chromedriver.log")),
+                            options=options)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = chromium(tmp_path)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shared_browser(tmp_path_factory):
+    """One browser for the tests that need no fresh profile: each daemon
+    has its own port, so its own origin and storage."""
+    driver = chromium(tmp_path_factory.mktemp("shared-browser"))
     try:
         yield driver
     finally:
@@ -311,8 +336,6 @@ def test_fault_marks_the_lost_final_ack(lab, start_peer):
     lab.find("#fault-form button[type=submit]").click()
     result = lab.find("#fault-form .result")
     lab.wait(lambda: result.text != "", "the answer to the new fault rule")
-    if result.text.startswith("404 "):
-        pytest.skip("this lwipd has no fault API yet: POST /v1/faults answered 404 (%s)" % result.text)
     assert result.text.startswith("added rule"), result.text
     rules = lwipd.get("/v1/faults").json()["faults"]
     assert len(rules) == 1 and rules[0]["dir"] == "out", rules
@@ -359,6 +382,271 @@ def test_disconnected_while_the_daemon_restarts(netns, start_daemon, start_peer,
     assert {c["id"]: c["state"] for c in second.conns()} == expected
     lab.wait(lambda: lab.listed() == expected,
              lambda: "the page's list %s to be the new daemon's %s" % (lab.listed(), expected))
-    # While the daemon was away, fetches were refused; nothing else may have gone wrong.
-    errors = [e for e in lab.console_errors() if "net::ERR_CONNECTION_REFUSED" not in e["message"]]
+    # While the daemon was stopping (503) or away, fetches were refused; nothing else may have gone wrong.
+    errors = [e for e in lab.console_errors() if "net::ERR_CONNECTION_REFUSED" not in e["message"] and
+              "status of 503" not in e["message"]]
     assert errors == []
+
+
+# --------------------------------------------------------------------------
+# Every control, live listeners, batches, projector mode (issue 13 audit)
+
+
+def click(lab, css):
+    lab.find(css).click()
+
+
+def conn_result(lab):
+    return lab.find("#conn-result").text
+
+
+def test_every_control_drives_the_api(netns, start_daemon, start_peer, shared_browser, tmp_path):
+    # A long TIME_WAIT, so that Expire has one to end.
+    d = start_daemon(netns, msl_ms=20000)
+    start_peer(netns, PEER_PORT, "echo")
+    lab = Lab(shared_browser, d)
+    lab.driver.set_window_size(1024, 800)
+    lab.open()
+
+    iface = d.interface()
+    lab.wait(lambda: LWIP_IP in lab.find("#interface").text and iface["mac"] in lab.find("#interface").text,
+             lambda: "the interface's address and MAC: %r" % lab.find("#interface").text)
+    lab.wait(lambda: len(lab.find_all("#iface-counters tbody tr")) >= 3, "the interface's counters")
+
+    # Listen, three kernel connects counted live, unlisten.
+    lab.fill("#listen-form [name=port]", "9000")
+    click(lab, "#listen-form button[type=submit]")
+    lab.wait(lambda: lab.find_all("#listeners li[data-state=LISTEN]"), "the new listener")
+    socks = [netns.connect(9000) for _ in range(3)]
+    try:
+        lid = d.get("/v1/listeners").json()["listeners"][0]["id"]
+        wait_for(lambda: d.get("/v1/listeners/%d" % lid).json()["accepted"] == 3, "3 accepted")
+        lab.wait(lambda: "accepted 3" in lab.find("#listeners li[data-id]").text,
+                 lambda: "accepted 3 without a reload: %r" % lab.find("#listeners").text)
+        click(lab, "#listeners li[data-id] button")
+        wait_for(lambda: d.get("/v1/listeners/%d" % lid).json().get("state") != "LISTEN", "the unlisten")
+        lab.wait(lambda: "closed" in lab.find("#listen-form .result").text, "the unlisten's answer")
+    finally:
+        for s in socks:
+            s.close()
+
+    # Open without a timeline.
+    lab.find("#open-form [name=timeline]").click()
+    quiet = lab.open_connection()
+    d.wait_state(quiet, "ESTABLISHED")
+    events = d.get("/v1/connections/%d/timeline" % quiet).json()["events"]
+    assert not [e for e in events if e["kind"] == "segment"], events
+    lab.find("#open-form [name=timeline]").click()
+
+    # Send text, read it back with and without peek, bytes, base64.
+    cid = lab.open_connection()
+    lab.wait_detail_state("ESTABLISHED")
+    lab.fill("#send-form [name=data]", "hello")
+    click(lab, "#send-form button[value=data]")
+    wait_for(lambda: d.conn(cid)["recv_buffered"] == 5, "the echo of 5 bytes")
+    click(lab, "#read-peek")
+    click(lab, "#btn-read")
+    lab.wait(lambda: lab.find("#read-output").text == "hello", "the peeked bytes")
+    assert d.conn(cid)["recv_buffered"] == 5
+    click(lab, "#read-peek")
+    click(lab, "#btn-read")
+    lab.wait(lambda: "read 5 bytes" in conn_result(lab), lambda: conn_result(lab))
+    assert d.conn(cid)["recv_buffered"] == 0
+    click(lab, "#send-form button[value=base64]")
+    lab.wait(lambda: "queued 4 bytes" in conn_result(lab), lambda: conn_result(lab))
+    click(lab, "#send-form button[value=size]")
+    lab.wait(lambda: "queued 1000 bytes" in conn_result(lab), lambda: conn_result(lab))
+    lab.wait(lambda: len(lab.find_all("#tcb tbody tr")) >= 5, "the TCB")
+    assert "bytes" in lab.find("#conn-counters").text
+    for name, suffix in (("capture", "/capture"), ("text", "/timeline?format=text"),
+                         ("svg", "/timeline?format=svg"), ("mermaid", "/timeline?format=mermaid")):
+        href = lab.find("#link-" + name).get_attribute("href")
+        assert href == d.base + "/v1/connections/%d%s" % (cid, suffix), href
+    click(lab, "#link-text")
+
+    # Shutdown (write): the echo peer closes after EOF, so TIME_WAIT, then Expire.
+    Select(lab.find("#shutdown-how")).select_by_value("write")
+    click(lab, "#btn-shutdown")
+    lab.wait_detail_state("TIME_WAIT")
+    click(lab, "#btn-expire")
+    lab.wait_detail_state("CLOSED")
+    assert d.conn(cid)["history"][-1]["cause"] == "api:expire", d.conn(cid)["history"]
+
+    # Abort.
+    rst = lab.open_connection()
+    lab.wait_detail_state("ESTABLISHED")
+    click(lab, "#btn-abort")
+    lab.wait_detail_state("CLOSED")
+    assert d.conn(rst)["counters"]["rst_out"] == 1
+
+    # Fault rules: add two, remove one, remove all.
+    for preset in ("lastack", "syn"):
+        Select(lab.find("#fault-preset")).select_by_value(preset)
+        click(lab, "#fault-form button[type=submit]")
+        lab.wait(lambda: "added rule" in lab.find("#fault-form .result").text, "the new rule")
+        lab.driver.execute_script("document.querySelector('#fault-form .result').textContent = ''")
+    lab.wait(lambda: len(lab.find_all("#faults li[data-id]")) == 2, "two rules listed")
+    click(lab, "#faults li[data-id] button")
+    lab.wait(lambda: len(lab.find_all("#faults li[data-id]")) == 1, "one rule left")
+    assert len(d.get("/v1/faults").json()["faults"]) == 1
+    click(lab, "#faults-clear")
+    lab.wait(lambda: not lab.find_all("#faults li[data-id]"), "no rules left")
+    assert d.get("/v1/faults").json()["faults"] == []
+
+    # A batch of 5 through the form.
+    lab.fill("#batch-form [name=count]", "5")
+    Select(lab.find("#batch-form [name=close]")).select_by_value("abort")
+    click(lab, "#batch-form button[type=submit]")
+    lab.wait(lambda: lab.find_all("#batches li[data-state=done][data-established='5']"),
+             lambda: "the batch done with 5 established: %r" % lab.find("#batches").text)
+    assert "established 5" in lab.find("#batches li[data-id]").text
+
+    # Projector mode: large type and dark, a full lifecycle, no sideways scrolling at 1024 px.
+    click(lab, "#toggle-large")
+    while lab.find("#toggle-theme").text != "Theme: dark":
+        click(lab, "#toggle-theme")
+    lab.driver.get(d.base + "/#/connections/%d" % cid)
+    lab.wait_detail_state("CLOSED")
+    lab.wait(lambda: "teardown-1" in lab.steps(), "the lifecycle's ladder")
+    look = lab.driver.execute_script(
+        "const r = document.documentElement; return [r.dataset.theme, getComputedStyle(r).fontSize,"
+        " r.scrollWidth, r.clientWidth]")
+    assert look[0] == "dark" and look[1] == "22px", look
+    assert look[2] <= look[3], "sideways scrolling: scrollWidth %d > clientWidth %d" % (look[2], look[3])
+    lab.driver.execute_script("document.getElementById('conn-panel').scrollIntoView()")
+    lab.driver.save_screenshot(str(tmp_path / "lab-large-dark.png"))
+    os.makedirs(artifacts_dir(), exist_ok=True)
+    shutil.copy(str(tmp_path / "lab-large-dark.png"), os.path.join(artifacts_dir(), "lab-large-dark.png"))
+    lab.driver.set_window_size(1280, 900)
+    assert lab.console_errors() == []
+
+
+# --------------------------------------------------------------------------
+# Same origin, refusals, the token, the watchdog
+
+
+class OtherOrigin(http.server.BaseHTTPRequestHandler):
+    """A page on another origin that tries to write to the API."""
+    page = b""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(self.page)))
+        self.end_headers()
+        self.wfile.write(self.page)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_page_on_another_origin_cannot_write(lwipd, shared_browser):
+    api = lwipd.base
+    OtherOrigin.page = ("""<!DOCTYPE html><title>evil</title><script>
+const tries = [
+  ["application/x-www-form-urlencoded", '{"port": 9301}', "no-cors"],
+  ["text/plain", '{"port": 9302}', "no-cors"],
+  ["multipart/form-data; boundary=x", '{"port": 9303}', "no-cors"],
+  ["application/json", '{"port": 9304}', "cors"],
+];
+Promise.allSettled(tries.map(([type, body, mode]) => fetch("%s/v1/listeners",
+  {method: "POST", mode, headers: {"Content-Type": type}, body})))
+  .then(() => { document.title = "done"; });
+</script>""" % api).encode()
+    server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), OtherOrigin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    shared_browser.get_log("performance")
+    try:
+        shared_browser.get("http://127.0.0.2:%d/" % server.server_address[1])
+        wait_for(lambda: shared_browser.title == "done", "the other origin's fetches to settle")
+    finally:
+        server.shutdown()
+        server.server_close()
+    shared_browser.get_log("browser")
+    assert lwipd.get("/v1/listeners").json()["listeners"] == []
+    # They reached the API, and it refused them.
+    statuses = []
+    for e in shared_browser.get_log("performance"):
+        msg = json.loads(e["message"])["message"]
+        if msg["method"] == "Network.responseReceived" and \
+                msg["params"]["response"]["url"] == api + "/v1/listeners":
+            statuses.append(msg["params"]["response"]["status"])
+    assert statuses and all(s == 403 for s in statuses), statuses
+
+
+def test_a_refused_stream_shows_why_and_the_lists_still_fill(netns, start_daemon, start_peer,
+                                                            shared_browser):
+    d = start_daemon(netns, "--max-event-streams", "1")
+    start_peer(netns, PEER_PORT, "hold")
+    cid = d.open_conn()["id"]
+    holder = socket.create_connection(("127.0.0.1", d.port))
+    try:
+        holder.sendall(("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % d.port).encode())
+        holder.settimeout(5)
+        assert holder.recv(64).startswith(b"HTTP/1.1 200")
+        refused = d.get("/v1/events", timeout=5)
+        assert refused.status == 503, refused
+        detail = refused.json()["detail"]
+        lab = Lab(shared_browser, d)
+        lab.driver.get(d.base + "/")
+        status = lab.find("#link-status")
+        lab.wait(lambda: detail in status.text and status.get_attribute("data-state") == "down",
+                 lambda: "the refusal's detail %r; the page says %r" % (detail, status.text))
+        lab.wait(lambda: cid in lab.listed(), "the list filled although the stream is refused")
+    finally:
+        holder.close()
+    lab.wait(lambda: status.get_attribute("data-state") == "up", "the stream once the slot is free")
+    errors = [e for e in lab.console_errors() if "/v1/events - Failed to load resource" not in e["message"]]
+    assert errors == []
+
+
+def test_the_page_asks_for_the_token(netns, start_daemon, start_peer, shared_browser, tmp_path):
+    token = "lab-token-0123456789abcdef"
+    (tmp_path / "token").write_text(token + "\n")
+    d = start_daemon(netns, "--api-token-file", str(tmp_path / "token"))
+    start_peer(netns, PEER_PORT, "hold")
+    for path in ("/", "/lab.js", "/auth.js", "/stream.js"):
+        assert d.get(path).status == 200, path
+    assert d.get("/v1/interface").status == 401
+    lab = Lab(shared_browser, d)
+    lab.driver.get(d.base + "/")
+    alert = lab.find("#page-alert")
+    lab.wait(lambda: "401" in alert.text and "--api-token-file" in alert.text,
+             lambda: "the 401's detail in the alert line: %r" % alert.text)
+    assert "401" in lab.find("#link-status").text
+    lab.fill("#token-form [name=token]", token)
+    click(lab, "#token-form button[type=submit]")
+    lab.wait(lambda: lab.find("#link-status").get_attribute("data-state") == "up", "the stream with the token")
+    cid = lab.open_connection()
+    lab.wait(lambda: lab.listed().get(cid) == "ESTABLISHED", "ESTABLISHED through the token")
+    lab.wait(lambda: lab.find("#page-alert").get_attribute("hidden") is not None, "the alert line gone")
+    lab.driver.execute_script("sessionStorage.clear()")
+    errors = [e for e in lab.console_errors() if "status of 401" not in e["message"]]
+    assert errors == []
+
+
+def test_a_silent_stream_is_dropped_and_resumed_with_last_event_id(lwipd, start_peer, shared_browser):
+    start_peer(lwipd.ns, PEER_PORT, "hold")
+    lab = Lab(shared_browser, lwipd)
+    lab.open()
+    first = lwipd.open_conn()["id"]
+    lab.wait(lambda: first in lab.listed(), "the first connection listed")
+    shared_browser.get_log("performance")
+    # The daemon's heartbeat comes every 15 s; a shorter watch makes the test quick.
+    lab.driver.execute_script("stream.silenceMs = 1500")
+    second = lwipd.open_conn()["id"]
+    lab.wait(lambda: second in lab.listed(), "the second connection listed")
+    status = lab.find("#link-status")
+    lab.wait(lambda: "nothing heard" in status.text, lambda: "the watchdog to fire: %r" % status.text)
+    lab.driver.execute_script("stream.silenceMs = 35000")
+    lab.wait(lambda: status.get_attribute("data-state") == "up", "the stream resumed")
+    last = lab.driver.execute_script("return lab.lastEventId")
+    sent = []
+    for e in shared_browser.get_log("performance"):
+        msg = json.loads(e["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent" and msg["params"]["request"]["url"].endswith("/v1/events"):
+            headers = {k.lower(): v for k, v in msg["params"]["request"]["headers"].items()}
+            sent.append(headers.get("last-event-id"))
+    assert sent and sent[-1] is not None and int(sent[-1]) >= 2 and int(sent[-1]) <= last, (sent, last)
+    assert lab.console_errors() == []

@@ -4,8 +4,8 @@ API's state history, the kernel's view (ss) and the wire (tcpdump)."""
 
 import pytest
 
-from helpers import (KERNEL_IP, LWIP_IP, PEER_PORT, assert_times_increase, dedupe, describe,
-                     history_pairs, tcp_segments, wait_for)
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, assert_times_increase, history_pairs, wait_for
+from wire import dedupe, describe, tcp_segments
 from kit import flagset, lwip_end
 
 LOCAL = "%s:%d" % (KERNEL_IP, PEER_PORT)     # the kernel's end, as ss prints it

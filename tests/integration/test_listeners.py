@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from crafted import RAW_IP
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, describe, history_pairs, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, history_pairs, wait_for
+from wire import describe, tcp_segments
 from kit import M, Snapshot, established_active, established_passive, flagset, problem
 
 PORT = 9000

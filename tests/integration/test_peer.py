@@ -6,9 +6,11 @@ passive open. The one rule: a kernel CLOSE right after FIN_WAIT_2 or
 CLOSING stands for TIME_WAIT (README "The peer's state"). And the same
 through the daemon's own --peer-trace (peer_state_source "kernel")."""
 
+import os
+
 import pytest
 
-from helpers import PEER_PORT, wait_for
+from helpers import LWIP_IP, PEER_PORT, PREFIX, Daemon, wait_for
 from kit import established_active, lwip_end
 from ktrace import TRACEFS, KernelTrace, parse, states_entered
 
@@ -26,18 +28,44 @@ def inferred(d, cid):
     return [e["state"] for e in d.conn(cid)["peer_history"]]
 
 
+def segment_states(d, cid):
+    """The distinct peer states over the segments' peer_state_before and
+    peer_state_after, in order."""
+    out = []
+    for e in d.get("/v1/connections/%d/timeline" % cid).json()["events"]:
+        if e["kind"] != "segment":
+            continue
+        for state in (e["peer_state_before"], e["peer_state_after"]):
+            if not out or out[-1] != state:
+                out.append(state)
+    return out
+
+
+def assert_segments_agree(d, cid):
+    """The states on the segments pass through peer_history in order, after
+    the peer's starting state: LISTEN when it answered lwIP's SYN with a
+    SYN+ACK (README "The peer's state", rule 1), else CLOSED."""
+    history = inferred(d, cid)
+    states = segment_states(d, cid)
+    start = "LISTEN" if history[:1] == ["SYN_RCVD"] else "CLOSED"
+    assert states == [start] + history, "segments %s, peer_history %s" % (states, history)
+
+
 def assert_same(d, ktrace, cid, kernel_port):
     """The inferred peer history equals the kernel's, once the kernel's
-    last transition has been traced."""
+    last transition has been traced, and the segments' states agree."""
     obj = d.conn(cid)
     lport = obj["local"]["port"]
     assert obj["peer_state_source"] == "inferred", obj
+    assert obj["peer_kernel_history"] == [], obj
+    assert all(h["peer_state_source"] == "inferred" for h in obj["peer_history"]), obj
 
     def same():
         return states_entered(ktrace.transitions(lport, kernel_port)) == inferred(d, cid)
     wait_for(same, lambda: "the kernel's states %s (from %s) to equal the inferred %s" % (
         states_entered(ktrace.transitions(lport, kernel_port)),
         ktrace.transitions(lport, kernel_port), d.conn(cid)["peer_history"]), timeout=10)
+    assert_segments_agree(d, cid)
     return inferred(d, cid)
 
 
@@ -58,6 +86,15 @@ def test_active_open_closed_by_lwip(lwipd, start_peer, ktrace):
     cid = open_and_close_first(lwipd, lwipd.ns, start_peer)
     assert assert_same(lwipd, ktrace, cid, PEER_PORT) == [
         "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    events = [e for e in lwipd.get("/v1/connections/%d/timeline" % cid).json()["events"]
+              if e["kind"] == "segment"]
+    # The textbook's picture: the peer listened, and our FIN took it to CLOSE_WAIT.
+    first = [e for e in events if e["step"] == "handshake-1"][0]
+    assert (first["peer_state_before"], first["peer_state_after"]) == ("LISTEN", "SYN_RCVD"), first
+    fin = [e for e in events if e["step"] == "teardown-1"][0]
+    assert fin["peer_state_after"] == "CLOSE_WAIT", fin
+    close_wait = [h for h in lwipd.conn(cid)["peer_history"] if h["state"] == "CLOSE_WAIT"][0]
+    assert close_wait["at_us"] == fin["at_us"], (close_wait, fin)
 
 
 def test_active_open_closed_by_the_peer(lwipd, start_peer, ktrace):
@@ -135,11 +172,13 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
                                                origin):
     """--peer-trace: the daemon reads the same tracepoint through its own
     instance, and the kernel's transitions agree with the inferred ones."""
-    import os
     d = start_daemon(netns, "--peer-trace")
     d.ns = netns
     instance = os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid)
     assert os.path.isdir(instance), d.stderr()
+    # Filtered in the kernel to the sockets talking to lwIP's address, 10.9.0.2.
+    with open(os.path.join(instance, "events/sock/inet_sock_set_state/filter")) as f:
+        assert f.read().strip() == "family == 2 && protocol == 6 && daddr == 0x0200090a"
     if origin == "active":
         cid = open_and_close_first(d, netns, start_peer)
     else:
@@ -155,14 +194,55 @@ def test_peer_trace_records_the_kernels_states(netns, start_daemon, start_peer, 
     d.wait_state(cid, "CLOSED")
 
     def kernel():
-        return [(t["from"], t["to"]) for t in d.conn(cid)["peer_kernel_history"]]
-    wait_for(lambda: states_entered(kernel()) == inferred(d, cid),
+        return [t["state"] for t in d.conn(cid)["peer_kernel_history"]]
+    wait_for(lambda: kernel() == inferred(d, cid),
              lambda: "kernel %s to equal inferred %s" % (kernel(), inferred(d, cid)), timeout=10)
     obj = d.conn(cid)
+    # The kernel's records are shaped as peer_history's, each labelled with its source.
+    for t in obj["peer_kernel_history"]:
+        assert set(t) == {"state", "from", "at_us", "cause", "peer_state_source"}, t
+        assert (t["cause"], t["peer_state_source"]) == ("kernel:inet_sock_set_state", "kernel"), t
+    assert all(h["peer_state_source"] == "inferred" for h in obj["peer_history"]), obj
     assert obj["peer_state_source"] == "kernel", obj
-    assert kernel()[0][1] == ("SYN_RCVD" if origin == "active" else "SYN_SENT"), kernel()
+    assert obj["peer_state"] == obj["peer_kernel_history"][-1]["state"], obj
+    assert kernel()[0] == ("SYN_RCVD" if origin == "active" else "SYN_SENT"), kernel()
+    # A CLOSE after FIN_WAIT_2 or CLOSING is the TIME_WAIT it stands for.
+    assert states_entered([(t["from"], t["state"]) for t in obj["peer_kernel_history"]]) == \
+        kernel(), obj["peer_kernel_history"]
     assert d.terminate() == 0, d.stderr()
     assert not os.path.exists(instance), "the daemon left its trace instance behind"
+
+
+def test_peer_trace_without_tracefs_stays_inferred(netns, lwipd_bin, start_peer, tmp_path):
+    """--peer-trace where tracefs is unavailable (a private mount namespace
+    with a tmpfs over /sys/kernel/tracing and /sys/kernel/debug): one
+    warning line, the API healthy, the peer's state inferred."""
+    hide = ("mount -t tmpfs none /sys/kernel/tracing && "
+            "{ ! mountpoint -q /sys/kernel/debug || mount -t tmpfs none /sys/kernel/debug; } && "
+            'exec "$0" "$@"')
+    d = Daemon("unshare", ["--mount", "--propagation", "private", "sh", "-c", hide, lwipd_bin,
+                           "--netns", netns.name, "--tap", "tap0",
+                           "--address", "%s/%d" % (LWIP_IP, PREFIX),
+                           "--listen", "127.0.0.1:0", "--msl-ms", "1000", "--peer-trace"],
+               str(tmp_path / "lwipd.stderr"))
+    d.start()
+    try:
+        d.wait_listening()
+        d.wait_healthy()
+        warnings = [line for line in d.stderr().splitlines() if "--peer-trace" in line]
+        assert len(warnings) == 1 and "stays inferred" in warnings[0], d.stderr()
+        assert not os.path.exists(os.path.join(TRACEFS, "instances", "lwipd-%d" % d.proc.pid))
+        d.ns = netns
+        cid = open_and_close_first(d, netns, start_peer)
+        obj = d.conn(cid)
+        assert obj["peer_state_source"] == "inferred", obj
+        assert obj["peer_kernel_history"] == [], obj
+        assert [h["state"] for h in obj["peer_history"]] == [
+            "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"], obj
+        assert d.get("/healthz").status == 200
+    finally:
+        assert d.terminate() == 0, d.stderr()
+        d.close_files()
 
 
 def test_parse_a_trace_line():

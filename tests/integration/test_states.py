@@ -28,8 +28,8 @@ import struct
 import pytest
 
 from crafted import RAW_IP
-from helpers import (KERNEL_IP, LWIP_IP, PEER_PORT, _rdpcap, assert_times_increase, dedupe,
-                     describe, history_pairs, tcp_segments, wait_for)
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, assert_times_increase, history_pairs, wait_for
+from wire import _rdpcap, dedupe, describe, tcp_segments
 from kit import (M, TCB_KEYS, Snapshot, established_active, established_passive, flagset,
                  kernel_state, lwip_end, problem)
 

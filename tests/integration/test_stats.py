@@ -3,7 +3,8 @@ map, the wire and the kernel's nstat, and in_errs for a segment with a bad
 checksum (crafted with scapy)."""
 
 from crafted import RAW_IP
-from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, describe, tcp_segments, wait_for
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, wait_for
+from wire import describe, tcp_segments
 from kit import (IFACE_KEYS, TCP_KEYS, Snapshot, established_active, flagset, lwip_end,
                  pattern)
 

@@ -6,7 +6,8 @@ a timeline's length (--timeline-max)."""
 
 import pytest
 
-from helpers import (KERNEL_IP, LWIP_IP, PEER_PORT, describe, run, tcp_segments, wait_for)
+from helpers import KERNEL_IP, LWIP_IP, PEER_PORT, run, wait_for
+from wire import describe, tcp_segments
 from kit import lwip_end
 from timeline_check import (assert_ladder, assert_matches_capture, assert_relative,
                             describe_events, expected_steps, get_timeline, segments,

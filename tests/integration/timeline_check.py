@@ -4,7 +4,8 @@ against a packet capture of the same connection, and of its ladder text
 
 import re
 
-from helpers import LWIP_IP, describe
+from helpers import LWIP_IP
+from wire import describe
 
 M32 = 2 ** 32
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ladder_fixture.h"
+#include "timeline.h"
 
 #define ISS 1000u
 #define IRS 5000u
@@ -61,13 +62,23 @@ add_state(struct builder *b, uint64_t at_us, enum tcpinfo_state from, enum tcpin
 	e->cause.flags = cause_flags;
 }
 
+static struct engine_event *
+event_at(void *events, uint64_t n)
+{
+	return &((struct engine_event *)events)[n];
+}
+
 /* Runs the last segment through the peer's inference, as the engine does. */
 static void
 infer_peer(struct builder *b, struct engine_event *e)
 {
-	e->peer_state_before = b->peer.state;
-	e->peer_state_after = peerstate_segment(&b->peer, e->outbound, e->flags, e->seq, e->ack,
-	    e->len, e->at_us, e->fault.action != FAULT_DROP);
+	struct peerstate_step step = peerstate_segment(&b->peer, e->outbound, e->flags, e->seq,
+	    e->ack, e->len, e->at_us, e->fault.action != FAULT_DROP);
+
+	e->peer_state_before = step.before;
+	e->peer_state_after = step.after;
+	if (step.patch != PEERSTATE_PATCH_NONE)
+		timeline_rewrite_peer(event_at, b->events, b->timeline.count - 1, &step);
 }
 
 void

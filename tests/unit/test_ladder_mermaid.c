@@ -59,6 +59,31 @@ golden_dropped_final_ack(void **unused)
 	builder_free(&b);
 }
 
+/* lwIP's change reported after the ACK it sent on the SYN+ACK is noted once, with its cause. */
+static void
+state_told_once(void **unused)
+{
+	struct builder b;
+	char *text;
+
+	(void)unused;
+	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_ESTABLISHED);
+	add_state(&b, 0, TCPINFO_CLOSED, TCPINFO_SYN_SENT, TCPINFO_CAUSE_API_OPEN, 0);
+	add_segment(&b, 10, true, TCPINFO_FLAG_SYN, 0, 0, 0, TCPINFO_SYN_SENT, TCPINFO_SYN_SENT,
+	    TCPINFO_STEP_HANDSHAKE_1);
+	add_segment(&b, 300, false, TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK, 0, 1, 0, TCPINFO_SYN_SENT,
+	    TCPINFO_ESTABLISHED, TCPINFO_STEP_HANDSHAKE_2);
+	add_segment(&b, 310, true, TCPINFO_FLAG_ACK, 1, 1, 0, TCPINFO_ESTABLISHED,
+	    TCPINFO_ESTABLISHED, TCPINFO_STEP_HANDSHAKE_3);
+	add_state(&b, 320, TCPINFO_SYN_SENT, TCPINFO_ESTABLISHED, TCPINFO_CAUSE_RX, TCPINFO_FLAG_SYN |
+	    TCPINFO_FLAG_ACK);
+	text = render(&b);
+	assert_null(strstr(text, "Note over lwIP: ESTABLISHED\n"));
+	assert_non_null(strstr(text, "Note over lwIP: ESTABLISHED (rx:SYN,ACK)\n"));
+	free(text);
+	builder_free(&b);
+}
+
 /* A capped timeline says where events were left out; unknown values show as "?". */
 static void
 capped_and_unknown(void **unused)
@@ -88,6 +113,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(golden_passive_peer_close),
 		cmocka_unit_test(golden_dropped_final_ack),
+		cmocka_unit_test(state_told_once),
 		cmocka_unit_test(capped_and_unknown),
 	};
 

@@ -66,6 +66,41 @@ header_bytes(void **unused)
 	assert_memory_equal(buf, header_tap0, sizeof(header_tap0));
 }
 
+/* shb_userappl and if_description, as tshark shows them (frame.interface_description). */
+static void
+header_options_bytes(void **unused)
+{
+	static const uint8_t expected[] = {
+		/* Section Header Block, 44 bytes: shb_userappl "lwipd", padded, then opt_endofopt. */
+		0x0A, 0x0D, 0x0D, 0x0A, 0x2C, 0x00, 0x00, 0x00,
+		0x4D, 0x3C, 0x2B, 0x1A, 0x01, 0x00, 0x00, 0x00,
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+		0x04, 0x00, 0x05, 0x00, 'l', 'w', 'i', 'p', 'd', 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00,
+		0x2C, 0x00, 0x00, 0x00,
+		/* Interface Description Block, 52 bytes. */
+		0x01, 0x00, 0x00, 0x00, 0x34, 0x00, 0x00, 0x00,
+		0x01, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
+		0x02, 0x00, 0x04, 0x00, 't', 'a', 'p', '0',
+		/* if_description "a tap" */
+		0x03, 0x00, 0x05, 0x00, 'a', ' ', 't', 'a', 'p', 0x00, 0x00, 0x00,
+		0x09, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00,
+		0x34, 0x00, 0x00, 0x00,
+	};
+	const struct pcapng_interface iface = {
+		.name = "tap0", .description = "a tap", .application = "lwipd", .snaplen = 128,
+	};
+	uint8_t buf[128];
+	size_t len = 0;
+
+	(void)unused;
+	assert_int_equal(pcapng_header_size(&iface), sizeof(expected));
+	assert_int_equal(pcapng_header(&iface, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, sizeof(expected));
+	assert_memory_equal(buf, expected, sizeof(expected));
+}
+
 static void
 packet_bytes(void **unused)
 {
@@ -209,6 +244,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(header_bytes),
+		cmocka_unit_test(header_options_bytes),
 		cmocka_unit_test(packet_bytes),
 		cmocka_unit_test(packet_without_comment),
 		cmocka_unit_test(file_is_header_then_packets),

@@ -98,6 +98,18 @@ assert_history(const struct peerstate *peer, const enum tcpinfo_state *kernel, c
 		assert_int_equal(peer->state, want[n - 1]);
 }
 
+/* Feeds segs into a fresh peer and checks the states it inferred against the kernel's, with their causes. */
+static void
+expect_history(const struct seg *segs, size_t n, const enum tcpinfo_state *kernel,
+    const char *const *causes)
+{
+	struct peerstate peer;
+
+	feed(&peer, segs, n);
+	assert_history(&peer, kernel, causes);
+	peerstate_free(&peer);
+}
+
 /* lwIP opens and closes first; the kernel ACKs the FIN, then sends its own. */
 static void
 active_open_closed_by_lwip(void **unused)
@@ -123,8 +135,8 @@ active_open_closed_by_lwip(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_history(&peer, kernel, causes);
-	/* CLOSE_WAIT is known once the kernel acknowledged the FIN. */
-	assert_int_equal(peer.history[2].at_us, 5000);
+	/* CLOSE_WAIT is known once the kernel acknowledged the FIN, and dates from the FIN. */
+	assert_int_equal(peer.history[2].at_us, 4000);
 	peerstate_free(&peer);
 }
 
@@ -146,12 +158,8 @@ active_open_closed_by_lwip_three_segments(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "rx:FIN,ACK", "tx:FIN,ACK", "rx:ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* lwIP opens, the kernel closes first (close(2): an orphan), lwIP closes after. */
@@ -174,12 +182,8 @@ active_open_closed_by_peer(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,ACK", "rx:ACK", "rx:FIN,ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /*
@@ -206,12 +210,8 @@ simultaneous_close_first_fin_lost(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,PSH,ACK", "rx:ACK", "rx:FIN,ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /*
@@ -238,12 +238,8 @@ simultaneous_close_peer_in_closing(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,ACK", "rx:FIN,ACK", "rx:ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* Crossing FINs with nothing lost: the order shows in the acknowledgements. */
@@ -265,12 +261,8 @@ crossing_fins(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN,ACK", "rx:ACK", "tx:FIN,ACK", "rx:FIN,ACK", "rx:ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* No listener: the kernel answers RST from no socket at all. */
@@ -303,12 +295,8 @@ aborted_by_lwip(void **unused)
 	};
 	static const enum tcpinfo_state kernel[] = { SYN_RCVD, ESTABLISHED, CLOSED, END };
 	static const char *const causes[] = { "tx:SYN,ACK", "rx:ACK", "rx:RST,ACK" };
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* The kernel connects to an lwIP listener and closes first. */
@@ -331,12 +319,8 @@ passive_open(void **unused)
 	static const char *const causes[] = {
 		"tx:SYN", "rx:SYN,ACK", "tx:FIN,ACK", "rx:ACK", "rx:FIN,ACK"
 	};
-	struct peerstate peer;
-
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_history(&peer, kernel, causes);
-	peerstate_free(&peer);
+	expect_history(segs, sizeof(segs) / sizeof(segs[0]), kernel, causes);
 }
 
 /* lwIP's final ACK dropped before the wire: the peer stays in LAST_ACK until the next one. */
@@ -357,8 +341,8 @@ dropped_final_ack(void **unused)
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	assert_int_equal(peer.state, LAST_ACK);
 	/* The peer sends its FIN again; that changes nothing; lwIP's answer gets through. */
-	assert_int_equal(peerstate_segment(&peer, IN, F | A, K + 1, L + 2, 0, 9000, true), LAST_ACK);
-	assert_int_equal(peerstate_segment(&peer, OUT, A, L + 2, K + 2, 0, 9100, true), CLOSED);
+	assert_int_equal(peerstate_segment(&peer, IN, F | A, K + 1, L + 2, 0, 9000, true).after, LAST_ACK);
+	assert_int_equal(peerstate_segment(&peer, OUT, A, L + 2, K + 2, 0, 9100, true).after, CLOSED);
 	assert_int_equal(peer.history[peer.history_len - 1].at_us, 9100);
 	peerstate_free(&peer);
 }
@@ -394,36 +378,74 @@ fin_beyond_a_gap_waits(void **unused)
 	(void)unused;
 	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
 	/* The peer acknowledges only up to the gap: still ESTABLISHED. */
-	assert_int_equal(peerstate_segment(&peer, IN, A, K + 1, L + 1, 0, 7000, true), ESTABLISHED);
+	assert_int_equal(peerstate_segment(&peer, IN, A, K + 1, L + 1, 0, 7000, true).after, ESTABLISHED);
 	/* The retransmission fills the gap; the FIN behind it is sent again, and arrives. */
 	peerstate_segment(&peer, OUT, P | A, L + 1, K + 1, 100, 8000, true);
 	peerstate_segment(&peer, OUT, F | A, L + 101, K + 1, 0, 9000, true);
-	assert_int_equal(peerstate_segment(&peer, IN, A, K + 1, L + 102, 0, 9500, true), CLOSE_WAIT);
+	assert_int_equal(peerstate_segment(&peer, IN, A, K + 1, L + 102, 0, 9500, true).after, CLOSE_WAIT);
 	peerstate_free(&peer);
 }
 
 static void
-local_abort_and_causes(void **unused)
+cause_format(void **unused)
 {
-	static const struct seg segs[] = {
-		{ IN, S, K, 0, 0, false },
-		{ OUT, S | A, L, K + 1, 0, false },
-	};
-	struct peerstate peer;
 	char buf[PEERSTATE_CAUSE_MAX];
 
 	(void)unused;
-	feed(&peer, segs, sizeof(segs) / sizeof(segs[0]));
-	assert_int_equal(peerstate_local_abort(&peer, 5000), CLOSED);
-	assert_string_equal(peerstate_cause_format(peer.history[2].cause, buf, sizeof(buf)), "lwip:abort");
-	/* Nothing to reset twice. */
-	assert_int_equal(peerstate_local_abort(&peer, 6000), CLOSED);
-	assert_int_equal(peer.history_len, 3);
+	assert_string_equal(peerstate_cause_format((struct peerstate_cause){ PEERSTATE_CAUSE_RX,
+	    F | A }, buf, sizeof(buf)), "rx:FIN,ACK");
 	assert_string_equal(peerstate_cause_format((struct peerstate_cause){ 99, 0 }, buf, sizeof(buf)),
 	    "unknown");
 	/* A short buffer is cut, never overrun. */
 	assert_string_equal(peerstate_cause_format((struct peerstate_cause){ PEERSTATE_CAUSE_TX,
 	    S | A }, buf, 4), "tx:");
+}
+
+/*
+ * What each segment reports: lwIP's FIN that nothing crossed is dated at
+ * its own segment (PEERSTATE_PATCH_FIN), the next segment finds the peer in
+ * CLOSE_WAIT, and a SYN+ACK answering lwIP's SYN shows a listener.
+ */
+static void
+segment_steps(void **unused)
+{
+	struct peerstate peer;
+	struct peerstate_step step;
+
+	(void)unused;
+	peerstate_init(&peer);
+	step = peerstate_segment(&peer, OUT, S, L, 0, 0, 1000, true);
+	assert_int_equal(step.before, CLOSED);
+	assert_int_equal(step.after, CLOSED);
+	assert_int_equal(step.patch, PEERSTATE_PATCH_NONE);
+	step = peerstate_segment(&peer, IN, S | A, K, L + 1, 0, 2000, true);
+	assert_int_equal(step.patch, PEERSTATE_PATCH_LISTEN);
+	assert_int_equal(step.before, SYN_RCVD);
+	assert_int_equal(step.after, SYN_RCVD);
+	peerstate_segment(&peer, OUT, A, L + 1, K + 1, 0, 3000, true);
+	step = peerstate_segment(&peer, OUT, F | A, L + 1, K + 1, 0, 4000, true);
+	assert_int_equal(step.after, ESTABLISHED);	/* pending: nothing tells yet */
+	step = peerstate_segment(&peer, IN, F | A, K + 1, L + 2, 0, 5000, true);
+	assert_int_equal(step.patch, PEERSTATE_PATCH_FIN);
+	assert_int_equal(step.since_us, 4000);
+	assert_int_equal(step.before, CLOSE_WAIT);
+	assert_int_equal(step.after, LAST_ACK);
+	assert_int_equal(peer.history[2].state, CLOSE_WAIT);
+	assert_int_equal(peer.history[2].at_us, 4000);
+	peerstate_free(&peer);
+
+	/* A segment of the peer's crossed the FIN: it arrived after that, not when sent. */
+	peerstate_init(&peer);
+	peerstate_segment(&peer, IN, S, K, 0, 0, 1000, true);
+	peerstate_segment(&peer, OUT, S | A, L, K + 1, 0, 2000, true);
+	peerstate_segment(&peer, IN, A, K + 1, L + 1, 0, 3000, true);
+	peerstate_segment(&peer, OUT, F | A, L + 1, K + 1, 0, 4000, true);
+	step = peerstate_segment(&peer, IN, P | A, K + 1, L + 1, 10, 5000, true);
+	assert_int_equal(step.after, ESTABLISHED);
+	step = peerstate_segment(&peer, IN, A, K + 11, L + 2, 0, 6000, true);
+	assert_int_equal(step.patch, PEERSTATE_PATCH_NONE);
+	assert_int_equal(step.before, CLOSE_WAIT);
+	assert_int_equal(peer.history[peer.history_len - 1].at_us, 6000);
 	peerstate_free(&peer);
 }
 
@@ -462,7 +484,8 @@ main(void)
 		cmocka_unit_test(dropped_final_ack),
 		cmocka_unit_test(dropped_inbound_still_sent),
 		cmocka_unit_test(fin_beyond_a_gap_waits),
-		cmocka_unit_test(local_abort_and_causes),
+		cmocka_unit_test(cause_format),
+		cmocka_unit_test(segment_steps),
 		cmocka_unit_test(history_is_bounded),
 	};
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -95,6 +96,25 @@ refuses_other_lines(void **unused)
 	assert_int_equal(peertrace_parse("", &l), -EINVAL);
 }
 
+/* The filter keeps the kernel sockets talking to lwIP's address, compared as the kernel loads daddr. */
+static void
+filters_on_lwips_address(void **unused)
+{
+	static const uint8_t bytes[4] = { 10, 9, 0, 2 };
+	char buf[PEERTRACE_FILTER_MAX], expected[PEERTRACE_FILTER_MAX];
+	uint32_t address, in_memory;
+
+	(void)unused;
+	assert_int_equal(inet_pton(AF_INET, "10.9.0.2", &address), 1);
+	memcpy(&in_memory, bytes, sizeof(in_memory));
+	snprintf(expected, sizeof(expected), "family == 2 && protocol == 6 && daddr == 0x%08x",
+	    (unsigned int)in_memory);
+	assert_string_equal(peertrace_filter(address, buf, sizeof(buf)), expected);
+	/* On this little-endian machine, as the kernel took it in a trace instance. */
+	if (bytes[0] == (uint8_t)in_memory)
+		assert_string_equal(buf, "family == 2 && protocol == 6 && daddr == 0x0200090a");
+}
+
 int
 main(void)
 {
@@ -102,6 +122,7 @@ main(void)
 		cmocka_unit_test(parses_a_listeners_child),
 		cmocka_unit_test(maps_every_state_name),
 		cmocka_unit_test(refuses_other_lines),
+		cmocka_unit_test(filters_on_lwips_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
