@@ -98,7 +98,8 @@ ladder_together(bool outbound)
 bool
 ladder_lost(const struct engine_event *event)
 {
-	return event->fault.action == FAULT_DROP;
+	/* A corrupted segment reaches its receiver, which discards it for its checksum. */
+	return event->fault.action == FAULT_DROP || event->fault.action == FAULT_CORRUPT;
 }
 
 const char *

@@ -38,7 +38,7 @@ void ladder_fault(const struct engine_fault *fault, char *buf, size_t len);
 /* Said of a teardown-2+3 segment, in every format: that its FIN carried the ACK of the first. */
 const char *ladder_together(bool outbound);
 
-/* Whether a fault rule dropped the segment before its receiver. */
+/* Whether a fault rule dropped the segment, or corrupted it so that its receiver discards it. */
 bool ladder_lost(const struct engine_event *event);
 
 /*

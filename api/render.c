@@ -495,6 +495,7 @@ render_stream_event_name(enum engine_stream_kind kind)
 		return "listener";
 	case ENGINE_STREAM_FAULT_FIRED:
 	case ENGINE_STREAM_FAULT_SPENT:
+	case ENGINE_STREAM_FAULT_OVERFLOW:
 		return "fault";
 	}
 	return NULL;
@@ -532,9 +533,11 @@ render_stream_event(const struct engine_stream_event *event)
 		    "at_us", render_u64(event->at_us));
 	case ENGINE_STREAM_FAULT_FIRED:
 	case ENGINE_STREAM_FAULT_SPENT:
+	case ENGINE_STREAM_FAULT_OVERFLOW:
 		return json_pack("{s:I, s:s, s:s, s:s, s:o, s:I}",
 		    "rule", render_u64(event->rule),
-		    "event", event->kind == ENGINE_STREAM_FAULT_FIRED ? "fired" : "spent",
+		    "event", event->kind == ENGINE_STREAM_FAULT_FIRED ? "fired" :
+		    event->kind == ENGINE_STREAM_FAULT_SPENT ? "spent" : "overflow",
 		    "action", faults_action_name(event->action),
 		    "dir", event->outbound ? "out" : "in",
 		    "connection", event->id != 0 ? json_integer(render_u64(event->id)) : json_null(),

@@ -97,6 +97,7 @@ sse_filter_pass(const struct sse_filter *filter, const struct engine_stream_even
 	case ENGINE_STREAM_CONN_REMOVED:
 	case ENGINE_STREAM_FAULT_FIRED:
 	case ENGINE_STREAM_FAULT_SPENT:
+	case ENGINE_STREAM_FAULT_OVERFLOW:
 		return event->id == filter->connection;
 	case ENGINE_STREAM_LISTENER_CREATED:
 	case ENGINE_STREAM_LISTENER_REMOVED:

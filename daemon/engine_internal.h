@@ -22,6 +22,7 @@
 #include "lockorder.h"
 #include "membudget.h"
 #include "stack.h"
+#include "synmemo.h"
 #include "timeline.h"
 
 /* A list is gathered with the core lock held for at most this many entries at a time. */
@@ -124,6 +125,9 @@ struct engine {
 	uint64_t curr_estab;
 	uint64_t retrans_segs;
 	struct faults *faults;
+	uint64_t overflow_warned_us;	/* when a full hold was last logged */
+	uint64_t overflows_unwarned;	/* full-hold overflows since, unlogged */
+	struct synmemo dropped_syns;	/* listener SYNs a rule dropped, for the connection a retry makes */
 	bool stopping;
 	struct timespec started;
 	uint64_t started_unix_us;	/* the wall clock at started, for captures */

@@ -112,7 +112,8 @@ enum engine_stream_kind {
 	ENGINE_STREAM_LISTENER_CREATED,
 	ENGINE_STREAM_LISTENER_REMOVED,
 	ENGINE_STREAM_FAULT_FIRED,	/* a fault rule acted on a segment */
-	ENGINE_STREAM_FAULT_SPENT	/* a fault rule acted for the last time */
+	ENGINE_STREAM_FAULT_SPENT,	/* a fault rule acted for the last time */
+	ENGINE_STREAM_FAULT_OVERFLOW	/* a delay or reorder rule found the hold full and let a segment pass */
 };
 
 struct engine_stream_event {

@@ -240,6 +240,14 @@ faults_decide(struct faults *faults, const struct fault_segment *segment, fault_
 		/* One rule acts on a segment; later ones still count the match. */
 		if (verdict.action != FAULT_NONE || view->matched <= view->spec.skip || !draw(rule))
 			continue;
+		if (segment->hold_full &&
+		    (view->spec.action == FAULT_DELAY || view->spec.action == FAULT_REORDER)) {
+			if (verdict.overflow_rule == 0)
+				verdict.overflow_rule = view->id;
+			if (news != NULL)
+				news(arg, FAULT_NEWS_OVERFLOW, view);
+			continue;
+		}
 		view->applied++;
 		view->spent = spent(view);
 		faults->applied[view->spec.action]++;

@@ -82,18 +82,21 @@ struct fault_segment {
 	uint32_t payload_len;
 	uint16_t local_port;
 	uint16_t remote_port;
+	bool hold_full;		/* the hold has no room for it: delay and reorder rules cannot act */
 };
 
 struct fault_verdict {
 	enum fault_action action;	/* FAULT_NONE: pass */
 	uint64_t rule;
 	uint32_t hold_ms;	/* FAULT_DELAY and FAULT_REORDER: how long, at most */
+	uint64_t overflow_rule;	/* a delay or reorder rule that would have acted but for a full hold, or 0 */
 };
 
 /* What a decision did to a rule, for the event stream. */
 enum fault_news {
 	FAULT_NEWS_FIRED = 0,
 	FAULT_NEWS_SPENT,
+	FAULT_NEWS_OVERFLOW,	/* it would have held the segment, but the hold was full */
 };
 
 typedef void (*fault_news_fn)(void *arg, enum fault_news news, const struct fault_rule_view *rule);
@@ -132,8 +135,11 @@ size_t faults_list(const struct faults *faults, uint64_t after, struct fault_rul
 /*
  * Decides a segment's fate: the first active rule, in id order, that
  * matches it, is past its skip count and wins its draw acts on it. Every
- * active rule that matches counts the match. news (may be NULL) hears of
- * the rule that acted, and of its being spent.
+ * active rule that matches counts the match. A delay or reorder rule that
+ * would act on a segment the hold has no room for only counts the match
+ * (it is neither applied nor spent), and a later rule may act. news (may be
+ * NULL) hears of the rule that acted, of its being spent, and of such an
+ * overflow.
  */
 struct fault_verdict faults_decide(struct faults *faults, const struct fault_segment *segment,
     fault_news_fn news, void *arg);

@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -226,12 +227,20 @@ out:
 	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* Checks each fault rule given at start as the API would; a bad one is a usage error. */
+/*
+ * Checks each fault rule given at start as the API would; a bad one, or more
+ * than the rule cap, is a usage error, found before the TAP is opened.
+ */
 static int
 parse_faults(const struct config *cfg, struct fault_spec *specs)
 {
 	struct problem problem;
 
+	if (cfg->fault_count > cfg->max_fault_rules) {
+		fprintf(stderr, "lwipd: --fault: %zu rules exceed --max-fault-rules %" PRIu32 "\n",
+		    cfg->fault_count, cfg->max_fault_rules);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < cfg->fault_count; i++) {
 		const char *json = cfg->faults[i].json;
 

@@ -16,7 +16,10 @@
  *
  * The rule's "state" is lwIP's state when it handles the segment: for an
  * inbound one the state it finds, for an outbound one the state it sends
- * it in (the ACK of the peer's FIN leaves in TIME_WAIT).
+ * it in (the ACK of the peer's FIN leaves in TIME_WAIT). A listener's SYN
+ * finds LISTEN. One a rule dropped makes no connection: it is remembered
+ * (synmemo.c) and recorded first in the timeline of the connection that
+ * the peer's retransmission makes, which is then labelled a retransmit.
  *
  * The peer's state on a segment is what peerstate_segment() infers, and
  * timeline_rewrite_peer() corrects the segments already recorded when a later one
@@ -30,7 +33,12 @@
  */
 #include "engine_internal.h"
 
+#include <inttypes.h>
 #include <string.h>
+
+#include "log.h"
+
+#define OVERFLOW_WARN_US 10000000u	/* a hold stays full while traffic lasts: one line per 10 s */
 
 struct news_context {
 	struct engine *engine;
@@ -38,15 +46,45 @@ struct news_context {
 	bool outbound;
 };
 
+/* Logs a full hold at most once per OVERFLOW_WARN_US, with the count of those not logged. */
+static void
+warn_overflow(struct engine *engine, const struct fault_rule_view *rule, uint64_t now_us)
+{
+	engine->overflows_unwarned++;
+	if (engine->overflow_warned_us != 0 && now_us - engine->overflow_warned_us < OVERFLOW_WARN_US)
+		return;
+	log_warnx("fault rule %" PRIu64 ": the hold is full (--fault-hold-max, --fault-hold-bytes), "
+	    "so %" PRIu64 " segment(s) passed unheld", rule->id, engine->overflows_unwarned);
+	engine->overflow_warned_us = now_us;
+	engine->overflows_unwarned = 0;
+}
+
+static enum engine_stream_kind
+stream_kind(enum fault_news news)
+{
+	switch (news) {
+	case FAULT_NEWS_FIRED:
+		return ENGINE_STREAM_FAULT_FIRED;
+	case FAULT_NEWS_SPENT:
+		return ENGINE_STREAM_FAULT_SPENT;
+	case FAULT_NEWS_OVERFLOW:
+		break;
+	}
+	return ENGINE_STREAM_FAULT_OVERFLOW;
+}
+
 /* Calls nothing in the glue. */
 static void
 fault_news(void *arg, enum fault_news news, const struct fault_rule_view *rule)
 {
 	struct news_context *ctx = arg;
+	uint64_t now_us = engine_now_us(ctx->engine);
 
+	if (news == FAULT_NEWS_OVERFLOW)
+		warn_overflow(ctx->engine, rule, now_us);
 	events_emit(ctx->engine, (struct engine_stream_event){
-		.kind = news == FAULT_NEWS_FIRED ? ENGINE_STREAM_FAULT_FIRED : ENGINE_STREAM_FAULT_SPENT,
-		.at_us = engine_now_us(ctx->engine),
+		.kind = stream_kind(news),
+		.at_us = now_us,
 		.id = ctx->connection,
 		.rule = rule->id,
 		.action = rule->spec.action,
@@ -99,11 +137,13 @@ decide(struct engine *engine, struct conn *conn, struct stack_segment *segment)
 		.dir = segment->outbound ? FAULT_DIR_OUT : FAULT_DIR_IN,
 		.connection = ctx.connection,
 		.flags = segment->flags,
-		.has_state = conn != NULL,
-		.state = segment->outbound ? segment->state_after : segment->state_before,
+		.has_state = conn != NULL || segment->listener_syn,
+		.state = conn == NULL ? TCPINFO_LISTEN :
+		    segment->outbound ? segment->state_after : segment->state_before,
 		.payload_len = segment->payload_len,
 		.local_port = segment->local_port,
 		.remote_port = segment->remote_port,
+		.hold_full = segment->hold_full,
 	};
 	struct engine_event event;
 
@@ -114,13 +154,22 @@ decide(struct engine *engine, struct conn *conn, struct stack_segment *segment)
 		segment->step = event.step;
 		segment->labelled = true;
 	} else if ((segment->flags & (TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK)) == TCPINFO_FLAG_SYN) {
-		/* A SYN for a listener: its connection does not exist yet. */
-		segment->step = TCPINFO_STEP_HANDSHAKE_1;
+		/* A SYN for a listener: its connection does not exist yet, unless a rule dropped its first. */
+		segment->step = segment->listener_syn && synmemo_has(&engine->dropped_syns, segment,
+		    engine_now_us(engine)) ? TCPINFO_STEP_RETRANSMIT : TCPINFO_STEP_HANDSHAKE_1;
 	}
 	if (segment->drop != TCPINFO_DROP_NONE)
 		return;
 	seen.step = segment->step;
 	segment->fault = faults_decide(engine->faults, &seen, fault_news, &ctx);
+	if (conn == NULL && segment->listener_syn && segment->fault.action == FAULT_DROP) {
+		struct stack_segment lost = *segment;
+
+		/* It finds LISTEN and leaves it so: lwIP never saw it. */
+		lost.state_before = TCPINFO_LISTEN;
+		lost.state_after = TCPINFO_LISTEN;
+		synmemo_remember(&engine->dropped_syns, &lost, engine_now_us(engine));
+	}
 }
 
 /* The bytes of the frame kept: all its headers, then up to --snaplen of payload. */
@@ -141,7 +190,7 @@ event_at(void *timeline, uint64_t number)
 
 /* Records the segment in its connection's timeline and counters, with the peer's state. */
 static void
-record(struct engine *engine, struct conn *conn, const struct stack_segment *segment)
+record(struct engine *engine, struct conn *conn, const struct stack_segment *segment, uint64_t at_us)
 {
 	uint64_t before = conn->entry.counters.retransmits;
 	struct engine_event event = event_of(engine, segment);
@@ -149,6 +198,7 @@ record(struct engine *engine, struct conn *conn, const struct stack_segment *seg
 	struct timeline *timeline;
 	int64_t number;
 
+	event.at_us = at_us;
 	if (segment->labelled) {
 		timeline_relative(&conn->steps, &event);
 		event.step = segment->step;
@@ -193,11 +243,17 @@ segments_on_segment(void *arg, void *owner, struct stack_segment *segment)
 {
 	struct engine *engine = arg;
 	struct conn *conn = owner;
+	struct synmemo_entry lost;
 
 	if (!segment->decided)
 		decide(engine, conn, segment);
-	if (conn != NULL && !held_back(segment))
-		record(engine, conn, segment);
+	if (conn == NULL || held_back(segment))
+		return;
+	/* The listener SYNs a rule dropped go first in the connection their retransmission made. */
+	while (segment->listener_syn &&
+	    synmemo_take(&engine->dropped_syns, segment, engine_now_us(engine), &lost))
+		record(engine, conn, &lost.segment, lost.at_us);
+	record(engine, conn, segment, engine_now_us(engine));
 }
 
 /* The stack's segment_done hook. Calls nothing in the glue. */

@@ -17,8 +17,11 @@
  * frame to lwIP would re-enter it) nor by a thread without the core lock. A
  * timer set from the TAP reader would wait for lwIP's thread to wake on its
  * own (up to its next timer), so arming one also wakes it. A reorder-held frame is due as soon as the next segment of its
- * connection in its direction has passed; the timer then fires at once. A
- * frame the hold has no room for passes unharmed, and is counted.
+ * connection in its direction has passed; the timer then fires at once. The
+ * rules learn before they decide whether the hold has room for the frame: a
+ * delay or reorder rule then does not act on a frame that would not fit,
+ * which passes unharmed (or meets a later rule) and is counted as an
+ * overflow.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -93,9 +96,23 @@ corrupted(const uint8_t *frame, size_t len, const struct frame_tcp *seg)
 	return path.scratch;
 }
 
+/* Before the rules decide: whether the hold has room for the frame. */
+static void
+ask_room(size_t len, struct stack_segment *report)
+{
+	report->hold_full = !holdq_room(path.held, len);
+}
+
+/* After they decided: a hold rule that found no room. */
+static void
+count_overflow(const struct stack_segment *report)
+{
+	stack_state.totals.hold_overflows += report->fault.overflow_rule != 0;
+}
+
 /*
- * Holds a frame its verdict holds back. Returns false when the hold is full:
- * the frame then goes on as if no rule had matched, counted as an overflow.
+ * Holds a frame its verdict holds back. Returns false when no memory is
+ * left for the copy: the frame then goes on as if no rule had matched.
  */
 static bool
 hold(const uint8_t *frame, size_t len, const struct frame_tcp *seg, struct stack_segment *report)
@@ -106,7 +123,6 @@ hold(const uint8_t *frame, size_t len, const struct frame_tcp *seg, struct stack
 	    report->fault.action == FAULT_REORDER, report, sizeof(*report));
 
 	if (rc < 0) {
-		stack_state.totals.hold_overflows++;
 		report->fault.action = FAULT_NONE;
 		report->released = true;
 		return false;
@@ -160,12 +176,14 @@ faultpath_output(const uint8_t *frame, size_t len)
 
 	if (frame_parse_tcp(frame, len, &seg) < 0)
 		return tapnetif_write(frame, len);
+	ask_room(len, &report);
 	glue_segment_out(&seg, &report);
+	count_overflow(&report);
 	if ((report.fault.action == FAULT_DELAY || report.fault.action == FAULT_REORDER) &&
 	    hold(frame, len, &seg, &report))
 		return ERR_OK;	/* lwIP takes it as sent */
 	if (report.released)
-		glue_segment_out(&seg, &report);	/* an overflow: recorded as it goes */
+		glue_segment_out(&seg, &report);	/* not held, for want of memory: recorded as it goes */
 	return send_out(frame, len, &seg, &report);
 }
 
@@ -202,8 +220,12 @@ faultpath_input(const uint8_t *frame, size_t len, const struct frame_tcp *seg)
 {
 	struct stack_segment report = { 0 };
 	struct glue_rx rx = { 0 };
+	int rc;
 
-	if (glue_rx_segment(seg, &rx, &report) < 0) {
+	ask_room(len, &report);
+	rc = glue_rx_segment(seg, &rx, &report);
+	count_overflow(&report);
+	if (rc < 0) {
 		/* A full backlog drops the SYN, as a kernel does; the peer retries. */
 		stack_state.iface.rx_dropped++;
 		return;

@@ -107,13 +107,19 @@ holdq_free(struct holdq *q)
 	free(q);
 }
 
+bool
+holdq_room(const struct holdq *q, size_t len)
+{
+	return q->count < q->max_frames && len <= q->max_bytes - q->bytes;
+}
+
 int
 holdq_hold(struct holdq *q, const uint8_t *frame, size_t len, bool outbound, uint64_t key,
     uint64_t now_ms, uint32_t hold_ms, bool awaits_next, const void *meta, size_t meta_len)
 {
 	struct holdq_frame *held;
 
-	if (q->count >= q->max_frames || len > q->max_bytes - q->bytes)
+	if (!holdq_room(q, len))
 		return -ENOBUFS;
 	held = malloc(sizeof(*held) + meta_len);
 	if (held == NULL)

@@ -35,6 +35,9 @@ struct holdq *holdq_new(size_t max_frames, size_t max_bytes);
 /* Frees the queue and every frame still held. Accepts NULL. */
 void holdq_free(struct holdq *q);
 
+/* Whether a frame of len bytes fits within the bounds now. */
+bool holdq_room(const struct holdq *q, size_t len);
+
 /*
  * Holds a copy of the frame and of meta until now_ms + hold_ms, or, with
  * awaits_next, until the next segment of key in the same direction passed

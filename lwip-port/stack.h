@@ -58,6 +58,10 @@ struct stack_segment {
 	enum tcpinfo_step step;
 	struct fault_verdict fault;
 	enum tcpinfo_drop drop;	/* set by the glue before the hook: dropped by RFC 9293's rules */
+	bool hold_full;		/* set by the glue before the hook: no room to hold it for delay or reorder */
+	/* Set by the glue before the hook: a SYN a listener owns, handled in LISTEN, and its peer's address. */
+	bool listener_syn;
+	uint32_t remote_ip;	/* network byte order; with listener_syn only */
 	bool released;		/* a held segment on its way at last */
 	bool copy;		/* the second of a duplicated segment */
 	/*

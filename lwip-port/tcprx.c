@@ -64,6 +64,14 @@ count_arrival(const struct frame_tcp *seg, const struct stack_segment *report)
 	totals->in_errs += !seg->checksum_ok || report->fault.action == FAULT_CORRUPT;
 }
 
+/* A SYN that one of lwIP's listeners handles: lwIP's state for it is LISTEN. */
+static bool
+listener_syn(const struct frame_tcp *seg)
+{
+	return (seg->flags & (TCPINFO_FLAG_SYN | TCPINFO_FLAG_ACK | TCPINFO_FLAG_RST)) ==
+	    TCPINFO_FLAG_SYN && glue_listening(seg->dst_port);
+}
+
 /*
  * An inbound segment the gate let through, or a held one released:
  * matched to its connection, checked against RFC 9293's rules, decided on
@@ -83,8 +91,11 @@ glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_se
 		stack_state.totals.in_rfc_drops += report->drop != TCPINFO_DROP_NONE;
 	}
 	if (rx->t == NULL) {
-		if (!report->decided)
+		if (!report->decided) {
+			report->listener_syn = listener_syn(seg);
+			report->remote_ip = seg->src_ip;
 			glue_report_segment(NULL, seg, false, report);
+		}
 		count_arrival(seg, report);
 		if (!passes(report))
 			return 0;

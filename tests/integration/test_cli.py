@@ -113,6 +113,23 @@ def test_a_bad_fault_rule_names_its_member(lwipd_bin, tmp_path):
     assert (cp.returncode, cp.stderr) == (0, ""), cp
 
 
+def test_more_fault_rules_than_the_cap_exit_2(lwipd_bin, tmp_path):
+    rule = '{"dir":"in","action":"drop"}'
+    line = "lwipd: --fault: 3 rules exceed --max-fault-rules 2\n"
+    # Without --check too: refused before the (missing) namespace or the TAP is touched.
+    for check in (["--check"], ["--netns", "lwipd-t-no-such-ns"]):
+        cp = run_lwipd(lwipd_bin, ["--tap", "tap0", "--address", "10.9.0.2/24",
+                                   "--max-fault-rules", "2"] + check + ["--fault", rule] * 3)
+        assert (cp.returncode, cp.stderr) == (2, line), cp
+    conf = tmp_path / "faults.conf"
+    conf.write_text("tap = tap0\naddress = 10.9.0.2/24\nmax-fault-rules = 2\n" +
+                    "fault = %s\n" % rule * 3)
+    cp = run_lwipd(lwipd_bin, ["--config", str(conf), "--check"])
+    assert (cp.returncode, cp.stderr) == (2, line), cp
+    cp = run_lwipd(lwipd_bin, ["--config", str(conf), "--check", "--max-fault-rules", "3"])
+    assert (cp.returncode, cp.stderr) == (0, ""), cp
+
+
 def test_missing_value_exits_2(lwipd_bin, netns):
     cp = run_lwipd(lwipd_bin, ["--netns", netns.name, "--address", "10.9.0.2/24", "--tap"])
     lines = [line for line in cp.stderr.splitlines() if line.strip()]

@@ -55,6 +55,24 @@ def test_good_file_runs_the_daemon(request, lwipd_bin, netns, tmp_path):
     assert iface["mac"] == "02:00:00:00:00:42", iface
 
 
+def test_fault_lines_make_rules_at_start(request, lwipd_bin, netns, tmp_path):
+    conf = write(tmp_path, "\n".join([
+        "tap = tap0",
+        "address = %s/%d" % (LWIP_IP, PREFIX),
+        "netns = %s" % netns.name,
+        "listen = 127.0.0.1:0",
+        'fault = {"dir":"out","action":"drop","count":0,"probability":0.01,"seed":5}',
+        'fault = {"dir":"in","match":{"flags":"SYN","state":"LISTEN"},"action":"delay","delay_ms":300}',
+    ]) + "\n")
+    d = start(request, lwipd_bin, tmp_path, ["--config", conf])
+    rules = d.get("/v1/faults").json()["faults"]
+    assert [(f["id"], f["dir"], f["action"], f["count"], f["state"]) for f in rules] == [
+        (1, "out", "drop", 0, "active"), (2, "in", "delay", 1, "active")], rules
+    assert rules[0]["probability"] == 0.01 and rules[0]["seed"] == 5, rules[0]
+    assert rules[1]["match"] == {"flags": "SYN", "state": "LISTEN"}, rules[1]
+    assert rules[1]["delay_ms"] == 300, rules[1]
+
+
 @pytest.mark.parametrize("flags_first", [True, False], ids=["flags-before", "flags-after"])
 def test_flags_override_the_file(request, lwipd_bin, netns, tmp_path, flags_first):
     conf = write(tmp_path, "tap = tap0\naddress = 10.9.0.77/24\nmac = 02:00:00:00:00:01\n"

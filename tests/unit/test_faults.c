@@ -99,7 +99,7 @@ each_criterion_must_hold(void **unused)
 }
 
 struct news_log {
-	int fired, spent;
+	int fired, spent, overflow;
 	uint64_t last_rule;
 };
 
@@ -110,8 +110,10 @@ record_news(void *arg, enum fault_news news, const struct fault_rule_view *rule)
 
 	if (news == FAULT_NEWS_FIRED)
 		log->fired++;
-	else
+	else if (news == FAULT_NEWS_SPENT)
 		log->spent++;
+	else
+		log->overflow++;
 	log->last_rule = rule->id;
 }
 
@@ -143,6 +145,48 @@ skip_then_count_then_spent(void **unused)
 	assert_true(view.spent);
 	assert_int_equal(view.matched, 4);	/* a spent rule stops counting */
 	assert_int_equal(view.applied, 2);
+	faults_free(faults);
+}
+
+static void
+a_full_hold_leaves_a_delay_rule_unapplied(void **unused)
+{
+	struct faults *faults = faults_new(2, 1);
+	struct fault_spec delay = drop_rule(FAULT_DIR_IN), drop = drop_rule(FAULT_DIR_IN);
+	struct fault_segment seg = segment(FAULT_DIR_IN, TCPINFO_FLAG_ACK);
+	struct fault_rule_view first, second;
+	struct fault_verdict verdict;
+	struct news_log log = { 0 };
+
+	(void)unused;
+	delay.action = FAULT_DELAY;
+	delay.delay_ms = 100;
+	assert_int_equal(faults_add(faults, &delay, &first), 0);
+	assert_int_equal(faults_add(faults, &drop, &second), 0);
+	seg.hold_full = true;
+	verdict = faults_decide(faults, &seg, record_news, &log);
+	/* The delay rule only counts the match; the drop rule after it acts. */
+	assert_int_equal(verdict.action, FAULT_DROP);
+	assert_int_equal(verdict.rule, second.id);
+	assert_int_equal(verdict.overflow_rule, first.id);
+	assert_int_equal(log.overflow, 1);
+	assert_int_equal(faults_get(faults, first.id, &first), 0);
+	assert_int_equal(first.matched, 1);
+	assert_int_equal(first.applied, 0);
+	assert_false(first.spent);
+	seg.hold_full = false;
+	verdict = faults_decide(faults, &seg, record_news, &log);
+	assert_int_equal(verdict.action, FAULT_DELAY);
+	assert_int_equal(verdict.overflow_rule, 0);
+	assert_int_equal(faults_get(faults, first.id, &first), 0);
+	assert_int_equal(first.applied, 1);
+	assert_true(first.spent);
+
+	uint64_t applied[FAULT_ACTION_COUNT];
+
+	faults_applied(faults, applied);
+	assert_int_equal(applied[FAULT_DELAY], 1);
+	assert_int_equal(applied[FAULT_DROP], 1);
 	faults_free(faults);
 }
 
@@ -252,6 +296,7 @@ main(void)
 		cmocka_unit_test(rules_get_ids_in_order_and_a_cap),
 		cmocka_unit_test(each_criterion_must_hold),
 		cmocka_unit_test(skip_then_count_then_spent),
+		cmocka_unit_test(a_full_hold_leaves_a_delay_rule_unapplied),
 		cmocka_unit_test(the_first_rule_acts_and_later_ones_count),
 		cmocka_unit_test(a_seed_repeats_its_draws),
 		cmocka_unit_test(rules_without_a_seed_get_different_ones),

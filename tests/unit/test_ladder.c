@@ -126,6 +126,28 @@ test_lost_inbound(void **state)
 	builder_free(&b);
 }
 
+/* A corrupted segment is lost too: its receiver discards it for its checksum. */
+static void
+test_corrupted_is_lost(void **state)
+{
+	struct builder b;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	builder_init(&b, ENGINE_ORIGIN_ACTIVE, TCPINFO_ESTABLISHED);
+	add_segment(&b, 5, OUT, PSH | ACK, 1, 1, 5, TCPINFO_ESTABLISHED, TCPINFO_ESTABLISHED,
+	    TCPINFO_STEP_DATA);
+	b.events[b.timeline.count - 1].fault = (struct engine_fault){
+		.action = FAULT_CORRUPT, .rule = 4 };
+	assert_int_equal(ladder_render(&b.timeline, &text, &len), 0);
+	assert_terminal_safe(text, len);
+	assert_non_null(strstr(text, " --x <SEQ=1><ACK=1><CTL=PSH,ACK><LEN=5>"));
+	assert_non_null(strstr(text, "(corrupted by fault rule 4)\n"));
+	free(text);
+	builder_free(&b);
+}
+
 /* Huge numbers, every flag, unknown relative numbers and long causes still fit. */
 static void
 test_extremes_fit(void **state)
@@ -246,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_golden_three_segment_close),
 		cmocka_unit_test(test_golden_dropped_final_ack),
 		cmocka_unit_test(test_lost_inbound),
+		cmocka_unit_test(test_corrupted_is_lost),
 		cmocka_unit_test(test_extremes_fit),
 		cmocka_unit_test(test_dropped_marked),
 		cmocka_unit_test(test_bad_values_refused),
