@@ -76,6 +76,7 @@ static const char *const drop_names[TCPINFO_DROP_COUNT] = {
 	[TCPINFO_DROP_NO_ACK] = "rfc9293:no-ack",
 	[TCPINFO_DROP_SYN_FIN] = "rfc9293:syn-fin",
 	[TCPINFO_DROP_SYN_RST] = "rfc9293:syn-rst",
+	[TCPINFO_DROP_HALF_SPACE] = "rfc9293:half-space",
 };
 
 const char *

@@ -106,6 +106,7 @@ enum tcpinfo_drop {
 	TCPINFO_DROP_NO_ACK,	/* "rfc9293:no-ack": no ACK in a synchronized state (3.10.7.4) */
 	TCPINFO_DROP_SYN_FIN,	/* "rfc9293:syn-fin": no state accepts SYN with FIN */
 	TCPINFO_DROP_SYN_RST,	/* "rfc9293:syn-rst": nor SYN with RST */
+	TCPINFO_DROP_HALF_SPACE,	/* "rfc9293:half-space": 2^31 from rcv_nxt, in no window (3.10.7.4) */
 	TCPINFO_DROP_COUNT
 };
 

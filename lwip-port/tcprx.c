@@ -32,6 +32,20 @@ rfc_drop(const struct frame_tcp *seg, const struct stack_tcp *t)
 	return TCPINFO_DROP_NONE;
 }
 
+/*
+ * Whether lwIP 2.1.3 would abort on a segment of t with sequence number seq:
+ * one exactly 2^31 from rcv_nxt fails the "insane offset!" assertion in
+ * tcp_receive() (for a FIN), whose wrap-around comparison takes it for one
+ * that overlaps rcv_nxt. No sequence number that far is in a window (RFC
+ * 9293's acceptability test), so such a segment never reaches lwIP, even
+ * with --lwip-raw.
+ */
+static bool
+half_space_away(const struct stack_tcp *t, uint32_t seq)
+{
+	return t != NULL && !t->gone && t->pcb != NULL && seq - t->pcb->rcv_nxt == 0x80000000u;
+}
+
 /* Whether the segment arrives now: a fault rule neither lost it nor holds it. */
 static bool
 arrives(const struct stack_segment *report)
@@ -86,8 +100,10 @@ glue_rx_segment(const struct frame_tcp *seg, struct glue_rx *rx, struct stack_se
 	rx->flags = seg->flags;
 	rx->seq = seg->seq;
 	rx->t = glue_segment_owner(seg, false);
-	if (!report->decided && !stack_state.lwip_raw) {
-		report->drop = rfc_drop(seg, rx->t);
+	if (!report->decided) {
+		report->drop = stack_state.lwip_raw ? TCPINFO_DROP_NONE : rfc_drop(seg, rx->t);
+		if (report->drop == TCPINFO_DROP_NONE && half_space_away(rx->t, seg->seq))
+			report->drop = TCPINFO_DROP_HALF_SPACE;
 		stack_state.totals.in_rfc_drops += report->drop != TCPINFO_DROP_NONE;
 	}
 	if (rx->t == NULL) {
@@ -123,21 +139,14 @@ glue_rx_dropped(struct glue_rx *rx)
 }
 
 /*
- * Whether lwIP 2.1.3 would abort on the segment: a FIN whose sequence
- * number is exactly 2^31 from rcv_nxt fails the "insane offset!" assertion
- * in tcp_receive(), whose wrap-around comparison takes it for one that
- * overlaps rcv_nxt. No sequence number that far is in a window (RFC 9293's
- * acceptability test), so such a segment never reaches lwIP, even with
- * --lwip-raw. Checked just before lwIP, as a held segment's rcv_nxt moves.
+ * Whether lwIP would abort on the segment now (see half_space_away()). A
+ * segment is checked when it arrives; one a fault rule held is checked
+ * again here, just before lwIP, since rcv_nxt moved meanwhile.
  */
 bool
 glue_rx_unsafe(const struct glue_rx *rx)
 {
-	const struct stack_tcp *t = rx->t;
-
-	if (t == NULL || rx->passive || t->gone || t->pcb == NULL)
-		return false;
-	return rx->seq - t->pcb->rcv_nxt == 0x80000000u;
+	return !rx->passive && half_space_away(rx->t, rx->seq);
 }
 
 /* Just before lwIP handles the frame: what it changes is the frame's doing. */

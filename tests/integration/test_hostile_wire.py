@@ -244,6 +244,9 @@ def test_a_fin_half_the_sequence_space_away_is_dropped(lwipd, start_rawpeer):
     wait_for(lambda: lwipd.stats()["tcp"]["in_rfc_drops"] == before + 1, "the FIN counted as dropped")
     assert lwipd.proc.poll() is None, lwipd.stderr()
     assert lwipd.conn(cid)["state"] == "ESTABLISHED"
+    fin = [e for e in timeline_segments(lwipd, cid) if "F" in e["flags"]]
+    assert fin and fin[0]["dropped"] == "rfc9293:half-space", fin
+    assert fin[0]["state_before"] == fin[0]["state_after"] == "ESTABLISHED", fin
     # The connection goes on: its real FIN is taken.
     rp.send(45300, LISTEN_PORT, "FA", seq=Y + 1, ack=isn + 1)
     lwipd.wait_state(cid, "CLOSE_WAIT")
