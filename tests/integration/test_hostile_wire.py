@@ -5,9 +5,12 @@ lwIP 2.1.3 reassembles IPv4 fragments inside ip4_input, behind the daemon's
 frame parser, so lwipd drops fragments before lwIP and counts them in
 rx_fragments; frames whose headers do not parse go to rx_malformed, and
 protocols other than IPv4 and ARP to rx_other. The segments are crafted with
-scapy by crafted.RawPeer (10.9.0.3), which the kernel ignores.
+scapy by crafted.RawPeer (10.9.0.3), which the kernel ignores. After every
+test the daemon must still run, stop cleanly, and have tracked every PCB
+lwIP held.
 """
 
+import re
 import time
 
 import pytest
@@ -18,6 +21,21 @@ from helpers import wait_for
 LISTEN_PORT = 9000
 Y = 3000000000          # RawPeer's initial sequence number
 M = 2 ** 32
+
+
+@pytest.fixture(autouse=True)
+def every_pcb_tracked(request, netns, start_daemon):
+    """After each test, the daemons it started still run, stop on SIGTERM,
+    and every PCB lwIP held at the end was one lwipd tracked (lwipd walks
+    lwIP's lists when it stops and logs what it found there)."""
+    yield
+    for d in getattr(request.node, "_lwipd_daemons", []):
+        if d.proc is None or d.expected_exit:
+            continue
+        assert d.proc.poll() is None, d.stderr()
+        assert d.terminate() == 0, d.stderr()
+        assert re.search(r"ended the \d+ connections lwIP held, 0 of them untracked", d.stderr()), \
+            d.stderr()
 
 
 def counters(d):
@@ -291,3 +309,66 @@ def test_a_small_mss_or_window_after_data_was_queued(lwipd, start_rawpeer, mss, 
     # lwIP cuts at half the largest window when that is smaller, and not 0.
     assert max(sizes) <= (mss if window // 2 == 0 else min(mss, window // 2)), sizes
     assert lwipd.get("/healthz").status == 200
+
+
+def test_a_syn_without_mss_gets_rfc_9293s_default(lwipd, start_rawpeer):
+    """A SYN with no options: lwIP answers, and sends at most 536 bytes a
+    segment, RFC 9293's default send MSS."""
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    rp.send(45400, LISTEN_PORT, "S", seq=Y)
+    _, synack = rp.wait_segment(lambda s: s.dport == 45400 and s.has("SA"), "the SYN+ACK")
+    rp.send(45400, LISTEN_PORT, "A", seq=Y + 1, ack=synack.seq + 1)
+    conn = wait_for(lambda: next((c for c in lwipd.conns() if c["remote"]["port"] == 45400 and
+                                  c["state"] == "ESTABLISHED"), None), "ESTABLISHED")
+    assert conn["tcb"]["mss"] == 536, conn["tcb"]
+    lwipd.send(conn["id"], {"size": 2000})
+    rp.wait_segment(lambda s: s.dport == 45400 and s.payload, "data")
+    sizes = [len(s.payload) for s in rp.segments if s.dport == 45400 and s.payload]
+    assert max(sizes) <= 536, sizes
+
+
+def test_a_zero_window_holds_data_until_it_opens(lwipd, start_rawpeer):
+    """The peer announces a zero window: lwIP sends no data, only window
+    probes, and sends it all once the window opens."""
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    rp.send(45500, LISTEN_PORT, "S", seq=Y, mss=1460, window=0)
+    _, synack = rp.wait_segment(lambda s: s.dport == 45500 and s.has("SA"), "the SYN+ACK")
+    isn = synack.seq + 1
+    rp.send(45500, LISTEN_PORT, "A", seq=Y + 1, ack=isn, window=0)
+    conn = wait_for(lambda: next((c for c in lwipd.conns() if c["remote"]["port"] == 45500 and
+                                  c["state"] == "ESTABLISHED"), None), "ESTABLISHED")
+    lwipd.send(conn["id"], {"size": 3000})
+    settle()
+    # At most a one-byte window probe may carry data while the window is shut.
+    assert all(len(s.payload) <= 1 for s in rp.segments if s.dport == 45500), rp.describe()
+    assert lwipd.conn(conn["id"])["counters"]["bytes_out"] <= 1
+
+    def acked_all():
+        data = [s for s in rp.segments if s.dport == 45500 and s.payload]
+        top = max([(s.seq - isn) % M + len(s.payload) for s in data] + [0])
+        rp.send(45500, LISTEN_PORT, "A", seq=Y + 1, ack=isn + top, window=64240)
+        return top == 3000
+    wait_for(acked_all, "all 3,000 bytes once the window opened", interval=0.05, timeout=30)
+
+
+@pytest.mark.parametrize("flags", ["", "FPU", "FSRPAUEC", "SR", "SA", "A", "R", "F", "P", "U"])
+def test_odd_flag_combinations(lwipd, start_rawpeer, flags):
+    """Segments with flag combinations scanners use (none, Xmas, all), to a
+    listener and to an established connection: no crash, no connection
+    lwipd does not track, and the established one goes on or is reset as
+    RFC 9293 says."""
+    rp = start_rawpeer(lwipd)
+    lwipd.listen(LISTEN_PORT)
+    cid, isn = established_from_rawpeer(lwipd, rp, 45600)
+    before = lwipd.conns()
+    rp.send(45601, LISTEN_PORT, flags, seq=Y, ack=isn + 1)
+    rp.send(45600, LISTEN_PORT, flags, seq=Y + 1, ack=isn + 1)
+    settle()
+    assert lwipd.proc.poll() is None, lwipd.stderr()
+    assert lwipd.get("/healthz").status == 200
+    # No segment with these flags opens a connection at the listener.
+    assert [c["remote"]["port"] for c in lwipd.conns()] == [c["remote"]["port"] for c in before]
+    state = lwipd.conn(cid)["state"]
+    assert state in ("ESTABLISHED", "CLOSE_WAIT", "CLOSED"), state
