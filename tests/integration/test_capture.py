@@ -162,6 +162,35 @@ def test_live_capture_read_by_tshark_from_a_pipe(lwipd, start_peer, tmp_path):
              "the capture reader to end")
 
 
+def test_live_capture_matches_the_wire(lwipd, start_peer, start_capture, tmp_path):
+    """The live stream's frames of a connection are, in order and byte for
+    byte in their headers, the frames tcpdump saw on the TAP."""
+    cap = start_capture(lwipd.ns)
+    path = tmp_path / "all.pcapng"
+    curl = subprocess.Popen(["curl", "-sN", "-o", str(path),
+                             "http://127.0.0.1:%d/v1/capture" % lwipd.port])
+    try:
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
+                 "the capture reader to start")
+        cid = full_lifecycle(lwipd, lwipd.ns, start_peer, data="live bytes")
+        lport = lwipd.conn(cid)["local"]["port"]
+        count = len(segments(get_timeline(lwipd, cid)))
+        wait_for(lambda: len(of_conn(tshark(path, partial=True), lport)) >= count,
+                 lambda: "%d frames in the live stream" % count)
+    finally:
+        curl.terminate()
+        curl.wait(timeout=10)
+    live = of_conn(tshark(path, partial=True), lport)
+    cap.stop_when(lambda s: len(s) >= count, "the connection's segments")
+    wire = of_conn(tshark(cap.path), lport)
+    assert len(live) == len(wire) == count, (len(live), len(wire), count)
+    for i, (f, w) in enumerate(zip(live, wire)):
+        n = headers_len(w)
+        assert f["raw"][:n] == w["raw"][:n], "frame %d headers differ:\n%s\n%s" % (
+            i, f["raw"][:n].hex(), w["raw"][:n].hex())
+        assert f["len"] == w["len"], (i, f["len"], w["len"])
+
+
 def lwip_part(comment):
     """A comment's lwIP states and step: the peer's states on a segment
     may be rewritten after a live reader got it (README "The peer's state")."""
