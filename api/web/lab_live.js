@@ -34,10 +34,13 @@ async function api(method, path, body) {
 	}
 }
 
+/* Entries asked for per page of a list: the API's largest page. */
+let listPageSize = 10000;
+
 /* A whole list, page by page: each page's Link header names the next one. */
 async function apiList(path, key) {
 	const items = [];
-	for (let next = path + "?limit=10000"; next;) {
+	for (let next = path + "?limit=" + listPageSize; next;) {
 		const res = await api("GET", next);
 		if (!res.ok)
 			return res;

@@ -328,6 +328,43 @@ def test_reload_while_connections_change(lab, start_peer):
     assert lab.console_errors() == []
 
 
+def requested_urls(driver):
+    """The URLs the page asked for since the last call (Chromium's network log)."""
+    urls = []
+    for e in driver.get_log("performance"):
+        msg = json.loads(e["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def test_lists_follow_the_link_to_the_next_page(lwipd, start_peer, shared_browser):
+    """The page reads a list page by page, following each answer's Link:
+    with two entries a page, all five connections and three listeners
+    are listed."""
+    start_peer(lwipd.ns, PEER_PORT, "hold")
+    for _ in range(5):
+        lwipd.open_conn()
+    for port in (9101, 9102, 9103):
+        lwipd.listen(port)
+    lab = Lab(shared_browser, lwipd)
+    lab.open()
+    api = wait_for(lambda: (lambda c: c if all(s == "ESTABLISHED" for s in c.values()) else None)(
+        {c["id"]: c["state"] for c in lwipd.conns()}), "five ESTABLISHED connections")
+    assert len(api) == 5, api
+    requested_urls(shared_browser)
+    lab.driver.execute_script("listPageSize = 2; resync(); refreshListeners();")
+    lab.wait(lambda: lab.listed() == api,
+             lambda: "the page's list %s to be the API's %s" % (lab.listed(), api))
+    lab.wait(lambda: len(lab.find_all("#listeners li")) == 3,
+             lambda: "three listeners listed: %s" % lab.find("#listeners").text)
+    urls = requested_urls(shared_browser)
+    follow = [u for u in urls if "/v1/connections?" in u and "after=" in u]
+    assert len(follow) >= 2, urls       # pages two and three of five connections
+    assert any("/v1/listeners?" in u and "after=" in u for u in urls), urls
+    assert lab.console_errors() == []
+
+
 def test_fault_marks_the_lost_final_ack(lab, start_peer):
     lwipd = lab.daemon
     start_peer(lwipd.ns, PEER_PORT, "echo")
