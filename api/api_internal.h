@@ -33,6 +33,7 @@
 #define API_BATCHES_PATH "/v1/batches"
 
 struct sse_hub;
+struct capture_hub;
 struct gate;
 
 struct api_server {
@@ -46,6 +47,7 @@ struct api_server {
 	unsigned int max_waiters;
 	struct token token;		/* len 0: none required */
 	struct sse_hub *hub;
+	struct capture_hub *captures;	/* the live capture streams, for the gate's sweep */
 	struct metrics_http http;	/* libmicrohttpd's thread only */
 };
 

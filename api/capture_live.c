@@ -15,14 +15,17 @@
  * lost. The engine drops a reader that falls behind and calls its behind
  * callback, which shuts the socket down, so even a client that stopped
  * reading ends; engine_stop wakes every reader before api_stop, and a
- * woken reader then ends its stream.
+ * woken reader then ends its stream. A client that hangs up is found by
+ * the hub's sweep (the gate's tick), which ends its stream the same way.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <utlist.h>
 
 #include "capture_file.h"
 #include "capture_live.h"
@@ -39,7 +42,16 @@
 /* What libmicrohttpd asks the reader for at most. */
 #define CAPTURE_READ_SIZE 16384
 
+struct capture_hub {
+	pthread_mutex_t lock;		/* guards the list */
+	struct capture_stream *streams;
+};
+
 struct capture_stream {
+	struct capture_hub *hub;
+	struct capture_stream *prev, *next;	/* in hub->streams */
+	int fd;				/* the request's socket, for the sweep; -1 unknown */
+	bool hung_up;			/* the sweep found its client gone (under lock) */
 	struct engine *engine;
 	struct engine_capture_reader *reader;
 	pthread_mutex_t lock;		/* guards the pump's flags */
@@ -78,18 +90,108 @@ wake_stream(void *arg)
 	stream_unlock(stream);
 }
 
-/* The engine dropped the reader: end the request even if its client reads no more. */
+/* Ends the request even if its client reads no more: its socket fails, and a wake lets libmicrohttpd see it. */
+static void
+stream_end(struct capture_stream *stream)
+{
+	if (stream->fd >= 0)
+		shutdown(stream->fd, SHUT_RDWR);
+	wake_stream(stream);
+}
+
+/* The engine dropped the reader. */
 static void
 stream_behind(void *arg)
 {
-	struct capture_stream *stream = arg;
-	const union MHD_ConnectionInfo *info;
-
 	log_warnx("api: dropping a capture reader that fell behind");
-	info = MHD_get_connection_info(stream->pump.connection, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (info != NULL)
-		shutdown(info->connect_fd, SHUT_RDWR);
-	wake_stream(stream);
+	stream_end(arg);
+}
+
+static void
+hub_lock(struct capture_hub *hub)
+{
+	lockorder_acquire(LOCKORDER_CAPTURE_HUB);
+	pthread_mutex_lock(&hub->lock);
+}
+
+static void
+hub_unlock(struct capture_hub *hub)
+{
+	pthread_mutex_unlock(&hub->lock);
+	lockorder_release(LOCKORDER_CAPTURE_HUB);
+}
+
+int
+capture_hub_new(struct capture_hub **out)
+{
+	struct capture_hub *hub = calloc(1, sizeof(*hub));
+
+	if (hub == NULL)
+		return -ENOMEM;
+	if (pthread_mutex_init(&hub->lock, NULL) != 0) {
+		free(hub);
+		return -ENOMEM;
+	}
+	*out = hub;
+	return 0;
+}
+
+void
+capture_hub_free(struct capture_hub *hub)
+{
+	if (hub == NULL)
+		return;
+	pthread_mutex_destroy(&hub->lock);
+	free(hub);
+}
+
+/* Whether the stream's reader is suspended, waiting for frames, and not yet found hung up. */
+static bool
+stream_waiting(struct capture_stream *stream)
+{
+	bool waiting;
+
+	stream_lock(stream);
+	waiting = stream->pump.suspended && !stream->hung_up;
+	stream_unlock(stream);
+	return waiting;
+}
+
+/* The pump's stopping test, under the stream's lock: a hung-up stream ends rather than suspends again. */
+static bool
+stream_hung_up(void *arg)
+{
+	struct capture_stream *stream = arg;
+
+	return stream->hung_up;
+}
+
+void
+capture_hub_sweep(struct capture_hub *hub)
+{
+	struct pollfd polls[ENGINE_CAPTURE_READERS_MAX];
+	struct capture_stream *watched[ENGINE_CAPTURE_READERS_MAX];
+	struct capture_stream *stream;
+	nfds_t n = 0;
+
+	hub_lock(hub);
+	DL_FOREACH(hub->streams, stream) {
+		if (n == ENGINE_CAPTURE_READERS_MAX || stream->fd < 0 || !stream_waiting(stream))
+			continue;
+		polls[n] = (struct pollfd){ .fd = stream->fd, .events = POLLRDHUP };
+		watched[n++] = stream;
+	}
+	if (n > 0 && poll(polls, n, 0) > 0) {
+		for (nfds_t i = 0; i < n; i++) {
+			if (polls[i].revents == 0)
+				continue;
+			stream_lock(watched[i]);
+			watched[i]->hung_up = true;
+			stream_unlock(watched[i]);
+			stream_end(watched[i]);
+		}
+	}
+	hub_unlock(hub);
 }
 
 /*
@@ -134,6 +236,7 @@ static const struct stream_pump_ops pump_ops = {
 	.fill = stream_fill,
 	.lock = stream_lock,
 	.unlock = stream_unlock,
+	.stopping = stream_hung_up,
 };
 
 /* libmicrohttpd's content reader. */
@@ -154,13 +257,17 @@ stream_free(void *cls)
 
 	/* After this no wake runs or will run, so the stream may go. */
 	engine_capture_close(stream->engine, stream->reader);
+	hub_lock(stream->hub);
+	DL_DELETE(stream->hub->streams, stream);
+	hub_unlock(stream->hub);
 	pthread_mutex_destroy(&stream->lock);
 	free(stream);
 }
 
 int
-capture_live_response(struct engine *engine, struct MHD_Connection *connection,
-    const char *ifname, const char *description, uint64_t conn_id, struct MHD_Response **out)
+capture_live_response(struct capture_hub *hub, struct engine *engine,
+    struct MHD_Connection *connection, const char *ifname, const char *description,
+    uint64_t conn_id, struct MHD_Response **out)
 {
 	struct pcapng_interface iface = {
 		.name = ifname,
@@ -168,6 +275,7 @@ capture_live_response(struct engine *engine, struct MHD_Connection *connection,
 		.application = CAPTURE_APPLICATION,
 		.snaplen = ENGINE_FRAME_HEADERS_MAX + ENGINE_SNAPLEN_MAX,
 	};
+	const union MHD_ConnectionInfo *info;
 	struct MHD_Response *response;
 	struct capture_stream *stream;
 	int rc;
@@ -175,6 +283,9 @@ capture_live_response(struct engine *engine, struct MHD_Connection *connection,
 	stream = calloc(1, sizeof(*stream));
 	if (stream == NULL)
 		return -ENOMEM;
+	stream->hub = hub;
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	stream->fd = info != NULL ? info->connect_fd : -1;
 	stream->engine = engine;
 	stream->pump = (struct stream_pump){ .ops = &pump_ops, .owner = stream,
 	    .connection = connection, .data = stream->out };
@@ -194,6 +305,9 @@ capture_live_response(struct engine *engine, struct MHD_Connection *connection,
 		rc = -ENOMEM;
 		goto close_reader;
 	}
+	hub_lock(hub);
+	DL_APPEND(hub->streams, stream);
+	hub_unlock(hub);
 	*out = response;
 	return 0;
 close_reader:

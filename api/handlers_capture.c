@@ -65,8 +65,8 @@ handlers_capture(const struct call *call, struct reply *reply, struct problem *e
 			return errors_engine(result, &subject, err);
 	}
 	capture_describe(&iface, id != 0 ? &conn : NULL, description, sizeof(description));
-	rc = capture_live_response(call->engine, call->connection, iface.name, description, id,
-	    &reply->stream);
+	rc = capture_live_response(call->server->captures, call->engine, call->connection, iface.name,
+	    description, id, &reply->stream);
 	switch (rc) {
 	case 0:
 		break;

@@ -51,6 +51,7 @@
 
 #include "api.h"
 #include "api_internal.h"
+#include "capture_live.h"
 #include "errors.h"
 #include "gate.h"
 #include "log.h"
@@ -352,6 +353,7 @@ sweep_streams(void *arg)
 	struct api_server *server = arg;
 
 	sse_hub_sweep(server->hub);
+	capture_hub_sweep(server->captures);
 }
 
 /* The gate hands over its socket pair's other end: libmicrohttpd owns fd from here, even refused. */
@@ -509,6 +511,8 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 			goto fail;
 	}
 	rc = sse_hub_new(engine, &server->hub);
+	if (rc == 0)
+		rc = capture_hub_new(&server->captures);
 	if (rc != 0)
 		goto fail;
 	rc = start_daemon(cfg, server);
@@ -526,6 +530,7 @@ api_start(const struct api_config *cfg, struct engine *engine, struct api_server
 fail:
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
+	capture_hub_free(server->captures);
 	sse_hub_free(server->hub);
 	explicit_bzero(&server->token, sizeof(server->token));
 	pthread_cond_destroy(&server->drained);
@@ -572,7 +577,8 @@ api_stop(struct api_server *server)
 	MHD_stop_daemon(server->daemon);
 	/* The gate's thread sweeps the hub on its tick until it is joined, so the gate goes first. */
 	gate_free(server->gate);
-	/* Stopping destroyed every stream's response, so the hub is empty. */
+	/* Stopping destroyed every stream's response, so the hubs are empty. */
+	capture_hub_free(server->captures);
 	sse_hub_free(server->hub);
 	explicit_bzero(&server->token, sizeof(server->token));
 	pthread_cond_destroy(&server->drained);

@@ -4,8 +4,9 @@
  * LOCK ORDER. A thread may take, in this order and never against it:
  *   1. lwIP's core lock (stack_lock; lwIP's own thread holds it while it
  *      runs timers and the engine's hooks),
- *   2. the SSE hub's lock (api/sse.c), or a live capture stream's
- *      (api/capture_live.c), never both,
+ *   2. the SSE hub's lock (api/sse.c), or the live capture hub's and
+ *      then a live capture stream's (api/capture_live.c), never the SSE
+ *      hub's with a capture lock,
  *   3. libmicrohttpd's internal locks (taken by MHD_resume_connection and
  *      the other MHD_* calls).
  * So the engine's wake callbacks, which run with the core lock held, may
@@ -25,6 +26,7 @@
 enum lockorder_level {
 	LOCKORDER_CORE = 0,
 	LOCKORDER_SSE_HUB,
+	LOCKORDER_CAPTURE_HUB,
 	LOCKORDER_CAPTURE_STREAM,
 	LOCKORDER_LEVEL_COUNT
 };

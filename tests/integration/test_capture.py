@@ -260,6 +260,30 @@ def test_live_capture_of_one_connection_and_the_limits(lwipd, start_peer):
         for s in streams:
             s.terminate()
             s.wait(timeout=10)
+    # Hung up while no frame comes, the eight free their slots without one.
+    wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 0,
+             "the readers of gone clients to end")
+
+
+def test_a_reader_whose_client_hangs_up_ends_with_no_frame(lwipd):
+    """A suspended reader is woken only by frames; one whose client hangs
+    up while the interface is silent must still end and free its slot
+    (--max-capture-readers), found by the gate's sweep. IPv6 is off on the
+    kernel's side so that no frame comes."""
+    lwipd.ns.run("sysctl", "-qw", "net.ipv6.conf.tap0.disable_ipv6=1")
+    curl = subprocess.Popen(["curl", "-sN", "-o", "/dev/null",
+                             "http://127.0.0.1:%d/v1/capture" % lwipd.port])
+    try:
+        wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 1,
+                 "the capture reader to start")
+        frames = lwipd.interface()["counters"]
+    finally:
+        curl.kill()
+        curl.wait(timeout=10)
+    wait_for(lambda: lwipd.get("/v1/stats").json()["capture"]["readers"] == 0,
+             "the reader of the gone client to end")
+    assert lwipd.interface()["counters"]["rx_frames"] == frames["rx_frames"], \
+        "a frame came: the test shows nothing"
 
 
 def test_a_capture_reader_that_falls_behind_is_dropped(netns, start_daemon, start_peer):
