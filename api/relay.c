@@ -120,7 +120,7 @@ forward_request(struct relay *r, char *scratch, const struct httphead *head, siz
 	r->seen = 0;
 	r->deadline_ms = now + r->timeout_ms;
 	if (pass(r->server_fd, &r->to_server, &r->to_server_len, scratch, take) != 0)
-		r->server_eof = true;
+		r->server_unwritable = true;
 	return 1;
 }
 
@@ -133,14 +133,19 @@ step_in(struct relay *r, char *scratch, uint64_t now)
 	ssize_t n;
 	int rc;
 
-	if (r->server_eof)
+	/*
+	 * libmicrohttpd may answer before it has read a body (a 401, a 413)
+	 * and close its end: writing then fails, but its answer is still to
+	 * be read, so step_out goes on until its end of file.
+	 */
+	if (r->server_eof || r->server_unwritable)
 		return 0;
 	if (r->to_server_len > 0) {
 		rc = flush(r->server_fd, &r->to_server, &r->to_server_len);
 		if (rc == -EAGAIN)
 			return 0;
 		if (rc != 0)
-			r->server_eof = true;
+			r->server_unwritable = true;
 		/* Reading stopped while this was held, so bytes may wait that brought their event then. */
 		r->client_ready = true;
 		return 1;
@@ -171,7 +176,7 @@ step_in(struct relay *r, char *scratch, uint64_t now)
 		if (r->body_left == 0)
 			r->deadline_ms = now + r->timeout_ms;
 		if (pass(r->server_fd, &r->to_server, &r->to_server_len, scratch, (size_t)n) != 0)
-			r->server_eof = true;
+			r->server_unwritable = true;
 		return 1;
 	}
 	rc = check_next(r, scratch, &head, &peeked);

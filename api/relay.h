@@ -63,7 +63,8 @@ struct relay {
 	bool refusing;			/* a bad head: answer it once the earlier answers are out */
 	bool client_eof;		/* the client sent its last request */
 	bool eof_passed;		/* and libmicrohttpd's end was shut for writing, as the client's was */
-	bool server_eof;		/* libmicrohttpd closed its end */
+	bool server_eof;		/* libmicrohttpd closed its end: nothing more to read */
+	bool server_unwritable;		/* writing to libmicrohttpd failed: it closed early, yet its answer is still read */
 	bool broken;			/* a socket failed: close without lingering */
 	bool is_head;			/* the refused request is a HEAD */
 	uint64_t body_left;		/* bytes of a Content-Length body still to pass on */

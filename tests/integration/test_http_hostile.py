@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from helpers import wait_for
+from helpers import http_raw, wait_for
 from kit import established_passive, problem
 
 PORT = 9000
@@ -239,6 +239,22 @@ def test_stream_slots_free_when_clients_go(lwipd):
 
 # --------------------------------------------------------------------------
 # Safe by default: a bearer token
+
+
+def test_an_answer_before_the_body_is_not_lost(netns, start_daemon, tmp_path):
+    """libmicrohttpd answers 401 when the head arrives, before the body,
+    and closes its end. The gate, still passing the body on, must read that
+    answer before it gives up on the closed end: once it lost it, and the
+    client saw the connection close with no answer. Fifty times, with
+    bodies of several sizes."""
+    f = tmp_path / "token"
+    f.write_text("s3cret-token-0123456789\n")
+    d = start_daemon(netns, "--api-token-file", str(f))
+    body = '{"remote_ip": "10.9.0.1", "remote_port": 7000, "pad": "%s"}'
+    for i in range(50):
+        r = http_raw(d.port, "POST", "/v1/connections", body % ("x" * (i * 997 % 60000)))
+        assert r.status == 401, (i, r)
+    assert d.get("/healthz").status == 200
 
 
 def test_token_is_required_when_given(netns, start_daemon, tmp_path):
