@@ -206,10 +206,17 @@ gate_run(void *arg)
 	}
 	if (!gate->door_closed)
 		close_door(gate);
-	/* libmicrohttpd has stopped: pass on what it wrote last, then close everything. */
+	/*
+	 * libmicrohttpd has stopped: pass on what it wrote last (a stream's
+	 * final chunk, a 503), then close everything. The stop's wake may have
+	 * come before the event of those last bytes, so each end is read
+	 * without waiting for one.
+	 */
 	for (size_t i = 0; i < gate->slot_cap; i++) {
-		if (gate->slots[i].state == RELAY_RELAYING)
+		if (gate->slots[i].state == RELAY_RELAYING) {
+			gate->slots[i].server_ready = true;
 			gate_slot_pump(gate, &gate->slots[i]);
+		}
 		if (gate->slots[i].state != RELAY_FREE)
 			gate_slot_release(gate, &gate->slots[i]);
 	}

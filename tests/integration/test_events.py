@@ -382,3 +382,30 @@ def test_idle_stream_notices_a_client_that_left(lwipd):
     wait_for(lambda: sample_value(scrape(d)[0], "lwipd_sse_clients") == 0,
              "the gone client to be noticed without any event", timeout=60)
     assert sample_value(scrape(d)[0], "lwipd_sse_clients_dropped") == 0
+
+
+def test_streams_end_with_their_final_chunk_at_sigterm(netns, start_daemon):
+    """SIGTERM ends every event stream cleanly: each client reads the final
+    chunk of its chunked body, then the end of the connection. The gate
+    passes on what libmicrohttpd wrote last even when the stop's wake-up
+    comes before the event of those bytes. Three daemons, four streams each."""
+    for _ in range(3):
+        d = start_daemon(netns)
+        streams = []
+        for _ in range(4):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+            s.sendall(("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % d.port).encode())
+            streams.append(s)
+        wait_for(lambda: sample_value(scrape(d)[0], "lwipd_sse_clients") == 4,
+                 "four event stream clients")
+        assert d.terminate() == 0, d.stderr()
+        for s in streams:
+            got = bytearray()
+            with s:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got.extend(chunk)
+            assert got.startswith(b"HTTP/1.1 200"), bytes(got[:200])
+            assert got.endswith(b"\r\n0\r\n\r\n"), bytes(got[-200:])
