@@ -62,7 +62,10 @@ class Lab:
     def __init__(self, driver, daemon):
         self.driver = driver
         self.daemon = daemon
-        # A shared browser's lines from earlier tests are not this test's.
+        # A shared browser's lines from earlier tests are not this test's, nor
+        # what the page an earlier test left open still fetches from its
+        # stopped daemon: that page goes first, then its lines.
+        driver.get("about:blank")
         driver.get_log("browser")
         self.console = []
 
