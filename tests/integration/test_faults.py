@@ -38,6 +38,18 @@ def segments(d, cid):
     return [e for e in events if e["kind"] == "segment"]
 
 
+def read_echo(d, cid, size, timeout=60, interval=0.01):
+    """Reads what the echo peer sends back until size bytes came; returns them."""
+    got = bytearray()
+
+    def echoed():
+        got.extend(d.read_data(cid)[0])
+        return len(got) >= size
+    wait_for(echoed, lambda: "the echo (%d of %d bytes)" % (len(got), size), timeout=timeout,
+             interval=interval)
+    return bytes(got)
+
+
 def flags(e):
     return set(e["flags"].split(",")) if e["flags"] else set()
 
@@ -170,13 +182,8 @@ def test_corrupted_data_is_refused_by_lwip_and_resent(lwipd, start_peer):
     add_fault(lwipd, {"dir": "in", "match": {"connection": obj["id"], "data": True},
                       "action": "corrupt"})
     lwipd.send(obj["id"], {"data": "hello"})
-    got = bytearray()
-
-    def echoed():
-        got.extend(lwipd.read_data(obj["id"])[0])
-        return len(got) >= 5
-    wait_for(echoed, "the echo, resent by the kernel", timeout=20)
-    assert bytes(got) == b"hello"
+    # The kernel resends what lwIP refused.
+    assert read_echo(lwipd, obj["id"], 5, timeout=20) == b"hello"
     assert lwipd.stats()["tcp"]["in_errs"] == before + 1
     segs = [e for e in segments(lwipd, obj["id"]) if e["dir"] == "in" and e["len"]]
     assert segs[0]["fault"]["action"] == "corrupt", segs
@@ -356,14 +363,7 @@ def test_delayed_and_reordered_data_arrives_intact(netns, start_daemon, start_pe
                       "action": "reorder", "skip": 5, "count": 4})
     size = 200000
     lwipd.send(obj["id"], {"size": size})
-    got = bytearray()
-
-    def echoed():
-        data, _ = lwipd.read_data(obj["id"])
-        got.extend(data)
-        return len(got) >= size
-    wait_for(echoed, "the echo", timeout=60, interval=0.01)
-    assert bytes(got) == pattern(size)
+    assert read_echo(lwipd, obj["id"], size) == pattern(size)
     segs = segments(lwipd, obj["id"])
     assert len(faulted(segs, "reorder")) == 8 and len(faulted(segs, "delay")) == 4, segs
     assert out_of_order([e for e in segs if e["dir"] == "in"]), "no out-of-order arrival in"
@@ -422,19 +422,13 @@ def test_a_full_hold_applies_nothing_and_says_so(netns, start_daemon, start_peer
                                  "action": "delay", "delay_ms": 200, "count": 0})
         size = 100000
         lwipd.send(obj["id"], {"size": size})
-        got = bytearray()
-
-        def echoed():
-            data, _ = lwipd.read_data(obj["id"])
-            got.extend(data)
-            return len(got) >= size
-        wait_for(echoed, "the echo", timeout=60, interval=0.01)
+        got = read_echo(lwipd, obj["id"], size)
         got_events = events.wait(
             lambda ev: any(e.kind == "fault" and e.data["event"] == "overflow" for e in ev),
             "an overflow event")
     finally:
         events.close()
-    assert bytes(got) == pattern(size)
+    assert got == pattern(size)
     wait_for(lambda: lwipd.stats()["faults"]["held"] == 0, "the last held segment's release")
     rule = fault(lwipd, rule["id"])
     delayed = faulted(segments(lwipd, obj["id"]), "delay")
@@ -457,16 +451,9 @@ def lossy_echo(d, peer, seed, size):
         add_fault(d, {"dir": direction, "action": "drop", "count": 0, "probability": 0.2,
                       "seed": s, "match": {"connection": obj["id"], "data": True}})
     d.send(obj["id"], {"size": size})
-    got = bytearray()
-
-    def echoed():
-        data, _ = d.read_data(obj["id"])
-        got.extend(data)
-        return len(got) >= size
     # 10 minutes, and more for a larger echo by hand: a megabyte gets 37 minutes.
-    wait_for(echoed, lambda: "the echo (%d of %d bytes)" % (len(got), size),
-             timeout=max(600, size * 2220 // (1 << 20)), interval=0.02)
-    assert sha256(bytes(got)) == sha256(pattern(size))
+    got = read_echo(d, obj["id"], size, timeout=max(600, size * 2220 // (1 << 20)), interval=0.02)
+    assert sha256(got) == sha256(pattern(size))
     return d.conn(obj["id"]), segments(d, obj["id"])
 
 
